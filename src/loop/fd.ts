@@ -1,0 +1,40 @@
+// watchFd: run a callback on the main thread whenever an fd is readable.
+//
+// The native watcher arms each fd oneshot; we re-arm only after the callback
+// returns, so a callback runs at most once per readiness and must consume
+// everything pending (e.g. wl_event_loop_dispatch(loop, 0)).
+import { fdWatch } from "../../ffi/native.ts";
+import { loopEvents, startLoop } from "./index.ts";
+
+let nextToken = 1;
+
+export interface FdWatch {
+  close(): void;
+}
+
+export function watchFd(fd: number, onReadable: () => void): FdWatch {
+  startLoop();
+  const token = nextToken++;
+  let open = true;
+  loopEvents.onFd(token, () => {
+    if (!open) return;
+    try {
+      onReadable();
+    } finally {
+      if (open) fdWatch.rearm(fd, token);
+    }
+  });
+  const rc = fdWatch.watch(fd, token);
+  if (rc < 0) {
+    loopEvents.offFd(token);
+    throw new Error(`cannot watch fd ${fd} (errno ${-rc})`);
+  }
+  return {
+    close() {
+      if (!open) return;
+      open = false;
+      fdWatch.unwatch(fd);
+      loopEvents.offFd(token);
+    },
+  };
+}

@@ -1,0 +1,65 @@
+// The loop's one door to everything that happens off the main thread.
+//
+// The native helper's threads (fd watcher, guest workers) push events to one
+// queue and write one byte to a pipe when it goes from empty to non-empty.
+// Here we read that pipe with Bun.file(fd).stream() — Bun cannot watch an
+// arbitrary fd itself (ARCHITECTURE.md) — and on every wake-up drain the whole
+// queue on the main thread, handing each event to whoever registered its id.
+import { drainEvents, EventKind, initNative } from "../../ffi/native.ts";
+
+type Handler = () => void;
+
+const fdHandlers = new Map<number, Handler>();
+const guestExit = new Map<number, Handler>();
+const guestOutput = new Map<number, Handler>();
+
+let started = false;
+let wakeups = 0;
+
+function dispatch(kind: number, id: number): void {
+  const h = kind === EventKind.fdReady ? fdHandlers.get(id) : kind === EventKind.guestExit ? guestExit.get(id) : guestOutput.get(id);
+  if (!h) return; // unregistered meanwhile (e.g. an fd closed after it fired)
+  try {
+    h();
+  } catch (err) {
+    // One faulty handler must not kill the loop that serves everything else.
+    console.error(`weft: event handler failed: ${err instanceof Error ? (err.stack ?? err.message) : String(err)}`);
+  }
+}
+
+/** Starts the helper's threads and the pipe reader once. */
+export function startLoop(): void {
+  if (started) return;
+  started = true;
+  const fd = initNative();
+  const reader = Bun.file(fd).stream().getReader();
+  (async () => {
+    for (;;) {
+      const { done } = await reader.read();
+      if (done) return;
+      wakeups++;
+      drainEvents(dispatch);
+    }
+  })();
+}
+
+export const loopEvents = {
+  onFd(token: number, h: Handler) {
+    fdHandlers.set(token, h);
+  },
+  offFd(token: number) {
+    fdHandlers.delete(token);
+  },
+  onGuest(id: number, handlers: { exit: Handler; output: Handler }) {
+    guestExit.set(id, handlers.exit);
+    guestOutput.set(id, handlers.output);
+  },
+  offGuest(id: number) {
+    guestExit.delete(id);
+    guestOutput.delete(id);
+  },
+};
+
+export function loopStats() {
+  return { wakeups, fds: fdHandlers.size, guests: guestExit.size };
+}
