@@ -1,0 +1,111 @@
+// ffi/native.ts — the TS side of ffi/native/weft_native.c (see its header
+// for why it exists). Only this file and ffi/wasmtime.ts know its symbols.
+import { dlopen, FFIType, ptr, type Pointer } from "bun:ffi";
+import { existsSync } from "node:fs";
+import { libraryPath } from "../src/system/assets.ts";
+import { cstr, LIBWASMTIME_PATH } from "./wasmtime.ts";
+
+const { ptr: P, i32, u32, u64, usize, void: v } = FFIType;
+
+const ABI_VERSION = 1;
+
+/** weft_event: { uint32_t kind; uint32_t id; uint64_t arg } */
+export const EVENT = { size: 16, kind: 0, id: 4, arg: 8 } as const;
+export const EventKind = { fdReady: 1, guestExit: 2, guestOutput: 3 } as const;
+/** weft_guest_stop_reason */
+export const StopReason = { none: 0, host: 1, cpu: 2 } as const;
+
+const path = process.env.WEFT_NATIVE ?? libraryPath("libweft_native.so");
+if (!existsSync(path)) throw new Error(`native helper not found at ${path}; run \`bash scripts/setup.sh\``);
+
+const lib = dlopen(path, {
+  weft_abi_version: { args: [], returns: i32 },
+  weft_init: { args: [P], returns: i32 },
+  weft_drain: { args: [P, usize], returns: usize },
+  weft_watch_fd: { args: [i32, u32], returns: i32 },
+  weft_rearm_fd: { args: [i32, u32], returns: i32 },
+  weft_unwatch_fd: { args: [i32], returns: i32 },
+  weft_ticker_add_engine: { args: [P], returns: i32 },
+  weft_ticker_set_period_ns: { args: [FFIType.i64], returns: v },
+  weft_guest_new: { args: [u32, P, P, usize], returns: P },
+  weft_stdout_callback: { args: [], returns: P },
+  weft_stderr_callback: { args: [], returns: P },
+  weft_guest_read: { args: [P, i32, P, usize], returns: usize },
+  weft_guest_start: { args: [P, P, u64, usize], returns: i32 },
+  weft_guest_stop: { args: [P], returns: v },
+  weft_guest_stop_reason: { args: [P], returns: i32 },
+  weft_guest_error: { args: [P], returns: P },
+  weft_guest_trap: { args: [P], returns: P },
+  weft_guest_cpu_ns: { args: [P], returns: u64 },
+  weft_guest_join: { args: [P], returns: v },
+  weft_guest_free: { args: [P], returns: v },
+});
+const N = lib.symbols;
+
+if (N.weft_abi_version() !== ABI_VERSION) {
+  throw new Error(`native helper ${path} is out of date; run \`bash scripts/setup.sh\``);
+}
+
+/** Starts the helper's threads once; returns the wake-up pipe's read end. */
+let pipeFd = -1;
+export function initNative(): number {
+  if (pipeFd >= 0) return pipeFd;
+  const rc = N.weft_init(ptr(cstr(LIBWASMTIME_PATH)));
+  if (rc < 0) throw new Error(`native helper failed to start (errno ${-rc})`);
+  pipeFd = rc;
+  return pipeFd;
+}
+
+const eventBuf = new Uint8Array(EVENT.size * 256);
+const eventView = new DataView(eventBuf.buffer);
+export interface NativeEvent {
+  kind: number;
+  id: number;
+  arg: bigint;
+}
+/** Drains every queued event (call after each pipe wake-up). */
+export function drainEvents(each: (kind: number, id: number) => void): number {
+  let total = 0;
+  for (;;) {
+    const n = Number(N.weft_drain(ptr(eventBuf), 256));
+    for (let i = 0; i < n; i++) {
+      const o = i * EVENT.size;
+      each(eventView.getUint32(o + EVENT.kind, true), eventView.getUint32(o + EVENT.id, true));
+    }
+    total += n;
+    if (n < 256) return total;
+  }
+}
+
+export const fdWatch = {
+  watch: (fd: number, token: number) => N.weft_watch_fd(fd, token),
+  rearm: (fd: number, token: number) => N.weft_rearm_fd(fd, token),
+  unwatch: (fd: number) => N.weft_unwatch_fd(fd),
+};
+
+export const ticker = {
+  addEngine: (engine: Pointer) => {
+    if (N.weft_ticker_add_engine(engine) !== 0) throw new Error("too many engines for the epoch ticker");
+  },
+  setPeriodNs: (ns: number) => N.weft_ticker_set_period_ns(ns),
+};
+
+export const guestNative = {
+  create: (id: number, store: Pointer, engine: Pointer, outCap: number): Pointer => {
+    const g = N.weft_guest_new(id, store, engine, outCap);
+    if (!g) throw new Error("out of memory creating guest");
+    return g;
+  },
+  stdoutCallback: (): Pointer => N.weft_stdout_callback()!,
+  stderrCallback: (): Pointer => N.weft_stderr_callback()!,
+  read: (g: Pointer, which: 0 | 1, into: Uint8Array): number => Number(N.weft_guest_read(g, which, ptr(into), into.length)),
+  start: (g: Pointer, func: Uint8Array, cpuBudgetNs: number, stackBytes: number): number =>
+    N.weft_guest_start(g, ptr(func), BigInt(cpuBudgetNs), stackBytes),
+  stop: (g: Pointer) => N.weft_guest_stop(g),
+  stopReason: (g: Pointer): number => N.weft_guest_stop_reason(g),
+  error: (g: Pointer): Pointer | null => N.weft_guest_error(g),
+  trap: (g: Pointer): Pointer | null => N.weft_guest_trap(g),
+  cpuNs: (g: Pointer): number => Number(N.weft_guest_cpu_ns(g)),
+  join: (g: Pointer) => N.weft_guest_join(g),
+  free: (g: Pointer) => N.weft_guest_free(g),
+};

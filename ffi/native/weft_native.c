@@ -1,0 +1,402 @@
+// weft_native.c — the one native helper: mechanism only, no policy.
+//
+// Why it exists (ARCHITECTURE.md, "The one rule"): Bun cannot watch an
+// arbitrary fd, and a JSCallback invoked on any thread but the main one aborts
+// the process. So everything that must happen off the main thread lives here,
+// in C, and talks to the loop through one queue and one pipe:
+//
+//   (a) an fd watcher thread: epoll on registered fds (oneshot), pushes
+//       FD_READY events;
+//   (b) guest worker threads: call a prepared store's entry function with
+//       plain synchronous Wasmtime calls at SCHED_IDLE, push GUEST_EXIT last;
+//   (c) the epoch ticker: increments the engine epoch while any guest runs,
+//       sleeps on a condition variable otherwise;
+//   (d) stdout/stderr capture into bounded per-guest rings; a writer that
+//       finds its ring full blocks (back-pressure, nothing lost) until the
+//       loop drains it or the guest is stopped.
+//
+// The queue wakes the loop by writing ONE byte to the pipe when it goes from
+// empty to non-empty; the loop drains every event, so no wake-up is lost.
+// Wasmtime is reached through dlopen of the same libwasmtime JS loaded, so
+// there is one copy of the engine in the process.
+#define _GNU_SOURCE
+#include <dlfcn.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <pthread.h>
+#include <sched.h>
+#include <stdatomic.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/epoll.h>
+#include <sys/eventfd.h>
+#include <time.h>
+#include <unistd.h>
+
+// ---- Wasmtime, the few symbols we call (no headers ship with the wheel) ----
+typedef struct wasmtime_store wasmtime_store_t;
+typedef struct wasmtime_context wasmtime_context_t;
+typedef struct wasmtime_error wasmtime_error_t;
+typedef struct wasm_trap_t wasm_trap_t;
+typedef struct wasm_engine_t wasm_engine_t;
+typedef struct { uint64_t store_id; void *private_; } wasmtime_func_t; // 16 bytes
+typedef wasmtime_error_t *(*epoch_cb_t)(wasmtime_context_t *, void *, uint64_t *, uint8_t *);
+
+static struct {
+  wasmtime_context_t *(*store_context)(wasmtime_store_t *);
+  wasmtime_error_t *(*func_call)(wasmtime_context_t *, const wasmtime_func_t *, const void *, size_t,
+                                 void *, size_t, wasm_trap_t **);
+  void (*epoch_deadline_callback)(wasmtime_store_t *, epoch_cb_t, void *, void (*)(void *));
+  void (*set_epoch_deadline)(wasmtime_context_t *, uint64_t);
+  void (*increment_epoch)(wasm_engine_t *);
+  wasmtime_error_t *(*error_new)(const char *);
+} wt;
+
+// ---- event queue -----------------------------------------------------------
+enum { EV_FD_READY = 1, EV_GUEST_EXIT = 2, EV_GUEST_OUTPUT = 3 };
+typedef struct { uint32_t kind; uint32_t id; uint64_t arg; } weft_event; // 16 bytes, read by JS
+
+static pthread_mutex_t q_lock = PTHREAD_MUTEX_INITIALIZER;
+static weft_event *q_buf;
+static size_t q_len, q_cap;
+static int pipe_r = -1, pipe_w = -1;
+static int q_signalled; // a byte is in the pipe and the loop has not drained yet
+
+static void q_push(uint32_t kind, uint32_t id, uint64_t arg) {
+  pthread_mutex_lock(&q_lock);
+  if (q_len == q_cap) {
+    // Each guest contributes at most one output and one exit event at a time,
+    // and each fd at most one, so this stays small; growth is just slack.
+    size_t cap = q_cap ? q_cap * 2 : 256;
+    weft_event *nb = realloc(q_buf, cap * sizeof *nb);
+    if (!nb) { pthread_mutex_unlock(&q_lock); abort(); }
+    q_buf = nb;
+    q_cap = cap;
+  }
+  q_buf[q_len++] = (weft_event){kind, id, arg};
+  int wake = !q_signalled;
+  q_signalled = 1;
+  pthread_mutex_unlock(&q_lock);
+  if (wake) {
+    char b = 1;
+    while (write(pipe_w, &b, 1) < 0 && errno == EINTR) {}
+  }
+}
+
+// Copies up to `max` events into `out`; returns how many. When it returns
+// fewer than `max` the queue is empty and the next push writes a new byte.
+size_t weft_drain(weft_event *out, size_t max) {
+  pthread_mutex_lock(&q_lock);
+  size_t n = q_len < max ? q_len : max;
+  memcpy(out, q_buf, n * sizeof *out);
+  memmove(q_buf, q_buf + n, (q_len - n) * sizeof *out);
+  q_len -= n;
+  if (q_len == 0) q_signalled = 0;
+  pthread_mutex_unlock(&q_lock);
+  return n;
+}
+
+// ---- (a) fd watcher ----------------------------------------------------------
+static int ep_fd = -1;
+static pthread_t watcher;
+
+static void *watcher_main(void *arg) {
+  (void)arg;
+  struct epoll_event evs[64];
+  for (;;) {
+    int n = epoll_wait(ep_fd, evs, 64, -1);
+    if (n < 0) {
+      if (errno == EINTR) continue;
+      return NULL;
+    }
+    for (int i = 0; i < n; i++) q_push(EV_FD_READY, (uint32_t)evs[i].data.u64, evs[i].events);
+  }
+}
+
+// Oneshot: after an fd fires it stays quiet until weft_rearm_fd, so the loop
+// dispatches it exactly once per readiness and never gets a storm of bytes.
+int weft_watch_fd(int fd, uint32_t token) {
+  struct epoll_event ev = {.events = EPOLLIN | EPOLLONESHOT, .data.u64 = token};
+  return epoll_ctl(ep_fd, EPOLL_CTL_ADD, fd, &ev) == 0 ? 0 : -errno;
+}
+int weft_rearm_fd(int fd, uint32_t token) {
+  struct epoll_event ev = {.events = EPOLLIN | EPOLLONESHOT, .data.u64 = token};
+  return epoll_ctl(ep_fd, EPOLL_CTL_MOD, fd, &ev) == 0 ? 0 : -errno;
+}
+int weft_unwatch_fd(int fd) { return epoll_ctl(ep_fd, EPOLL_CTL_DEL, fd, NULL) == 0 ? 0 : -errno; }
+
+// ---- (c) epoch ticker --------------------------------------------------------
+static pthread_mutex_t tick_lock = PTHREAD_MUTEX_INITIALIZER;
+static pthread_cond_t tick_cond = PTHREAD_COND_INITIALIZER;
+static int running_guests;
+static wasm_engine_t *tick_engines[8];
+static int n_tick_engines;
+static long tick_ns = 1000000;
+static pthread_t ticker;
+
+static void *ticker_main(void *arg) {
+  (void)arg;
+  for (;;) {
+    pthread_mutex_lock(&tick_lock);
+    while (running_guests == 0) pthread_cond_wait(&tick_cond, &tick_lock);
+    int n = n_tick_engines;
+    wasm_engine_t *engines[8];
+    memcpy(engines, tick_engines, sizeof engines);
+    pthread_mutex_unlock(&tick_lock);
+    struct timespec ts = {0, tick_ns};
+    nanosleep(&ts, NULL);
+    for (int i = 0; i < n; i++) wt.increment_epoch(engines[i]);
+  }
+  return NULL;
+}
+
+int weft_ticker_add_engine(wasm_engine_t *engine) {
+  pthread_mutex_lock(&tick_lock);
+  int ok = n_tick_engines < 8;
+  if (ok) tick_engines[n_tick_engines++] = engine;
+  pthread_mutex_unlock(&tick_lock);
+  return ok ? 0 : -ENOSPC;
+}
+void weft_ticker_set_period_ns(long ns) { tick_ns = ns > 100000 ? ns : 100000; }
+
+static void running_delta(int d) {
+  pthread_mutex_lock(&tick_lock);
+  running_guests += d;
+  if (running_guests > 0) pthread_cond_signal(&tick_cond);
+  pthread_mutex_unlock(&tick_lock);
+}
+
+// ---- (b) guests + (d) output rings -----------------------------------------------
+enum { STOP_NONE = 0, STOP_HOST = 1, STOP_CPU = 2 };
+
+typedef struct {
+  uint8_t *buf;
+  size_t cap, head, len; // ring
+  uint64_t total;        // bytes ever written (for the loop's accounting)
+} ring;
+
+typedef struct weft_guest {
+  uint32_t id;
+  pthread_t thread;
+  int started, joined;
+  wasmtime_store_t *store;
+  wasmtime_context_t *ctx;
+  wasm_engine_t *engine;
+  wasmtime_func_t func;
+  atomic_int stop;           // STOP_*
+  uint64_t cpu_budget_ns;    // 0 = unlimited
+  struct timespec cpu_at_start;
+  clockid_t cpu_clock;
+  // result, written by the worker before EV_GUEST_EXIT, read by the loop after
+  wasmtime_error_t *error;
+  wasm_trap_t *trap;
+  uint64_t cpu_used_ns;
+  // output
+  pthread_mutex_t out_lock;
+  pthread_cond_t out_space;
+  ring out[2];
+  int out_signalled; // an EV_GUEST_OUTPUT is pending for this guest
+} weft_guest;
+
+static uint64_t ts_ns(struct timespec t) { return (uint64_t)t.tv_sec * 1000000000ull + (uint64_t)t.tv_nsec; }
+
+static uint64_t guest_cpu_ns(weft_guest *g) {
+  struct timespec now;
+  if (clock_gettime(g->cpu_clock, &now) != 0) return 0;
+  return ts_ns(now) - ts_ns(g->cpu_at_start);
+}
+
+// Runs on the guest's thread each time the engine epoch passes its deadline.
+static wasmtime_error_t *epoch_cb(wasmtime_context_t *ctx, void *env, uint64_t *delta, uint8_t *kind) {
+  (void)ctx;
+  weft_guest *g = env;
+  int stop = atomic_load(&g->stop);
+  if (stop == STOP_HOST) return wt.error_new("stopped by host");
+  if (g->cpu_budget_ns && guest_cpu_ns(g) > g->cpu_budget_ns) {
+    atomic_store(&g->stop, STOP_CPU);
+    return wt.error_new("cpu time limit exceeded");
+  }
+  *delta = 1;
+  *kind = 0; // WASMTIME_UPDATE_DEADLINE_CONTINUE
+  return NULL;
+}
+
+weft_guest *weft_guest_new(uint32_t id, wasmtime_store_t *store, wasm_engine_t *engine, size_t out_cap) {
+  weft_guest *g = calloc(1, sizeof *g);
+  if (!g) return NULL;
+  g->id = id;
+  g->store = store;
+  g->engine = engine;
+  g->ctx = wt.store_context(store);
+  pthread_mutex_init(&g->out_lock, NULL);
+  pthread_cond_init(&g->out_space, NULL);
+  for (int i = 0; i < 2; i++) {
+    g->out[i].cap = out_cap;
+    g->out[i].buf = malloc(out_cap);
+    if (!g->out[i].buf) return NULL;
+  }
+  // Every store under epoch interruption needs a deadline and a callback, or
+  // the first epoch tick traps it.
+  wt.set_epoch_deadline(g->ctx, 1);
+  wt.epoch_deadline_callback(store, epoch_cb, g, NULL);
+  return g;
+}
+
+// The WASI stdout/stderr custom writer: called on the guest's thread.
+static ptrdiff_t out_write(weft_guest *g, int which, const unsigned char *data, size_t n) {
+  ring *r = &g->out[which];
+  size_t done = 0;
+  pthread_mutex_lock(&g->out_lock);
+  while (done < n) {
+    while (r->len == r->cap && atomic_load(&g->stop) == STOP_NONE) pthread_cond_wait(&g->out_space, &g->out_lock);
+    if (atomic_load(&g->stop) != STOP_NONE) break;
+    size_t tail = (r->head + r->len) % r->cap;
+    size_t room = r->cap - r->len;
+    size_t chunk = n - done < room ? n - done : room;
+    if (chunk > r->cap - tail) chunk = r->cap - tail;
+    memcpy(r->buf + tail, data + done, chunk);
+    r->len += chunk;
+    r->total += chunk;
+    done += chunk;
+    if (!g->out_signalled) {
+      g->out_signalled = 1;
+      pthread_mutex_unlock(&g->out_lock);
+      q_push(EV_GUEST_OUTPUT, g->id, 0);
+      pthread_mutex_lock(&g->out_lock);
+    }
+  }
+  pthread_mutex_unlock(&g->out_lock);
+  if (done == 0 && n > 0) return -EPIPE; // stopped: the guest sees a broken pipe
+  return (ptrdiff_t)done;
+}
+static ptrdiff_t stdout_cb(void *env, const unsigned char *d, size_t n) { return out_write(env, 0, d, n); }
+static ptrdiff_t stderr_cb(void *env, const unsigned char *d, size_t n) { return out_write(env, 1, d, n); }
+void *weft_stdout_callback(void) { return (void *)stdout_cb; }
+void *weft_stderr_callback(void) { return (void *)stderr_cb; }
+
+// Called by the loop after EV_GUEST_OUTPUT: copies out what is buffered for
+// `which` (0 stdout, 1 stderr) and frees room for a blocked writer.
+size_t weft_guest_read(weft_guest *g, int which, uint8_t *out, size_t max) {
+  ring *r = &g->out[which];
+  pthread_mutex_lock(&g->out_lock);
+  size_t n = r->len < max ? r->len : max;
+  size_t first = r->cap - r->head < n ? r->cap - r->head : n;
+  memcpy(out, r->buf + r->head, first);
+  memcpy(out + first, r->buf, n - first);
+  r->head = (r->head + n) % r->cap;
+  r->len -= n;
+  if (g->out[0].len == 0 && g->out[1].len == 0) g->out_signalled = 0;
+  pthread_cond_broadcast(&g->out_space);
+  pthread_mutex_unlock(&g->out_lock);
+  return n;
+}
+
+static void *guest_main(void *arg) {
+  weft_guest *g = arg;
+  // Lowest priority so the compositor and UI always win the CPU.
+  struct sched_param sp = {0};
+  pthread_setschedparam(pthread_self(), SCHED_IDLE, &sp);
+  pthread_getcpuclockid(pthread_self(), &g->cpu_clock);
+  clock_gettime(g->cpu_clock, &g->cpu_at_start);
+  if (atomic_load(&g->stop) == STOP_NONE) {
+    g->error = wt.func_call(g->ctx, &g->func, NULL, 0, NULL, 0, &g->trap);
+  }
+  g->cpu_used_ns = guest_cpu_ns(g);
+  running_delta(-1);
+  q_push(EV_GUEST_EXIT, g->id, 0); // last: after this the loop may join and free
+  return NULL;
+}
+
+// Starts `func` (a nullary export such as _start, already resolved on the
+// main thread) on the guest's own thread. The thread stack must be larger
+// than the engine's max_wasm_stack, so deep recursion traps cleanly.
+int weft_guest_start(weft_guest *g, const wasmtime_func_t *func, uint64_t cpu_budget_ns, size_t stack_bytes) {
+  g->func = *func;
+  g->cpu_budget_ns = cpu_budget_ns;
+  pthread_attr_t attr;
+  pthread_attr_init(&attr);
+  pthread_attr_setstacksize(&attr, stack_bytes);
+  running_delta(1);
+  int rc = pthread_create(&g->thread, &attr, guest_main, g);
+  pthread_attr_destroy(&attr);
+  if (rc != 0) {
+    running_delta(-1);
+    return -rc;
+  }
+  g->started = 1;
+  return 0;
+}
+
+// Stop request from the loop: flag, boost the thread back to normal priority
+// (a starved SCHED_IDLE spinner would otherwise take long to notice; needs
+// CAP_SYS_NICE, harmless without), wake a writer blocked on a full ring, and
+// bump the epoch so a running guest reaches its callback now.
+void weft_guest_stop(weft_guest *g) {
+  int expected = STOP_NONE;
+  atomic_compare_exchange_strong(&g->stop, &expected, STOP_HOST);
+  if (g->started && !g->joined) {
+    struct sched_param sp = {0};
+    pthread_setschedparam(g->thread, SCHED_OTHER, &sp);
+  }
+  pthread_mutex_lock(&g->out_lock);
+  pthread_cond_broadcast(&g->out_space);
+  pthread_mutex_unlock(&g->out_lock);
+  wt.increment_epoch(g->engine);
+}
+
+int weft_guest_stop_reason(weft_guest *g) { return atomic_load(&g->stop); }
+wasmtime_error_t *weft_guest_error(weft_guest *g) { return g->error; }
+wasm_trap_t *weft_guest_trap(weft_guest *g) { return g->trap; }
+uint64_t weft_guest_cpu_ns(weft_guest *g) { return g->cpu_used_ns; }
+uint64_t weft_guest_output_total(weft_guest *g, int which) { return g->out[which].total; }
+
+// Only after EV_GUEST_EXIT: the thread has finished its last action.
+void weft_guest_join(weft_guest *g) {
+  if (g->started && !g->joined) pthread_join(g->thread, NULL);
+  g->joined = 1;
+}
+
+// The store belongs to the loop; it deletes it (on the main thread) before this.
+void weft_guest_free(weft_guest *g) {
+  weft_guest_join(g);
+  for (int i = 0; i < 2; i++) free(g->out[i].buf);
+  pthread_mutex_destroy(&g->out_lock);
+  pthread_cond_destroy(&g->out_space);
+  free(g);
+}
+
+// ---- init ---------------------------------------------------------------------
+static int inited;
+
+// Returns the read end of the wake-up pipe, or -errno. `libwasmtime` is the
+// path JS opened, so both sides share one engine library.
+int weft_init(const char *libwasmtime) {
+  if (inited) return pipe_r;
+  void *h = dlopen(libwasmtime, RTLD_NOW | RTLD_GLOBAL);
+  if (!h) return -ENOENT;
+#define SYM(field, name) if (!(*(void **)&wt.field = dlsym(h, name))) return -ENOSYS;
+  SYM(store_context, "wasmtime_store_context");
+  SYM(func_call, "wasmtime_func_call");
+  SYM(epoch_deadline_callback, "wasmtime_store_epoch_deadline_callback");
+  SYM(set_epoch_deadline, "wasmtime_context_set_epoch_deadline");
+  SYM(increment_epoch, "wasmtime_engine_increment_epoch");
+  SYM(error_new, "wasmtime_error_new");
+#undef SYM
+  int p[2];
+  if (pipe2(p, O_CLOEXEC) != 0) return -errno;
+  pipe_r = p[0];
+  pipe_w = p[1];
+  ep_fd = epoll_create1(EPOLL_CLOEXEC);
+  if (ep_fd < 0) return -errno;
+  if (pthread_create(&watcher, NULL, watcher_main, NULL) != 0) return -EAGAIN;
+  if (pthread_create(&ticker, NULL, ticker_main, NULL) != 0) return -EAGAIN;
+  pthread_setname_np(watcher, "weft-fdwatch");
+  pthread_setname_np(ticker, "weft-epoch");
+  inited = 1;
+  return pipe_r;
+}
+
+int weft_abi_version(void) { return 1; }
