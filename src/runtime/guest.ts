@@ -1,0 +1,210 @@
+// A guest: one WASI Preview 1 command module running on its own worker thread.
+//
+// Life cycle (all of it on the main thread except the call itself):
+//   store + WASI config + instantiate (main) → helper starts `_start` on a
+//   SCHED_IDLE thread → output and exit arrive as loop events → join, read the
+//   result, delete the store (main). A stop sets a flag and bumps the epoch;
+//   the guest's epoch callback (native) ends the call at its next check.
+import type { Pointer } from "bun:ffi";
+import { guestNative, StopReason } from "../../ffi/native.ts";
+import { exportFunc, exportMemorySize, Linker, Store, takeError, takeTrap, wasiConfig, type Module } from "../../ffi/wasmtime.ts";
+import { loopEvents } from "../loop/index.ts";
+import { GUEST_THREAD_STACK, engineFor } from "./engine.ts";
+import type { ExitStatus } from "./exit.ts";
+
+export interface Preopen {
+  host: string;
+  guest: string;
+  readOnly: boolean;
+}
+
+export type OutputMode = "inherit" | "capture" | "discard";
+
+export interface GuestOptions {
+  argv: string[];
+  env?: [string, string][];
+  preopens?: Preopen[];
+  stdin?: "inherit" | "none" | { file: string };
+  stdout?: OutputMode;
+  stderr?: OutputMode;
+  /** Linear memory cap in bytes (default 512 MiB, like WEFT). */
+  memoryBytes?: number;
+  /** CPU time budget in ms of the guest thread's own CPU time; 0 = none. */
+  cpuMs?: number;
+  /** Wall-clock limit in ms; 0 = none. */
+  timeoutMs?: number;
+  /** Fuel units (module must be compiled with fuel: loadModule(..., {fuel: true})). */
+  fuel?: bigint;
+  /** Bytes buffered per captured stream before the guest's writes block. */
+  outputBuffer?: number;
+  onOutput?: (stream: "stdout" | "stderr", bytes: Uint8Array) => void;
+}
+
+export const DEFAULT_MEMORY_BYTES = 512 * 1024 * 1024;
+const DEFAULT_OUTPUT_BUFFER = 64 * 1024;
+
+let nextId = 1;
+const linkers = new Map<Pointer, Linker>();
+
+/** One WASI linker per engine, shared by all guests (Wasmtime allows this). */
+function wasiLinker(fuel: boolean): Linker {
+  const engine = engineFor(fuel);
+  let l = linkers.get(engine.ptr);
+  if (!l) {
+    l = new Linker(engine);
+    l.defineWasi();
+    linkers.set(engine.ptr, l);
+  }
+  return l;
+}
+
+export class Guest {
+  readonly id = nextId++;
+  readonly exited: Promise<ExitStatus>;
+  private resolveExit!: (s: ExitStatus) => void;
+  private native: Pointer | null = null;
+  private store: Store | null = null;
+  private instance: Uint8Array | null = null;
+  private readonly startedAt = performance.now();
+  private timer: ReturnType<typeof setTimeout> | null = null;
+  private stopCause: "stopped" | "timeout" | null = null;
+  private readonly readBuf: Uint8Array;
+  private done = false;
+
+  constructor(
+    readonly module: Module,
+    private readonly opts: GuestOptions,
+  ) {
+    this.exited = new Promise((r) => (this.resolveExit = r));
+    this.readBuf = new Uint8Array(opts.outputBuffer ?? DEFAULT_OUTPUT_BUFFER);
+    try {
+      this.launch();
+    } catch (err) {
+      this.cleanup();
+      this.finish({ kind: "error", message: err instanceof Error ? err.message : String(err) });
+    }
+  }
+
+  private launch(): void {
+    const o = this.opts;
+    const fuel = o.fuel !== undefined;
+    const engine = engineFor(fuel);
+    const memoryBytes = o.memoryBytes ?? DEFAULT_MEMORY_BYTES;
+    const store = (this.store = new Store(engine, { memoryBytes, tableElements: 1_000_000, instances: 16, tables: 16, memories: 4 }));
+    if (fuel) store.setFuel(o.fuel!);
+    const native = (this.native = guestNative.create(this.id, store.ptr, engine.ptr, o.outputBuffer ?? DEFAULT_OUTPUT_BUFFER));
+    const out = (mode: OutputMode | undefined, which: 0 | 1) =>
+      mode === "capture"
+        ? ({ kind: "custom", callback: which === 0 ? guestNative.stdoutCallback() : guestNative.stderrCallback(), data: native } as const)
+        : mode === "discard"
+          ? ({ kind: "none" } as const)
+          : ({ kind: "inherit" } as const);
+    store.setWasi(
+      wasiConfig({
+        argv: o.argv,
+        env: o.env ?? [],
+        preopens: (o.preopens ?? []).map((p) => ({ host: p.host, guest: p.guest, writable: !p.readOnly })),
+        stdin: o.stdin === "inherit" ? { kind: "inherit" } : o.stdin && typeof o.stdin === "object" ? { kind: "file", path: o.stdin.file } : { kind: "none" },
+        stdout: out(o.stdout, 0),
+        stderr: out(o.stderr, 1),
+      }),
+    );
+    loopEvents.onGuest(this.id, { exit: () => this.onExit(), output: () => this.drainOutput() });
+    const inst = wasiLinker(fuel).instantiate(store, this.module);
+    if ("error" in inst) return this.endEarly(inst.error.exitStatus !== null ? { kind: "exit", code: inst.error.exitStatus } : { kind: "error", message: `instantiate: ${inst.error.message}` });
+    if ("trap" in inst) return this.endEarly({ kind: "trap", trap: inst.trap.kind, message: inst.trap.message, frames: inst.trap.frames });
+    this.instance = inst.instance;
+    const start = exportFunc(store, inst.instance, "_start");
+    if (!start) return this.endEarly({ kind: "error", message: "module has no _start export (not a WASI command)" });
+    const rc = guestNative.start(native, start, o.cpuMs ? o.cpuMs * 1e6 : 0, GUEST_THREAD_STACK);
+    if (rc < 0) return this.endEarly({ kind: "error", message: `cannot start guest thread (errno ${-rc})` });
+    if (o.timeoutMs) this.timer = setTimeout(() => this.stop("timeout"), o.timeoutMs);
+  }
+
+  private endEarly(status: ExitStatus): void {
+    this.drainOutput();
+    this.cleanup();
+    this.finish(status);
+  }
+
+  /**
+   * Asks the guest to stop. A guest running wasm ends within about a tick; one
+   * blocked inside a WASI call (a long sleep) ends when that call returns.
+   */
+  stop(cause: "stopped" | "timeout" = "stopped"): void {
+    if (this.done || !this.native) return;
+    this.stopCause ??= cause;
+    guestNative.stop(this.native);
+  }
+
+  get running(): boolean {
+    return !this.done;
+  }
+
+  private drainOutput(): void {
+    const native = this.native;
+    if (!native) return;
+    for (const which of [0, 1] as const) {
+      for (;;) {
+        const n = guestNative.read(native, which, this.readBuf);
+        if (n === 0) break;
+        this.opts.onOutput?.(which === 0 ? "stdout" : "stderr", this.readBuf.slice(0, n));
+      }
+    }
+  }
+
+  private onExit(): void {
+    const native = this.native!;
+    guestNative.join(native);
+    this.drainOutput();
+    const err = guestNative.error(native);
+    const trap = guestNative.trap(native);
+    const reason = guestNative.stopReason(native);
+    const cpuMs = guestNative.cpuNs(native) / 1e6;
+    let status: ExitStatus;
+    if (trap) {
+      const t = takeTrap(trap);
+      status = { kind: "trap", trap: t.kind, message: t.message, frames: t.frames };
+    } else if (err) {
+      const e = takeError(err);
+      if (e.exitStatus !== null) status = { kind: "exit", code: e.exitStatus };
+      else if (reason === StopReason.cpu) status = { kind: "cpu-limit", limitMs: this.opts.cpuMs ?? 0 };
+      else if (reason === StopReason.host) status = this.stopCause === "timeout" ? { kind: "timeout", limitMs: this.opts.timeoutMs ?? 0 } : { kind: "stopped" };
+      else status = { kind: "error", message: e.message };
+    } else status = { kind: "exit", code: 0 };
+    if (status.kind === "trap" || (status.kind === "exit" && status.code !== 0)) status = this.classifyOom(status);
+    if (status.kind === "trap" && status.trap === "out of fuel") status = { kind: "out-of-fuel" };
+    this.cleanup();
+    this.finish({ ...status, cpuMs });
+  }
+
+  /**
+   * The store limiter makes memory.grow fail (malloc returns NULL); the guest
+   * then aborts or exits on its own. We call that out-of-memory when its
+   * memory ended within 1 MiB of the cap. Limitation: a single huge request
+   * refused while memory is small is reported as the guest's own trap/exit.
+   */
+  private classifyOom(status: ExitStatus): ExitStatus {
+    const limit = this.opts.memoryBytes ?? DEFAULT_MEMORY_BYTES;
+    if (!this.store || !this.instance) return status;
+    const size = exportMemorySize(this.store, this.instance);
+    if (size !== null && size > limit - (1 << 20)) return { kind: "out-of-memory", limitBytes: limit, detail: status };
+    return status;
+  }
+
+  private cleanup(): void {
+    if (this.timer) clearTimeout(this.timer);
+    loopEvents.offGuest(this.id);
+    if (this.native) guestNative.free(this.native);
+    this.native = null;
+    this.store?.delete();
+    this.store = null;
+    this.instance = null;
+  }
+
+  private finish(status: ExitStatus): void {
+    if (this.done) return;
+    this.done = true;
+    this.resolveExit({ ...status, wallMs: performance.now() - this.startedAt });
+  }
+}

@@ -1,0 +1,56 @@
+// watchFd: the native watcher wakes the loop for any fd, once per readiness.
+import { describe, expect, test } from "bun:test";
+import { closeSync, readSync, writeSync } from "node:fs";
+import { dlopen, FFIType, ptr } from "bun:ffi";
+import { watchFd } from "../../src/loop/fd.ts";
+
+const libc = dlopen("libc.so.6", { pipe: { args: [FFIType.ptr], returns: FFIType.i32 } });
+function pipe(): [number, number] {
+  const fds = new Int32Array(2);
+  if (libc.symbols.pipe(ptr(fds)) !== 0) throw new Error("pipe failed");
+  return [fds[0], fds[1]];
+}
+
+describe("watchFd", () => {
+  test("calls back on the main thread each time the fd becomes readable", async () => {
+    const [r, w] = pipe();
+    const seen: string[] = [];
+    let wake!: () => void;
+    let next = new Promise<void>((res) => (wake = res));
+    const watch = watchFd(r, () => {
+      const buf = Buffer.alloc(64);
+      const n = readSync(r, buf);
+      seen.push(buf.subarray(0, n).toString());
+      wake();
+    });
+    try {
+      writeSync(w, "one");
+      await next;
+      next = new Promise<void>((res) => (wake = res));
+      writeSync(w, "two");
+      await next;
+      expect(seen).toEqual(["one", "two"]);
+    } finally {
+      watch.close();
+      closeSync(r);
+      closeSync(w);
+    }
+  });
+
+  test("a closed watch is never called again", async () => {
+    const [r, w] = pipe();
+    let calls = 0;
+    const watch = watchFd(r, () => calls++);
+    watch.close();
+    writeSync(w, "x");
+    // A second, live watch proves the loop processed events after the write.
+    const [r2, w2] = pipe();
+    const done = new Promise<void>((res) => {
+      const w2watch = watchFd(r2, () => (w2watch.close(), res()));
+    });
+    writeSync(w2, "y");
+    await done;
+    expect(calls).toBe(0);
+    for (const fd of [r, w, r2, w2]) closeSync(fd);
+  });
+});

@@ -1,0 +1,123 @@
+// Traps, resource exhaustion and bad modules end one guest with a clear
+// status — never the process.
+import { describe, expect, test } from "bun:test";
+import { loadModule } from "../../src/runtime/cache.ts";
+import { describeExit } from "../../src/runtime/exit.ts";
+import { Guest } from "../../src/runtime/guest.ts";
+import { guestPath, runGuest } from "../helpers.ts";
+
+describe("traps", () => {
+  const cases: [string, string][] = [
+    ["trap_unreachable", "unreachable"],
+    ["trap_divzero", "integer divide by zero"],
+    ["trap_oob", "out-of-bounds memory access"],
+    ["trap_stackoverflow", "stack overflow"],
+  ];
+  for (const [guest, kind] of cases) {
+    test(`${guest} → ${kind}, with a frame to point at`, async () => {
+      const r = await runGuest(guest);
+      expect(r.status.kind).toBe("trap");
+      if (r.status.kind !== "trap") return;
+      expect(r.status.trap).toBe(kind);
+      expect(r.status.frames.length).toBeGreaterThan(0);
+      expect(describeExit(r.status)).toMatch(new RegExp(`^trap: ${kind} in \\S+ at offset 0x[0-9a-f]+$`));
+    });
+  }
+
+  test("deep recursion traps cleanly; shallow recursion works", async () => {
+    const deep = await runGuest("deep_recursion", { argv: ["deep_recursion", "100000000"] });
+    expect(deep.status).toMatchObject({ kind: "trap", trap: "stack overflow" });
+    const shallow = await runGuest("deep_recursion", { argv: ["deep_recursion", "1000"] });
+    expect(shallow.status).toMatchObject({ kind: "exit", code: 0 });
+    expect(shallow.stdout).toContain("depth ok");
+  });
+
+  test("a guest keeps working after its neighbour trapped", async () => {
+    const [bad, good] = await Promise.all([runGuest("trap_oob"), runGuest("hello")]);
+    expect(bad.status.kind).toBe("trap");
+    expect(good.stdout).toBe("hello from wasm\n");
+  });
+});
+
+describe("limits", () => {
+  test("memory limit: growth is refused and reported as out-of-memory", async () => {
+    const r = await runGuest("oom", { memoryBytes: 16 << 20 });
+    expect(r.status.kind).toBe("out-of-memory");
+    const mib = Number(/allocated (\d+) MiB/.exec(r.stdout)?.[1]);
+    expect(mib).toBeGreaterThan(8);
+    expect(mib).toBeLessThanOrEqual(16);
+  });
+
+  test("the same guest under a larger limit gets further", async () => {
+    const r = await runGuest("oom", { memoryBytes: 64 << 20 });
+    expect(r.status.kind).toBe("out-of-memory");
+    expect(Number(/allocated (\d+) MiB/.exec(r.stdout)?.[1])).toBeGreaterThan(40);
+  });
+
+  test("fuel runs out deterministically", async () => {
+    const r = await runGuest("fuel_count", { argv: ["fuel_count", "100000000"], fuel: 100_000n });
+    expect(r.status.kind).toBe("out-of-fuel");
+    const ok = await runGuest("fuel_count", { argv: ["fuel_count", "10"], fuel: 10_000_000n });
+    expect(ok.status).toMatchObject({ kind: "exit", code: 0 });
+    expect(ok.stdout).toContain("counted");
+  });
+
+  test("an infinite loop is ended by the wall-clock timeout", async () => {
+    const r = await runGuest("spin", { timeoutMs: 200 });
+    expect(r.status).toMatchObject({ kind: "timeout", limitMs: 200 });
+    expect(r.status.wallMs!).toBeGreaterThanOrEqual(199);
+    expect(r.status.wallMs!).toBeLessThan(5000);
+  });
+
+  test("an infinite loop is ended by the CPU budget", async () => {
+    const r = await runGuest("spin", { cpuMs: 100 });
+    expect(r.status).toMatchObject({ kind: "cpu-limit", limitMs: 100 });
+    expect(r.status.cpuMs!).toBeGreaterThanOrEqual(100);
+  });
+
+  test("a stdout flood is back-pressured: host memory stays bounded and nothing is lost", async () => {
+    let bytes = 0;
+    const rssBefore = process.memoryUsage.rss();
+    let rssPeak = rssBefore;
+    const mib = 256;
+    const r = await runGuest("flood", {
+      argv: ["flood", String(mib)],
+      outputBuffer: 64 * 1024,
+      onOutput: (s, b) => {
+        if (s === "stdout") bytes += b.length;
+        rssPeak = Math.max(rssPeak, process.memoryUsage.rss());
+      },
+    });
+    expect(r.status).toMatchObject({ kind: "exit", code: 0 });
+    expect(r.stderr).toContain("done");
+    expect(bytes).toBe(mib * 1024 * 1024);
+    // 256 MiB went through; the host held at most a few ring buffers of it.
+    expect(rssPeak - rssBefore).toBeLessThan(64 * 1024 * 1024);
+  });
+});
+
+describe("malformed modules", () => {
+  for (const name of ["empty", "notwasm", "truncated", "badmagic"]) {
+    test(`${name}.wasm is refused with a clear error`, async () => {
+      const bytes = new Uint8Array(await Bun.file(guestPath(`malformed/${name}`)).arrayBuffer());
+      expect(() => loadModule(bytes)).toThrow(/compile: /);
+    });
+  }
+
+  test("a module without _start ends with a clear error", async () => {
+    // (module (memory 1)) — valid, but not a WASI command.
+    const bytes = new Uint8Array([0, 97, 115, 109, 1, 0, 0, 0, 5, 3, 1, 0, 1]);
+    const g = new Guest(loadModule(bytes), { argv: ["x"] });
+    expect(await g.exited).toMatchObject({ kind: "error", message: expect.stringContaining("_start") });
+  });
+
+  test("a module importing something weft does not provide ends with a clear error", async () => {
+    // (module (import "env" "missing" (func)) (func (export "_start")))
+    const bytes = new Uint8Array([
+      0, 97, 115, 109, 1, 0, 0, 0, 1, 4, 1, 96, 0, 0, 2, 15, 1, 3, 101, 110, 118, 7, 109, 105, 115, 115, 105, 110, 103, 0, 0, 3, 2, 1, 0, 7, 10, 1, 6, 95,
+      115, 116, 97, 114, 116, 0, 1, 10, 4, 1, 2, 0, 11,
+    ]);
+    const g = new Guest(loadModule(bytes), { argv: ["x"] });
+    expect(await g.exited).toMatchObject({ kind: "error", message: expect.stringContaining("env::missing") });
+  });
+});
