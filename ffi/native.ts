@@ -7,7 +7,7 @@ import { cstr, LIBWASMTIME_PATH } from "./wasmtime.ts";
 
 const { ptr: P, i32, u32, u64, usize, void: v } = FFIType;
 
-const ABI_VERSION = 1;
+const ABI_VERSION = 2;
 
 /** weft_event: { uint32_t kind; uint32_t id; uint64_t arg } */
 export const EVENT = { size: 16, kind: 0, id: 4, arg: 8 } as const;
@@ -39,6 +39,8 @@ const lib = dlopen(path, {
   weft_guest_cpu_ns: { args: [P], returns: u64 },
   weft_guest_join: { args: [P], returns: v },
   weft_guest_free: { args: [P], returns: v },
+  weft_define_poll_oneoff: { args: [P], returns: P },
+  weft_guest_bind_poll_fallback: { args: [P, P], returns: i32 },
 });
 const N = lib.symbols;
 
@@ -108,4 +110,11 @@ export const guestNative = {
   cpuNs: (g: Pointer): number => Number(N.weft_guest_cpu_ns(g)),
   join: (g: Pointer) => N.weft_guest_join(g),
   free: (g: Pointer) => N.weft_guest_free(g),
+  /** Binds Wasmtime's own poll_oneoff (from a plain-WASI linker) for delegated subscriptions. */
+  bindPollFallback: (g: Pointer, baseLinker: Pointer): boolean => N.weft_guest_bind_poll_fallback(g, baseLinker) === 0,
 };
+
+/** Shadows poll_oneoff in a linker that has WASI defined; returns a wasmtime_error_t* or null. */
+export function defineInterruptiblePoll(linker: Pointer): Pointer | null {
+  return N.weft_define_poll_oneoff(linker);
+}

@@ -23,7 +23,9 @@ const FRAME_VEC = { size: 16, len: 0, data: 8 } as const;
 export const INSTANCE_SIZE = 16;
 /** wasmtime_func_t: { uint64_t store_id; void *__private } — what the helper calls */
 export const FUNC_SIZE = 16;
-/** wasmtime_extern_t: { uint8_t kind; union (largest: global, 24 bytes) of at 8 } */
+/** wasmtime_memory_t: { { uint64_t store_id; uint32_t __private1 } (16, padded); uint32_t __private2 } */
+const MEMORY_SIZE = 24;
+/** wasmtime_extern_t: { uint8_t kind; union (largest: global/memory, 24 bytes) of at 8 } */
 const EXTERN = { size: 32, kind: 0, of: 8 } as const;
 const EXTERN_KIND = { func: 0, global: 1, table: 2, memory: 3, sharedmemory: 4 } as const;
 
@@ -465,6 +467,6 @@ export function exportFunc(store: Store, instance: Uint8Array, name: string): Ui
 export function exportMemorySize(store: Store, instance: Uint8Array, name = "memory"): number | null {
   const of = exportGet(store, instance, name, EXTERN_KIND.memory);
   if (!of) return null;
-  const mem = of.slice(0, 16);
+  const mem = of.slice(0, MEMORY_SIZE);
   return Number(C.wasmtime_memory_data_size(store.context, ptr(mem)));
 }

@@ -42,8 +42,19 @@ typedef struct wasmtime_context wasmtime_context_t;
 typedef struct wasmtime_error wasmtime_error_t;
 typedef struct wasm_trap_t wasm_trap_t;
 typedef struct wasm_engine_t wasm_engine_t;
+typedef struct wasmtime_linker wasmtime_linker_t;
+typedef struct wasmtime_caller wasmtime_caller_t;
+typedef struct wasm_functype_t wasm_functype_t;
+typedef struct wasm_valtype_t wasm_valtype_t;
+typedef struct { size_t size; wasm_valtype_t **data; } wasm_valtype_vec_t;
+typedef struct { size_t size; char *data; } wasm_byte_vec_t;
 typedef struct { uint64_t store_id; void *private_; } wasmtime_func_t; // 16 bytes
+// wasmtime_val_t and wasmtime_extern_t: a u8 kind, then a 24-byte union at 8.
+typedef struct { uint8_t kind; uint8_t pad_[7]; union { int32_t i32; int64_t i64; uint8_t raw[24]; } of; } wasmtime_val_t;
+typedef struct { uint8_t kind; uint8_t pad_[7]; union { wasmtime_func_t func; uint8_t raw[24]; } of; } wasmtime_extern_t;
+enum { EXTERN_FUNC = 0, EXTERN_MEMORY = 3, VALKIND_I32 = 0 };
 typedef wasmtime_error_t *(*epoch_cb_t)(wasmtime_context_t *, void *, uint64_t *, uint8_t *);
+typedef wasm_trap_t *(*host_cb_t)(void *, wasmtime_caller_t *, const wasmtime_val_t *, size_t, wasmtime_val_t *, size_t);
 
 static struct {
   wasmtime_context_t *(*store_context)(wasmtime_store_t *);
@@ -53,6 +64,23 @@ static struct {
   void (*set_epoch_deadline)(wasmtime_context_t *, uint64_t);
   void (*increment_epoch)(wasm_engine_t *);
   wasmtime_error_t *(*error_new)(const char *);
+  void (*error_message)(const wasmtime_error_t *, wasm_byte_vec_t *);
+  void (*error_delete)(wasmtime_error_t *);
+  void (*byte_vec_delete)(wasm_byte_vec_t *);
+  wasm_trap_t *(*trap_new)(const char *, size_t);
+  int (*linker_get)(const wasmtime_linker_t *, wasmtime_context_t *, const char *, size_t, const char *, size_t,
+                    wasmtime_extern_t *);
+  void (*linker_allow_shadowing)(wasmtime_linker_t *, int);
+  wasmtime_error_t *(*linker_define_func)(wasmtime_linker_t *, const char *, size_t, const char *, size_t,
+                                          const wasm_functype_t *, host_cb_t, void *, void (*)(void *));
+  wasmtime_context_t *(*caller_context)(wasmtime_caller_t *);
+  int (*caller_export_get)(wasmtime_caller_t *, const char *, size_t, wasmtime_extern_t *);
+  uint8_t *(*memory_data)(const wasmtime_context_t *, const void *);
+  size_t (*memory_data_size)(const wasmtime_context_t *, const void *);
+  wasm_valtype_t *(*valtype_new)(uint8_t);
+  void (*valtype_vec_new)(wasm_valtype_vec_t *, size_t, wasm_valtype_t *const *);
+  wasm_functype_t *(*functype_new)(wasm_valtype_vec_t *, wasm_valtype_vec_t *);
+  void (*functype_delete)(wasm_functype_t *);
 } wt;
 
 // ---- event queue -----------------------------------------------------------
@@ -197,7 +225,10 @@ typedef struct weft_guest {
   // output
   pthread_mutex_t out_lock;
   pthread_cond_t out_space;
+  pthread_cond_t wake; // CLOCK_MONOTONIC; signalled on stop, waited on by sleeps
   ring out[2];
+  int has_poll_fallback;
+  wasmtime_func_t poll_fallback; // Wasmtime's own poll_oneoff, bound to this store
   int out_signalled; // an EV_GUEST_OUTPUT is pending for this guest
 } weft_guest;
 
@@ -224,6 +255,10 @@ static wasmtime_error_t *epoch_cb(wasmtime_context_t *ctx, void *env, uint64_t *
   return NULL;
 }
 
+// The guest whose wasm this thread runs: host functions are shared by all
+// stores of a linker, so they find their guest here.
+static __thread weft_guest *current_guest;
+
 weft_guest *weft_guest_new(uint32_t id, wasmtime_store_t *store, wasm_engine_t *engine, size_t out_cap) {
   weft_guest *g = calloc(1, sizeof *g);
   if (!g) return NULL;
@@ -233,6 +268,11 @@ weft_guest *weft_guest_new(uint32_t id, wasmtime_store_t *store, wasm_engine_t *
   g->ctx = wt.store_context(store);
   pthread_mutex_init(&g->out_lock, NULL);
   pthread_cond_init(&g->out_space, NULL);
+  pthread_condattr_t ca;
+  pthread_condattr_init(&ca);
+  pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
+  pthread_cond_init(&g->wake, &ca);
+  pthread_condattr_destroy(&ca);
   for (int i = 0; i < 2; i++) {
     g->out[i].cap = out_cap;
     g->out[i].buf = malloc(out_cap);
@@ -300,6 +340,7 @@ static void *guest_main(void *arg) {
   struct sched_param sp = {0};
   pthread_setschedparam(pthread_self(), SCHED_IDLE, &sp);
   pthread_getcpuclockid(pthread_self(), &g->cpu_clock);
+  current_guest = g;
   clock_gettime(g->cpu_clock, &g->cpu_at_start);
   if (atomic_load(&g->stop) == STOP_NONE) {
     g->error = wt.func_call(g->ctx, &g->func, NULL, 0, NULL, 0, &g->trap);
@@ -343,6 +384,7 @@ void weft_guest_stop(weft_guest *g) {
   }
   pthread_mutex_lock(&g->out_lock);
   pthread_cond_broadcast(&g->out_space);
+  pthread_cond_broadcast(&g->wake);
   pthread_mutex_unlock(&g->out_lock);
   wt.increment_epoch(g->engine);
 }
@@ -365,7 +407,121 @@ void weft_guest_free(weft_guest *g) {
   for (int i = 0; i < 2; i++) free(g->out[i].buf);
   pthread_mutex_destroy(&g->out_lock);
   pthread_cond_destroy(&g->out_space);
+  pthread_cond_destroy(&g->wake);
   free(g);
+}
+
+
+// ---- interruptible sleeps: poll_oneoff for Preview 1 ------------------------------
+// Wasmtime's synchronous WASI sleeps inside poll_oneoff, where a stop cannot
+// reach the guest until the sleep ends. We shadow poll_oneoff: subscriptions
+// that are all clocks (every sleep) wait on the guest's condition variable,
+// which a stop signals; anything else (fds, CPU-time clocks) is handed to
+// Wasmtime's own poll_oneoff for this store, so semantics stay Wasmtime's.
+enum { WASI_EINVAL = 28, WASI_EFAULT = 21 };
+#define SUB_SIZE 48
+#define EVENT_SIZE 32
+
+static uint64_t now_ns(clockid_t c) {
+  struct timespec t;
+  clock_gettime(c, &t);
+  return ts_ns(t);
+}
+
+static wasm_trap_t *poll_delegate(weft_guest *g, wasmtime_caller_t *caller, const wasmtime_val_t *args,
+                                  wasmtime_val_t *results) {
+  if (!g->has_poll_fallback) return wt.trap_new("poll_oneoff unavailable", 23);
+  wasm_trap_t *trap = NULL;
+  wasmtime_error_t *err = wt.func_call(wt.caller_context(caller), &g->poll_fallback, args, 4, results, 1, &trap);
+  if (err) {
+    wasm_byte_vec_t msg;
+    wt.error_message(err, &msg);
+    trap = wt.trap_new(msg.data, msg.size);
+    wt.byte_vec_delete(&msg);
+    wt.error_delete(err);
+  }
+  return trap;
+}
+
+static wasm_trap_t *poll_oneoff_cb(void *env, wasmtime_caller_t *caller, const wasmtime_val_t *args, size_t nargs,
+                                   wasmtime_val_t *results, size_t nresults) {
+  (void)env; (void)nargs; (void)nresults;
+  weft_guest *g = current_guest;
+  if (!g) return wt.trap_new("poll_oneoff outside a guest thread", 34);
+  uint32_t in = (uint32_t)args[0].of.i32, out = (uint32_t)args[1].of.i32;
+  uint32_t nsubs = (uint32_t)args[2].of.i32, nevents_at = (uint32_t)args[3].of.i32;
+  results[0].kind = VALKIND_I32;
+  wasmtime_extern_t mem;
+  if (!wt.caller_export_get(caller, "memory", 6, &mem) || mem.kind != EXTERN_MEMORY) return poll_delegate(g, caller, args, results);
+  wasmtime_context_t *ctx = wt.caller_context(caller);
+  uint8_t *base = wt.memory_data(ctx, &mem.of);
+  uint64_t size = wt.memory_data_size(ctx, &mem.of);
+  if (nsubs == 0) { results[0].of.i32 = WASI_EINVAL; return NULL; }
+  if ((uint64_t)in + (uint64_t)nsubs * SUB_SIZE > size || (uint64_t)out + (uint64_t)nsubs * EVENT_SIZE > size ||
+      (uint64_t)nevents_at + 4 > size) { results[0].of.i32 = WASI_EFAULT; return NULL; }
+  // Every deadline on the monotonic clock, computed once from the same "now".
+  uint64_t mono = now_ns(CLOCK_MONOTONIC), real = now_ns(CLOCK_REALTIME);
+  uint64_t *deadlines = malloc(nsubs * sizeof *deadlines);
+  if (!deadlines) return wt.trap_new("out of host memory", 18);
+  uint64_t earliest = UINT64_MAX;
+  for (uint32_t i = 0; i < nsubs; i++) {
+    const uint8_t *s = base + in + (uint64_t)i * SUB_SIZE;
+    uint32_t clock_id; uint64_t timeout; uint16_t flags;
+    memcpy(&clock_id, s + 16, 4); memcpy(&timeout, s + 24, 8); memcpy(&flags, s + 40, 2);
+    // fd_read / fd_write, or a CPU-time clock: Wasmtime's own poll handles it.
+    if (s[8] != 0 || clock_id > 1) { free(deadlines); return poll_delegate(g, caller, args, results); }
+    uint64_t rel = !(flags & 1) ? timeout : clock_id == 1 ? (timeout > mono ? timeout - mono : 0) : (timeout > real ? timeout - real : 0);
+    deadlines[i] = rel > UINT64_MAX - mono ? UINT64_MAX : mono + rel;
+    if (deadlines[i] < earliest) earliest = deadlines[i];
+  }
+  pthread_mutex_lock(&g->out_lock);
+  struct timespec until = {(time_t)(earliest / 1000000000ull), (long)(earliest % 1000000000ull)};
+  while (atomic_load(&g->stop) == STOP_NONE && now_ns(CLOCK_MONOTONIC) < earliest) {
+    if (pthread_cond_timedwait(&g->wake, &g->out_lock, &until) == ETIMEDOUT) break;
+  }
+  pthread_mutex_unlock(&g->out_lock);
+  if (atomic_load(&g->stop) != STOP_NONE) { free(deadlines); return wt.trap_new("stopped by host", 15); }
+  // Report every subscription that is due (the earliest always is).
+  mono = now_ns(CLOCK_MONOTONIC);
+  uint32_t n = 0;
+  for (uint32_t i = 0; i < nsubs; i++) {
+    if (deadlines[i] > mono && deadlines[i] != earliest) continue;
+    uint8_t *e = base + out + (uint64_t)n++ * EVENT_SIZE;
+    memset(e, 0, EVENT_SIZE);
+    memcpy(e, base + in + (uint64_t)i * SUB_SIZE, 8); // userdata; error 0, type 0 (clock)
+  }
+  free(deadlines);
+  memcpy(base + nevents_at, &n, 4);
+  results[0].of.i32 = 0;
+  return NULL;
+}
+
+// Shadows wasi_snapshot_preview1.poll_oneoff in `linker` (which already has
+// Wasmtime's WASI defined). Returns a wasmtime_error_t* or NULL.
+wasmtime_error_t *weft_define_poll_oneoff(wasmtime_linker_t *linker) {
+  wasm_valtype_t *params[4], *result[1];
+  for (int i = 0; i < 4; i++) params[i] = wt.valtype_new(VALKIND_I32);
+  result[0] = wt.valtype_new(VALKIND_I32);
+  wasm_valtype_vec_t pv, rv;
+  wt.valtype_vec_new(&pv, 4, params);
+  wt.valtype_vec_new(&rv, 1, result);
+  wasm_functype_t *ty = wt.functype_new(&pv, &rv);
+  wt.linker_allow_shadowing(linker, 1);
+  wasmtime_error_t *err = wt.linker_define_func(linker, "wasi_snapshot_preview1", 22, "poll_oneoff", 11, ty,
+                                                poll_oneoff_cb, NULL, NULL);
+  wt.functype_delete(ty);
+  return err;
+}
+
+// Binds Wasmtime's own poll_oneoff from `base` (a linker with plain WASI) to
+// this guest's store, for the subscriptions we delegate. Main thread, before start.
+int weft_guest_bind_poll_fallback(weft_guest *g, const wasmtime_linker_t *base) {
+  wasmtime_extern_t ext;
+  if (!wt.linker_get(base, g->ctx, "wasi_snapshot_preview1", 22, "poll_oneoff", 11, &ext) || ext.kind != EXTERN_FUNC)
+    return -ENOENT;
+  g->poll_fallback = ext.of.func;
+  g->has_poll_fallback = 1;
+  return 0;
 }
 
 // ---- init ---------------------------------------------------------------------
@@ -384,6 +540,21 @@ int weft_init(const char *libwasmtime) {
   SYM(set_epoch_deadline, "wasmtime_context_set_epoch_deadline");
   SYM(increment_epoch, "wasmtime_engine_increment_epoch");
   SYM(error_new, "wasmtime_error_new");
+  SYM(error_message, "wasmtime_error_message");
+  SYM(error_delete, "wasmtime_error_delete");
+  SYM(byte_vec_delete, "wasm_byte_vec_delete");
+  SYM(trap_new, "wasmtime_trap_new");
+  SYM(linker_get, "wasmtime_linker_get");
+  SYM(linker_allow_shadowing, "wasmtime_linker_allow_shadowing");
+  SYM(linker_define_func, "wasmtime_linker_define_func");
+  SYM(caller_context, "wasmtime_caller_context");
+  SYM(caller_export_get, "wasmtime_caller_export_get");
+  SYM(memory_data, "wasmtime_memory_data");
+  SYM(memory_data_size, "wasmtime_memory_data_size");
+  SYM(valtype_new, "wasm_valtype_new");
+  SYM(valtype_vec_new, "wasm_valtype_vec_new");
+  SYM(functype_new, "wasm_functype_new");
+  SYM(functype_delete, "wasm_functype_delete");
 #undef SYM
   int p[2];
   if (pipe2(p, O_CLOEXEC) != 0) return -errno;
@@ -399,4 +570,4 @@ int weft_init(const char *libwasmtime) {
   return pipe_r;
 }
 
-int weft_abi_version(void) { return 1; }
+int weft_abi_version(void) { return 2; }

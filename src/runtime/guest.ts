@@ -6,8 +6,8 @@
 //   result, delete the store (main). A stop sets a flag and bumps the epoch;
 //   the guest's epoch callback (native) ends the call at its next check.
 import type { Pointer } from "bun:ffi";
-import { guestNative, StopReason } from "../../ffi/native.ts";
-import { exportFunc, exportMemorySize, Linker, Store, takeError, takeTrap, wasiConfig, type Module } from "../../ffi/wasmtime.ts";
+import { defineInterruptiblePoll, guestNative, StopReason } from "../../ffi/native.ts";
+import { check, exportFunc, exportMemorySize, Linker, Store, takeError, takeTrap, wasiConfig, type Module } from "../../ffi/wasmtime.ts";
 import { loopEvents } from "../loop/index.ts";
 import { GUEST_THREAD_STACK, engineFor } from "./engine.ts";
 import type { ExitStatus } from "./exit.ts";
@@ -44,15 +44,24 @@ export const DEFAULT_MEMORY_BYTES = 512 * 1024 * 1024;
 const DEFAULT_OUTPUT_BUFFER = 64 * 1024;
 
 let nextId = 1;
-const linkers = new Map<Pointer, Linker>();
 
-/** One WASI linker per engine, shared by all guests (Wasmtime allows this). */
-function wasiLinker(fuel: boolean): Linker {
+/**
+ * Per engine, two WASI linkers shared by all guests (Wasmtime allows this):
+ * `guest` has poll_oneoff shadowed by the helper's interruptible version (so a
+ * stop reaches a sleeping guest at once); `base` is plain Wasmtime WASI, whose
+ * poll_oneoff the helper delegates to for anything but clock subscriptions.
+ */
+const linkers = new Map<Pointer, { guest: Linker; base: Linker }>();
+function wasiLinkers(fuel: boolean) {
   const engine = engineFor(fuel);
   let l = linkers.get(engine.ptr);
   if (!l) {
-    l = new Linker(engine);
-    l.defineWasi();
+    const base = new Linker(engine);
+    base.defineWasi();
+    const guest = new Linker(engine);
+    guest.defineWasi();
+    check(defineInterruptiblePoll(guest.ptr), "define poll_oneoff");
+    l = { guest, base };
     linkers.set(engine.ptr, l);
   }
   return l;
@@ -110,7 +119,9 @@ export class Guest {
       }),
     );
     loopEvents.onGuest(this.id, { exit: () => this.onExit(), output: () => this.drainOutput() });
-    const inst = wasiLinker(fuel).instantiate(store, this.module);
+    const linker = wasiLinkers(fuel);
+    if (!guestNative.bindPollFallback(native, linker.base.ptr)) throw new Error("cannot bind WASI poll_oneoff");
+    const inst = linker.guest.instantiate(store, this.module);
     if ("error" in inst) return this.endEarly(inst.error.exitStatus !== null ? { kind: "exit", code: inst.error.exitStatus } : { kind: "error", message: `instantiate: ${inst.error.message}` });
     if ("trap" in inst) return this.endEarly({ kind: "trap", trap: inst.trap.kind, message: inst.trap.message, frames: inst.trap.frames });
     this.instance = inst.instance;
@@ -162,14 +173,18 @@ export class Guest {
     const reason = guestNative.stopReason(native);
     const cpuMs = guestNative.cpuNs(native) / 1e6;
     let status: ExitStatus;
-    if (trap) {
+    if (reason === StopReason.host) {
+      // Ended by us: through the epoch callback (an error) or an interrupted sleep (a trap).
+      if (trap) takeTrap(trap);
+      if (err) takeError(err);
+      status = this.stopCause === "timeout" ? { kind: "timeout", limitMs: this.opts.timeoutMs ?? 0 } : { kind: "stopped" };
+    } else if (trap) {
       const t = takeTrap(trap);
       status = { kind: "trap", trap: t.kind, message: t.message, frames: t.frames };
     } else if (err) {
       const e = takeError(err);
       if (e.exitStatus !== null) status = { kind: "exit", code: e.exitStatus };
       else if (reason === StopReason.cpu) status = { kind: "cpu-limit", limitMs: this.opts.cpuMs ?? 0 };
-      else if (reason === StopReason.host) status = this.stopCause === "timeout" ? { kind: "timeout", limitMs: this.opts.timeoutMs ?? 0 } : { kind: "stopped" };
       else status = { kind: "error", message: e.message };
     } else status = { kind: "exit", code: 0 };
     if (status.kind === "trap" || (status.kind === "exit" && status.code !== 0)) status = this.classifyOom(status);
