@@ -1,11 +1,13 @@
 // ffi/native.ts — the TS side of ffi/native/weft_native.c (see its header
 // for why it exists). Only this file and ffi/wasmtime.ts know its symbols.
+import type { PointerReturns } from "./types.ts";
 import { dlopen, FFIType, ptr, type Pointer } from "bun:ffi";
 import { existsSync } from "node:fs";
 import { libraryPath } from "../src/system/assets.ts";
 import { cstr, LIBWASMTIME_PATH } from "./wasmtime.ts";
 
-const { ptr: P, i32, u32, u64, usize, void: v } = FFIType;
+const { ptr: P, i32, u32, u64, void: v } = FFIType;
+const usize = "usize" as const;
 
 const ABI_VERSION = 2;
 
@@ -42,7 +44,7 @@ const lib = dlopen(path, {
   weft_define_poll_oneoff: { args: [P], returns: P },
   weft_guest_bind_poll_fallback: { args: [P, P], returns: i32 },
 });
-const N = lib.symbols;
+const N = lib.symbols as unknown as PointerReturns<typeof lib.symbols>;
 
 if (N.weft_abi_version() !== ABI_VERSION) {
   throw new Error(`native helper ${path} is out of date; run \`bash scripts/setup.sh\``);

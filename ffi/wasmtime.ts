@@ -6,11 +6,13 @@
 // each binding that consumes its argument. Signatures were checked against
 // Wasmtime's headers, not only the Python wheel's _bindings.py (which is
 // wrong for wasmtime_context_epoch_deadline_async_yield_and_update).
+import type { PointerReturns } from "./types.ts";
 import { dlopen, FFIType, ptr, read, toArrayBuffer, type Pointer } from "bun:ffi";
 import { existsSync } from "node:fs";
 import { libraryPath } from "../src/system/assets.ts";
 
-const { ptr: P, bool, u8, i32, i64, u64, usize, void: v } = FFIType;
+const { ptr: P, bool, u8, i32, i64, u64, void: v } = FFIType;
+const usize = "usize" as const;
 
 export const WASMTIME_VERSION = "49.0.0";
 
@@ -116,7 +118,7 @@ const lib = dlopen(LIBWASMTIME_PATH, {
   wasmtime_frame_func_name: { args: [P], returns: P },
   wasm_frame_vec_delete: { args: [P], returns: v },
 });
-const C = lib.symbols;
+const C = lib.symbols as unknown as PointerReturns<typeof lib.symbols>;
 
 // ---- small helpers -------------------------------------------------------
 const enc = new TextEncoder();
