@@ -1,0 +1,289 @@
+// Package signatures exactly as spec §2 defines them, and the trusted keys
+// they are checked against.
+//
+//   listing = for each file except the top-level signature.sig, sorted by its
+//             `/`-separated relative path: `<relpath>\t<sha256 hex>\n`
+//   digest  = SHA-256(listing)            (32 bytes)
+//   sig     = Ed25519(private seed, digest), stored as 128 hex chars
+//
+// Keys are files of 64 hex chars: weft-sign.key (the 32-byte private seed)
+// and weft-sign.pub (the 32-byte public key). WebCrypto does the Ed25519;
+// Bun.CryptoHasher the SHA-256. WEFT never verified; weft verifies at install
+// and again at launch.
+import { chmod, lstat, readdir, rename, writeFile } from "node:fs/promises";
+import { homedir } from "node:os";
+import { basename, join } from "node:path";
+
+export const SIGNATURE_FILE = "signature.sig";
+export const PRIVATE_KEY_FILE = "weft-sign.key";
+export const PUBLIC_KEY_FILE = "weft-sign.pub";
+/** PKCS#8 prefix that wraps a raw 32-byte Ed25519 seed (RFC 8410). */
+const PKCS8_ED25519_PREFIX = Buffer.from("302e020100300506032b657004220420", "hex");
+
+// ---------------------------------------------------------------------------
+// The file list
+
+export interface PackageWalk {
+  /** Regular files, relative `/` paths, in signing order (UTF-8 byte order). */
+  files: string[];
+  dirs: string[];
+  /** Entries that cannot be in a package: symlinks, devices, FIFOs, sockets, unsafe names. */
+  problems: string[];
+}
+
+/** Sorts as Rust's `String` does (UTF-8 bytes), which differs from JS's UTF-16 order for astral characters. */
+export const byUtf8 = (a: string, b: string) => Buffer.compare(Buffer.from(a), Buffer.from(b));
+
+/**
+ * Lists a package's files for signing. Symlinks are refused (one could point
+ * outside the package), as are special files and names with a tab or newline
+ * (they would make the listing ambiguous). `exclude` names top-level entries
+ * to skip besides signature.sig (the store skips the app's `data/`).
+ */
+export async function walkPackage(dir: string, exclude: readonly string[] = []): Promise<PackageWalk> {
+  const out: PackageWalk = { files: [], dirs: [], problems: [] };
+  const visit = async (rel: string) => {
+    const entries = await readdir(rel ? join(dir, rel) : dir, { withFileTypes: true });
+    entries.sort((a, b) => byUtf8(a.name, b.name)); // problems come out in a stable order
+    for (const e of entries) {
+      const path = rel ? `${rel}/${e.name}` : e.name;
+      if (!rel && (e.name === SIGNATURE_FILE || exclude.includes(e.name))) continue;
+      if (/[\t\n\r]/.test(e.name)) out.problems.push(`${JSON.stringify(path)}: file names may not contain tabs or newlines`);
+      else if (e.isSymbolicLink()) out.problems.push(`${path}: is a symlink (packages may not contain symlinks; one could point outside the package)`);
+      else if (e.isDirectory()) out.dirs.push(path), await visit(path);
+      else if (e.isFile()) out.files.push(path);
+      else out.problems.push(`${path}: is a special file (device, FIFO or socket); packages hold only regular files and directories`);
+    }
+  };
+  await visit("");
+  out.files.sort(byUtf8);
+  out.dirs.sort(byUtf8);
+  return out;
+}
+
+export async function sha256File(path: string): Promise<string> {
+  const h = new Bun.CryptoHasher("sha256");
+  for await (const chunk of Bun.file(path).stream()) h.update(chunk);
+  return h.digest("hex");
+}
+
+export interface PackageDigest {
+  /** relpath → sha256 hex, in signing order. */
+  hashes: Map<string, string>;
+  listing: string;
+  digest: Uint8Array<ArrayBuffer>;
+}
+
+/** The §2 listing and its digest. Throws if the package has entries that cannot be signed. */
+export async function packageDigest(dir: string, exclude: readonly string[] = []): Promise<PackageDigest> {
+  const walk = await walkPackage(dir, exclude);
+  if (walk.problems.length) throw new SignatureError(walk.problems);
+  const hashes = new Map<string, string>();
+  for (const f of walk.files) hashes.set(f, await sha256File(join(dir, f)));
+  const listing = [...hashes].map(([f, h]) => `${f}\t${h}\n`).join("");
+  const digest = new Bun.CryptoHasher("sha256").update(listing).digest() as Uint8Array;
+  return { hashes, listing, digest: new Uint8Array(digest) };
+}
+
+export class SignatureError extends Error {
+  constructor(readonly problems: string[]) {
+    super(problems.join("; "));
+  }
+}
+
+// ---------------------------------------------------------------------------
+// Keys
+
+const HEX64 = /^[0-9a-fA-F]{64}$/;
+const HEX128 = /^[0-9a-fA-F]{128}$/;
+
+export interface KeyPair {
+  /** The private seed, 64 hex chars. */
+  seedHex: string;
+  publicHex: string;
+}
+
+function importSeed(seedHex: string, extractable = false): Promise<CryptoKey> {
+  const pkcs8 = Buffer.concat([PKCS8_ED25519_PREFIX, Buffer.from(seedHex, "hex")]);
+  return crypto.subtle.importKey("pkcs8", pkcs8, { name: "Ed25519" }, extractable, ["sign"]);
+}
+
+export async function generateKeyPair(): Promise<KeyPair> {
+  const kp = (await crypto.subtle.generateKey({ name: "Ed25519" }, true, ["sign", "verify"])) as unknown as CryptoKeyPair;
+  const pkcs8 = Buffer.from(await crypto.subtle.exportKey("pkcs8", kp.privateKey));
+  const pub = Buffer.from(await crypto.subtle.exportKey("raw", kp.publicKey));
+  return { seedHex: pkcs8.subarray(PKCS8_ED25519_PREFIX.length).toString("hex"), publicHex: pub.toString("hex") };
+}
+
+/** The public key that belongs to a private seed. */
+export async function publicKeyOf(seedHex: string): Promise<string> {
+  const jwk = await crypto.subtle.exportKey("jwk", await importSeed(seedHex, true));
+  return Buffer.from(jwk.x as string, "base64url").toString("hex");
+}
+
+/** Reads a key file (64 hex chars, surrounding whitespace allowed); throws a one-line error naming the file. */
+export async function readKeyFile(path: string): Promise<string> {
+  const st = await lstat(path).catch(() => null);
+  if (!st) throw new Error(`${path}: no such key file`);
+  if (!st.isFile()) throw new Error(`${path}: not a regular file`);
+  if (st.size > 4096) throw new Error(`${path}: not a key file (a key is 64 hex characters)`);
+  const text = (await Bun.file(path).text()).trim();
+  if (!HEX64.test(text)) throw new Error(`${path}: not a key file (a key is 64 hex characters, found ${text.length} characters)`);
+  return text.toLowerCase();
+}
+
+/** Writes a new key pair into `dir` (key 0600, pub 0644); refuses to overwrite unless `force`. */
+export async function writeKeyPair(dir: string, force = false): Promise<KeyPair & { keyFile: string; pubFile: string }> {
+  const keyFile = join(dir, PRIVATE_KEY_FILE);
+  const pubFile = join(dir, PUBLIC_KEY_FILE);
+  if (!force) for (const f of [keyFile, pubFile]) if (await lstat(f).catch(() => null)) throw new Error(`${f} already exists (use --force to replace it)`);
+  const kp = await generateKeyPair();
+  // The private key never exists with looser permissions, even briefly.
+  await writeFile(`${keyFile}.tmp`, kp.seedHex, { mode: 0o600 });
+  await chmod(`${keyFile}.tmp`, 0o600);
+  await rename(`${keyFile}.tmp`, keyFile);
+  await writeFile(`${pubFile}.tmp`, kp.publicHex, { mode: 0o644 });
+  await rename(`${pubFile}.tmp`, pubFile);
+  return { ...kp, keyFile, pubFile };
+}
+
+/** A short, stable name for a public key in messages: the first 16 hex chars of its SHA-256. */
+export function fingerprint(publicHex: string): string {
+  return new Bun.CryptoHasher("sha256").update(Buffer.from(publicHex, "hex")).digest("hex").slice(0, 16);
+}
+
+// ---------------------------------------------------------------------------
+// Signing and verifying
+
+/** Ed25519 over `message` with the private seed; 128 hex chars. */
+export async function signDigest(seedHex: string, message: Uint8Array<ArrayBuffer>): Promise<string> {
+  return Buffer.from(await crypto.subtle.sign("Ed25519", await importSeed(seedHex), message)).toString("hex");
+}
+
+/** Signs the package in place: writes signature.sig (exactly 128 hex chars). */
+export async function signPackage(dir: string, seedHex: string): Promise<{ signatureHex: string; publicHex: string; files: number }> {
+  const { digest, hashes } = await packageDigest(dir);
+  const sig = await signDigest(seedHex, digest);
+  const tmp = join(dir, `.${SIGNATURE_FILE}.tmp`);
+  await writeFile(tmp, sig);
+  await rename(tmp, join(dir, SIGNATURE_FILE));
+  return { signatureHex: sig, publicHex: await publicKeyOf(seedHex), files: hashes.size };
+}
+
+export async function verifyDigest(publicHex: string, digest: Uint8Array<ArrayBuffer>, signatureHex: string): Promise<boolean> {
+  const key = await crypto.subtle.importKey("raw", Buffer.from(publicHex, "hex"), { name: "Ed25519" }, false, ["verify"]);
+  return crypto.subtle.verify("Ed25519", key, Buffer.from(signatureHex, "hex"), digest);
+}
+
+export interface TrustedKey {
+  /** The file name without `.pub`, e.g. "weft-os" for weft-os.pub. */
+  id: string;
+  file: string;
+  publicHex: string;
+}
+
+/** `$WEFT_TRUSTED_KEYS` (colon-separated) if set; else the system then the user keys dir. */
+export function trustedKeyDirs(): string[] {
+  const env = process.env.WEFT_TRUSTED_KEYS;
+  if (env !== undefined) return env.split(":").filter(Boolean);
+  const config = process.env.XDG_CONFIG_HOME || join(homedir(), ".config");
+  return ["/etc/weft/trusted-keys", join(config, "weft", "trusted-keys")];
+}
+
+/** Every `*.pub` in the dirs; unreadable or malformed files become warnings, missing dirs are fine. */
+export async function loadTrustedKeys(dirs = trustedKeyDirs()): Promise<{ keys: TrustedKey[]; warnings: string[] }> {
+  const keys: TrustedKey[] = [];
+  const warnings: string[] = [];
+  for (const dir of dirs) {
+    const names = await readdir(dir).catch(() => [] as string[]);
+    for (const name of names.filter((n) => n.endsWith(".pub")).sort()) {
+      const file = join(dir, name);
+      try {
+        keys.push({ id: basename(name, ".pub"), file, publicHex: await readKeyFile(file) });
+      } catch (err) {
+        warnings.push(`trusted key ${(err as Error).message}; ignored`);
+      }
+    }
+  }
+  return { keys, warnings };
+}
+
+export type SignatureStatus = "signed" | "unsigned" | "invalid";
+
+export interface Verification {
+  status: SignatureStatus;
+  /** Which trusted key verified it (status "signed"). */
+  keyId?: string;
+  keyFile?: string;
+  /** Why it is invalid, one line each; empty otherwise. */
+  problems: string[];
+  /** The package's files and their hashes as found (absent when they could not be listed). */
+  hashes?: Map<string, string>;
+}
+
+/** What changed between two file→hash maps, one line per file, sorted. */
+export function describeChanges(expected: Map<string, string>, found: Map<string, string>, since: string): string[] {
+  const lines: string[] = [];
+  for (const [f, h] of found) {
+    if (!expected.has(f)) lines.push(`${f}: added since ${since}`);
+    else if (expected.get(f) !== h) lines.push(`${f}: changed since ${since}`);
+  }
+  for (const f of expected.keys()) if (!found.has(f)) lines.push(`${f}: removed since ${since}`);
+  return lines.sort(byUtf8);
+}
+
+export interface VerifyOptions {
+  /** Top-level names to leave out of the listing (the store passes ["data"]). */
+  exclude?: readonly string[];
+  /** The files and hashes recorded when the package was installed: lets a failure name the changed files. */
+  recorded?: Map<string, string>;
+}
+
+/**
+ * Checks a package's signature against trusted keys.
+ * - "signed": signature.sig verifies with one of `keys` (keyId says which).
+ * - "unsigned": there is no signature.sig (and, if `recorded` is given, no file changed since install).
+ * - "invalid": anything else; `problems` says why.
+ */
+export async function verifyPackage(dir: string, keys: readonly TrustedKey[], opts: VerifyOptions = {}): Promise<Verification> {
+  let d: PackageDigest;
+  try {
+    d = await packageDigest(dir, opts.exclude);
+  } catch (err) {
+    if (err instanceof SignatureError) return { status: "invalid", problems: err.problems };
+    return { status: "invalid", problems: [`${dir}: cannot read the package: ${(err as Error).message}`] };
+  }
+  const changes = opts.recorded ? describeChanges(opts.recorded, d.hashes, "install") : [];
+  const sigPath = join(dir, SIGNATURE_FILE);
+  const st = await lstat(sigPath).catch(() => null);
+  if (!st) {
+    if (changes.length) return { status: "invalid", problems: ["unsigned package changed since install:", ...changes], hashes: d.hashes };
+    return { status: "unsigned", problems: [], hashes: d.hashes };
+  }
+  if (!st.isFile()) return { status: "invalid", problems: [`${SIGNATURE_FILE}: not a regular file`], hashes: d.hashes };
+  const text = st.size <= 1024 ? (await Bun.file(sigPath).text()).trim() : "";
+  if (!HEX128.test(text))
+    return { status: "invalid", problems: [`${SIGNATURE_FILE}: malformed (an Ed25519 signature is 128 hex characters)`], hashes: d.hashes };
+  if (keys.length === 0)
+    return {
+      status: "invalid",
+      problems: [`signed, but no trusted keys are installed (put the signer's .pub file in one of: ${trustedKeyDirs().join(", ")})`],
+      hashes: d.hashes,
+    };
+  for (const k of keys) {
+    if (await verifyDigest(k.publicHex, d.digest, text)) return { status: "signed", keyId: k.id, keyFile: k.file, problems: [], hashes: d.hashes };
+  }
+  const tried = keys.map((k) => k.id).join(", ");
+  const problems = changes.length
+    ? [`${SIGNATURE_FILE}: does not match the package's files (tried ${tried}):`, ...changes]
+    : opts.recorded
+      ? [
+          `${SIGNATURE_FILE}: does not verify with ${keys.length === 1 ? `key ${tried}` : `any trusted key (tried ${tried})`}; ` +
+            `the files are as installed, so signature.sig was replaced or the signer's key is no longer trusted`,
+        ]
+      : [
+        `${SIGNATURE_FILE}: does not verify with ${keys.length === 1 ? `key ${tried}` : `any trusted key (tried ${tried})`}: ` +
+          `files were changed, added or removed since signing, or it was signed with another key`,
+      ];
+  return { status: "invalid", problems, hashes: d.hashes };
+}
