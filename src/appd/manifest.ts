@@ -93,13 +93,19 @@ export function packagePath(p: string): string | Error {
 
 /** Parses and validates wapp.toml text alone (no file system). */
 export function parseManifest(text: string, file = MANIFEST_FILE): CheckResult {
+  const { paths: _, ...result } = parseParts(text, file);
+  return result;
+}
+
+/** parseManifest, plus the module and UI paths whenever they are valid, so their files get checked even when other fields are wrong. */
+function parseParts(text: string, file: string): CheckResult & { paths: { module?: string; entry?: string } } {
   const problems: string[] = [];
   const warnings: string[] = [];
   let doc: Record<string, unknown>;
   try {
     doc = Bun.TOML.parse(text) as Record<string, unknown>;
   } catch (err) {
-    return { manifest: null, problems: [`${file}: not valid TOML: ${(err as Error).message.replace(/^TOML Parse error: /, "")}`], warnings };
+    return { manifest: null, problems: [`${file}: not valid TOML: ${(err as Error).message.replace(/^TOML Parse error: /, "")}`], warnings, paths: {} };
   }
 
   const tables: Record<string, Record<string, unknown>> = {};
@@ -200,7 +206,7 @@ export function parseManifest(text: string, file = MANIFEST_FILE): CheckResult {
   const entry = path("ui", "entry");
 
   if (problems.length > 0 || id === undefined || name === undefined || version === undefined || module === undefined || entry === undefined)
-    return { manifest: null, problems, warnings };
+    return { manifest: null, problems, warnings, paths: { module, entry } };
   const manifest: Manifest = {
     id,
     name,
@@ -212,7 +218,7 @@ export function parseManifest(text: string, file = MANIFEST_FILE): CheckResult {
     runtime: { module, restart, ...runtimeRest },
     ui: { entry },
   };
-  return { manifest, problems, warnings };
+  return { manifest, problems, warnings, paths: { module, entry } };
 }
 
 export const WASM_MAGIC = [0x00, 0x61, 0x73, 0x6d] as const;
@@ -235,32 +241,36 @@ async function regularFileProblem(dir: string, rel: string): Promise<string | nu
 /**
  * Checks a package directory: wapp.toml, the files it names, and the
  * package's files as a whole (no symlinks or special files, nothing in the
- * reserved names). Never throws for a bad package; reads only.
+ * reserved names). `exclude` skips top-level names (the store passes
+ * ["data"] for an installed app, whose data lives there). Never throws for a
+ * bad package; reads only.
  */
-export async function checkPackage(dir: string): Promise<CheckResult> {
+export async function checkPackage(dir: string, opts: { exclude?: readonly string[] } = {}): Promise<CheckResult> {
   const st = await lstat(dir).catch(() => null);
   if (!st?.isDirectory()) return { manifest: null, problems: [`${dir}: not a directory`], warnings: [] };
   const manifestPath = join(dir, MANIFEST_FILE);
   const mp = await regularFileProblem(dir, MANIFEST_FILE);
   if (mp) return { manifest: null, problems: [`${MANIFEST_FILE}: ${mp === "no such file in the package" ? "missing (every package needs one)" : mp}`], warnings: [] };
-  const result = parseManifest(await Bun.file(manifestPath).text());
-  const { manifest, problems } = result;
+  const result = parseParts(await Bun.file(manifestPath).text(), MANIFEST_FILE);
+  const { manifest, problems, paths } = result;
 
-  const walk = await walkPackage(dir);
+  const walk = await walkPackage(dir, opts.exclude);
   problems.push(...walk.problems);
-  for (const name of RESERVED_NAMES)
+  for (const name of RESERVED_NAMES.filter((n) => !opts.exclude?.includes(n)))
     if (walk.files.some((f) => f === name || f.startsWith(`${name}/`)) || walk.dirs.includes(name))
       problems.push(`${name}: reserved for the app's own data (spec §1); a package may not ship it`);
 
-  if (manifest) {
-    const mod = await regularFileProblem(dir, manifest.runtime.module);
-    if (mod) problems.push(`${MANIFEST_FILE}: [runtime].module "${manifest.runtime.module}": ${mod}`);
+  if (paths.module !== undefined) {
+    const mod = await regularFileProblem(dir, paths.module);
+    if (mod) problems.push(`${MANIFEST_FILE}: [runtime].module "${paths.module}": ${mod}`);
     else {
-      const head = new Uint8Array(await Bun.file(join(dir, manifest.runtime.module)).slice(0, 8).arrayBuffer());
-      if (!wasmFlavour(head)) problems.push(`${manifest.runtime.module}: not a WebAssembly file (does not start with the magic bytes 00 61 73 6d)`);
+      const head = new Uint8Array(await Bun.file(join(dir, paths.module)).slice(0, 8).arrayBuffer());
+      if (!wasmFlavour(head)) problems.push(`${paths.module}: not a WebAssembly file (does not start with the magic bytes 00 61 73 6d)`);
     }
-    const ui = await regularFileProblem(dir, manifest.ui.entry);
-    if (ui) problems.push(`${MANIFEST_FILE}: [ui].entry "${manifest.ui.entry}": ${ui}`);
+  }
+  if (paths.entry !== undefined) {
+    const ui = await regularFileProblem(dir, paths.entry);
+    if (ui) problems.push(`${MANIFEST_FILE}: [ui].entry "${paths.entry}": ${ui}`);
   }
   return { manifest, problems, warnings: result.warnings };
 }

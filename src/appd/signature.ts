@@ -186,7 +186,7 @@ export interface TrustedKey {
 export function trustedKeyDirs(): string[] {
   const env = process.env.WEFT_TRUSTED_KEYS;
   if (env !== undefined) return env.split(":").filter(Boolean);
-  const config = process.env.XDG_CONFIG_HOME || join(homedir(), ".config");
+  const config = process.env.XDG_CONFIG_HOME || join(process.env.HOME || homedir(), ".config");
   return ["/etc/weft/trusted-keys", join(config, "weft", "trusted-keys")];
 }
 
