@@ -37,7 +37,9 @@ async function tool(argv: string[], what: string): Promise<string> {
   const [out, err, code] = await Promise.all([new Response(proc.stdout as ReadableStream).text(), new Response(proc.stderr as ReadableStream).text(), proc.exited]);
   if (code !== 0) {
     const line = err.split("\n").find((l) => l && !l.includes("Removing leading") && !l.startsWith("tar: Exiting")) ?? `${argv[0]} exited with ${code}`;
-    throw new Error(`${what}: ${line.replace(/^tar: /, "").replace(/^\/\*stdin\*\\: /, "")}`);
+    if (/zstd: .*(unsupported format|unknown header|truncated|corrupted)/i.test(err) || /This does not look like a tar archive/.test(err))
+      throw new Error(`${what}: not a zstd-compressed tar archive (${line.replace(/^.*zstd: (\S+: )?/, "zstd: ").trim()})`);
+    throw new Error(`${what}: ${line.replace(/^tar: /, "").trim()}`);
   }
   return out;
 }
@@ -66,13 +68,13 @@ function unquoteC(s: string): string {
 const LINE = /^(\S)\S*\s+\d+\/\d+\s+(\S+)\s+\S+\s+\S+\s+"((?:[^"\\]|\\.)*)"/;
 
 /** Every entry of a bundle, without extracting anything. */
-export async function listBundle(file: string): Promise<BundleEntry[]> {
-  const out = await tool(["tar", "--zstd", "-tvf", file, "--numeric-owner", "--full-time", "--quoting-style=c"], basename(file));
+export async function listBundle(file: string, name = basename(file)): Promise<BundleEntry[]> {
+  const out = await tool(["tar", "--zstd", "-tvf", file, "--numeric-owner", "--full-time", "--quoting-style=c"], name);
   const entries: BundleEntry[] = [];
   for (const line of out.split("\n")) {
     if (!line) continue;
     const m = LINE.exec(line);
-    if (!m) throw new Error(`${basename(file)}: cannot read the archive listing (${JSON.stringify(line.slice(0, 80))})`);
+    if (!m) throw new Error(`${name}: cannot read the archive listing (${JSON.stringify(line.slice(0, 80))})`);
     entries.push({ path: unquoteC(m[3]), type: TYPES[m[1]] ?? "other", size: /^\d+$/.test(m[2]) ? Number(m[2]) : 0 });
   }
   return entries;
@@ -144,7 +146,7 @@ export async function unpackInto(file: string, scratch: string): Promise<{ id: s
   // A private copy: the file we list is the file we extract.
   const copy = join(scratch, "bundle.tar.zst");
   await copyFile(file, copy);
-  const listing = checkListing(await listBundle(copy));
+  const listing = checkListing(await listBundle(copy, name));
   if (!listing.id) throw new PackageError(listing.problems.map((p) => `${name}: ${p}`), name);
   const out = join(scratch, "x");
   await mkdir(out, { mode: 0o700 });
