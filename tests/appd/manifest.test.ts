@@ -1,10 +1,10 @@
 // Every wapp.toml rule of spec §2 (and weft's optional [runtime] keys), each
 // with a failing case and the exact message a packager sees.
 import { describe, expect, test } from "bun:test";
-import { mkdirSync, symlinkSync, writeFileSync } from "node:fs";
+import { cpSync, mkdirSync, readdirSync, symlinkSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { checkPackage, loadManifest, PackageError, parseManifest, RUNTIME_DEFAULTS } from "../../src/appd/manifest.ts";
-import { copyFixture, makePackage, MANIFEST, mkfifo, tempDir, WASM } from "./helpers.ts";
+import { copyFixture, makePackage, MANIFEST, mkfifo, ROOT, tempDir, WASM } from "./helpers.ts";
 
 const ID_RULE = "^[a-z][a-z0-9]*(\\.[a-z][a-z0-9]*){2,}$";
 const problemsOf = (toml: string) => parseManifest(toml).problems;
@@ -202,5 +202,19 @@ describe("checkPackage", () => {
     mkdirSync(join(tmp.path, "empty"));
     expect((await checkPackage(join(tmp.path, "empty"))).problems).toEqual(["wapp.toml: missing (every package needs one)"]);
     expect((await checkPackage(join(tmp.path, "nope"))).problems).toEqual([`${join(tmp.path, "nope")}: not a directory`]);
+  });
+
+  test("every example package in examples/apps passes once its module is built", async () => {
+    using tmp = tempDir();
+    const examples = join(ROOT, "examples", "apps");
+    const apps = readdirSync(examples, { withFileTypes: true }).filter((e) => e.isDirectory());
+    expect(apps.length).toBeGreaterThan(0);
+    for (const app of apps) {
+      const dir = join(tmp.path, app.name);
+      cpSync(join(examples, app.name), dir, { recursive: true });
+      const { manifest } = parseManifest(await Bun.file(join(dir, "wapp.toml")).text());
+      writeFileSync(join(dir, manifest!.runtime.module), WASM); // stands in for the built module
+      expect(await checkPackage(dir)).toMatchObject({ problems: [], warnings: [] });
+    }
   });
 });
