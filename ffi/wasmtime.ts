@@ -132,6 +132,11 @@ export function cstr(s: string): Uint8Array {
   return out;
 }
 
+/** bun:ffi cannot take the address of an empty array; Wasmtime reads none of it anyway. */
+function nonEmpty(b: Uint8Array): Uint8Array {
+  return b.length ? b : new Uint8Array(1);
+}
+
 /** An out-parameter slot for one pointer. */
 function outPtr(): BigUint64Array {
   return new BigUint64Array(1);
@@ -162,8 +167,16 @@ function takeByteVec(fill: (vec: Pointer) => void): Uint8Array {
 export interface Frame {
   funcIndex: number;
   funcName: string | null;
-  funcOffset: number;
-  moduleOffset: number;
+  /** Byte offset within the function body, or null when Wasmtime does not know it. */
+  funcOffset: number | null;
+  /** Byte offset within the module, or null when unknown (e.g. the trap hit at function entry). */
+  moduleOffset: number | null;
+}
+
+/** Wasmtime reports an unknown offset as SIZE_MAX. */
+function offset(n: number | bigint): number | null {
+  const v = Number(n);
+  return v >= Number.MAX_SAFE_INTEGER ? null : v;
 }
 
 function takeFrames(fill: (vec: Pointer) => void): Frame[] {
@@ -178,8 +191,8 @@ function takeFrames(fill: (vec: Pointer) => void): Frame[] {
     frames.push({
       funcIndex: C.wasm_frame_func_index(f),
       funcName: name ? dec.decode(readByteVec(new Uint8Array(toArrayBuffer(name, 0, BYTE_VEC.size)))) : null,
-      funcOffset: Number(C.wasm_frame_func_offset(f)),
-      moduleOffset: Number(C.wasm_frame_module_offset(f)),
+      funcOffset: offset(C.wasm_frame_func_offset(f)),
+      moduleOffset: offset(C.wasm_frame_module_offset(f)),
     });
   }
   C.wasm_frame_vec_delete(ptr(vec));
@@ -281,7 +294,7 @@ export class Module {
   /** Compiles wasm bytes; throws with Wasmtime's validation message. */
   static compile(engine: Engine, wasm: Uint8Array): Module {
     const out = outPtr();
-    check(C.wasmtime_module_new(engine.ptr, ptr(wasm), wasm.length, ptr(out)), "compile");
+    check(C.wasmtime_module_new(engine.ptr, ptr(nonEmpty(wasm)), wasm.length, ptr(out)), "compile");
     return new Module(slotPtr(out)!);
   }
 
@@ -292,7 +305,7 @@ export class Module {
    */
   static deserialize(engine: Engine, bytes: Uint8Array): Module {
     const out = outPtr();
-    check(C.wasmtime_module_deserialize(engine.ptr, ptr(bytes), bytes.length, ptr(out)), "deserialize");
+    check(C.wasmtime_module_deserialize(engine.ptr, ptr(nonEmpty(bytes)), bytes.length, ptr(out)), "deserialize");
     return new Module(slotPtr(out)!);
   }
 
@@ -314,12 +327,12 @@ export class Component {
   private constructor(readonly ptr: Pointer) {}
   static compile(engine: Engine, wasm: Uint8Array): Component {
     const out = outPtr();
-    check(C.wasmtime_component_new(engine.ptr, ptr(wasm), wasm.length, ptr(out)), "compile component");
+    check(C.wasmtime_component_new(engine.ptr, ptr(nonEmpty(wasm)), wasm.length, ptr(out)), "compile component");
     return new Component(slotPtr(out)!);
   }
   static deserialize(engine: Engine, bytes: Uint8Array): Component {
     const out = outPtr();
-    check(C.wasmtime_component_deserialize(engine.ptr, ptr(bytes), bytes.length, ptr(out)), "deserialize component");
+    check(C.wasmtime_component_deserialize(engine.ptr, ptr(nonEmpty(bytes)), bytes.length, ptr(out)), "deserialize component");
     return new Component(slotPtr(out)!);
   }
   serialize(): Uint8Array {

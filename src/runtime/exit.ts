@@ -50,7 +50,10 @@ export function exitCode(s: ExitStatus): number {
 const hex = (n: number) => `0x${n.toString(16)}`;
 
 export function describeFrame(f: Frame): string {
-  return `${f.funcName ?? `func[${f.funcIndex}]`} at offset ${hex(f.moduleOffset)}`;
+  const name = f.funcName ?? `func[${f.funcIndex}]`;
+  if (f.moduleOffset !== null) return `${name} at offset ${hex(f.moduleOffset)}`;
+  if (f.funcOffset !== null) return `${name} at function offset ${hex(f.funcOffset)}`;
+  return name;
 }
 
 /** One line for a person; null for a plain exit. */

@@ -9,14 +9,14 @@ describe("many guests, one loop", () => {
   test("10 spinning guests: a 5 ms timer still fires on time", async () => {
     const spinners = await Promise.all(Array.from({ length: 10 }, () => startGuest("spin")));
     await Promise.all(spinners.map((s) => s.waitFor("stdout", "spinning")));
-    const late = await measureLateness(1000, 5);
+    const late = await measureLateness(2000, 5);
     for (const s of spinners) s.guest.stop();
     const statuses = await Promise.all(spinners.map((s) => s.guest.exited));
     expect(statuses.every((s) => s.kind === "stopped")).toBe(true);
     expect(late.samples).toBeGreaterThan(100);
     // Bound from ARCHITECTURE.md's promise (p99 < 2 ms), with headroom for a noisy CI box.
     expect(late.p99).toBeLessThan(4);
-  });
+  }, 20_000);
 
   test("10 guests sleeping in a 10 ms loop at the same time all finish", async () => {
     const t0 = performance.now();

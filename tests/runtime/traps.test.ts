@@ -4,7 +4,7 @@ import { describe, expect, test } from "bun:test";
 import { loadModule } from "../../src/runtime/cache.ts";
 import { describeExit } from "../../src/runtime/exit.ts";
 import { Guest } from "../../src/runtime/guest.ts";
-import { guestPath, runGuest } from "../helpers.ts";
+import { guestBytes, guestPath, runGuest } from "../helpers.ts";
 
 describe("traps", () => {
   const cases: [string, string][] = [
@@ -20,7 +20,8 @@ describe("traps", () => {
       if (r.status.kind !== "trap") return;
       expect(r.status.trap).toBe(kind);
       expect(r.status.frames.length).toBeGreaterThan(0);
-      expect(describeExit(r.status)).toMatch(new RegExp(`^trap: ${kind} in \\S+ at offset 0x[0-9a-f]+$`));
+      // A named function, and the offset when Wasmtime knows it (not at function entry).
+      expect(describeExit(r.status)).toMatch(new RegExp(`^trap: ${kind} in [A-Za-z_][\\w.]*( at (function )?offset 0x[0-9a-f]+)?$`));
     });
   }
 
@@ -76,24 +77,30 @@ describe("limits", () => {
   });
 
   test("a stdout flood is back-pressured: host memory stays bounded and nothing is lost", async () => {
+    // Count the bytes as they arrive and keep none of them, so RSS measures weft, not the test.
+    const mib = 256;
     let bytes = 0;
+    let stderr = "";
+    Bun.gc(true);
     const rssBefore = process.memoryUsage.rss();
     let rssPeak = rssBefore;
-    const mib = 256;
-    const r = await runGuest("flood", {
+    const guest = new Guest(loadModule(await guestBytes("flood")), {
       argv: ["flood", String(mib)],
+      stdout: "capture",
+      stderr: "capture",
       outputBuffer: 64 * 1024,
       onOutput: (s, b) => {
         if (s === "stdout") bytes += b.length;
+        else stderr += new TextDecoder().decode(b);
         rssPeak = Math.max(rssPeak, process.memoryUsage.rss());
       },
     });
-    expect(r.status).toMatchObject({ kind: "exit", code: 0 });
-    expect(r.stderr).toContain("done");
+    expect(await guest.exited).toMatchObject({ kind: "exit", code: 0 });
+    expect(stderr).toBe("done\n");
     expect(bytes).toBe(mib * 1024 * 1024);
-    // 256 MiB went through; the host held at most a few ring buffers of it.
-    expect(rssPeak - rssBefore).toBeLessThan(64 * 1024 * 1024);
-  });
+    // 256 MiB went through; the host held at most a few 64 KiB rings of it.
+    expect(rssPeak - rssBefore).toBeLessThan(48 * 1024 * 1024);
+  }, 60_000);
 });
 
 describe("malformed modules", () => {
