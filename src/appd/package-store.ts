@@ -193,7 +193,9 @@ async function withLock<T>(root: string, id: string, timeoutMs: number, fn: () =
       if ((err as NodeJS.ErrnoException).code !== "EEXIST") throw err;
     }
     const owner = Number.parseInt(await readFile(path, "utf8").catch(() => ""), 10);
-    if (Number.isInteger(owner) && owner > 0 && !alive(owner)) {
+    // No pid in it: its owner died between creating and writing it (or is writing right now).
+    const abandoned = !(owner > 0) && Date.now() - ((await stat(path).catch(() => null))?.mtimeMs ?? Date.now()) > 5000;
+    if ((owner > 0 && !alive(owner)) || abandoned) {
       await unlink(path).catch(() => {});
       continue;
     }
@@ -211,7 +213,7 @@ async function withLock<T>(root: string, id: string, timeoutMs: number, fn: () =
 // Copying with care: no symlinks followed, no FIFO ever opened, every file fsynced.
 
 async function fsyncPath(path: string): Promise<void> {
-  const fh = await open(path, constants.O_RDONLY | constants.O_NOFOLLOW);
+  const fh = await open(path, constants.O_RDONLY);
   try {
     await fh.sync();
   } finally {

@@ -267,6 +267,27 @@ describe("atomicity", () => {
   });
 });
 
+describe("locks", () => {
+  test("a lock left by a dead process is taken over; a live one makes others wait, then fail clearly", async () => {
+    using tmp = tempDir();
+    const s = await setup(tmp.path);
+    const lock = join(s.root, ".weft", "lock", `${ID}.lock`);
+    mkdirSync(join(s.root, ".weft", "lock"), { recursive: true });
+    await using dead = Bun.spawn(["true"]);
+    await dead.exited;
+    writeFileSync(lock, `${dead.pid}\n`);
+    expect((await installPackage(await s.pkg("1.0.0"), s.opts)).version).toBe("1.0.0");
+    expect(existsSync(lock)).toBe(false);
+    writeFileSync(lock, `${process.pid}\n`); // held by a live process (us)
+    await expect(installPackage(await s.pkg("2.0.0"), { ...s.opts, lockTimeoutMs: 0 })).rejects.toThrow(
+      `${ID}: another install or uninstall is in progress (pid ${process.pid}, lock ${lock})`,
+    );
+    await expect(uninstallPackage(ID, { root: s.root, lockTimeoutMs: 0 })).rejects.toThrow("another install or uninstall is in progress");
+    expect(installedVersion(s.root)).toBe("1.0.0");
+    rmSync(lock);
+  });
+});
+
 describe("upgrade and uninstall", () => {
   test("upgrade replaces the version and keeps the app's data", async () => {
     using tmp = tempDir();
