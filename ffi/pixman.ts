@@ -1,0 +1,83 @@
+// ffi/pixman.ts — libpixman-1 through bun:ffi: the software compositing
+// weft's headless (and later DRM dumb-buffer) backends draw with.
+//
+// Ownership: `pixman_image_create_*` returns a reference the caller owns;
+// release it with `unref`. Images made with `createBits` over a JS buffer do
+// NOT own the pixels: keep the buffer alive while the image lives.
+import type { PointerReturns } from "./types.ts";
+import { dlopen, FFIType, ptr, type Pointer } from "bun:ffi";
+
+const { ptr: P, i32, u32, i16, u16, void: v } = FFIType;
+
+const lib = dlopen("libpixman-1.so.0", {
+  pixman_image_create_bits: { args: [u32, i32, i32, P, i32], returns: P },
+  pixman_image_create_solid_fill: { args: [P], returns: P },
+  pixman_image_unref: { args: [P], returns: i32 },
+  pixman_image_composite32: { args: [i32, P, P, P, i32, i32, i32, i32, i32, i32, i32, i32], returns: v },
+  pixman_image_fill_boxes: { args: [i32, P, P, i32, P], returns: i32 },
+  pixman_image_set_transform: { args: [P, P], returns: i32 },
+  pixman_image_set_filter: { args: [P, i32, P, i32], returns: i32 },
+  pixman_image_set_repeat: { args: [P, i32], returns: v },
+});
+const X = lib.symbols as unknown as PointerReturns<typeof lib.symbols>;
+void i16;
+void u16;
+
+/** PIXMAN_FORMAT(bpp, type, a, r, g, b) for the formats weft uses. */
+export const Format = { a8r8g8b8: 0x20028888, x8r8g8b8: 0x20020888 } as const;
+export const Op = { clear: 0, src: 1, over: 3 } as const;
+export const Filter = { fast: 0, good: 1, best: 2, nearest: 3, bilinear: 4 } as const;
+export const Repeat = { none: 0, normal: 1, pad: 2 } as const;
+
+/** pixman_color_t { uint16_t red, green, blue, alpha; } */
+const COLOR_SIZE = 8;
+/** pixman_box32_t { int32_t x1, y1, x2, y2; } */
+const BOX_SIZE = 16;
+/** pixman_transform_t { pixman_fixed_t matrix[3][3]; } (16.16 fixed) */
+const TRANSFORM_SIZE = 36;
+
+export type Image = Pointer;
+
+export const pixman = {
+  /** An image over `bits` (caller keeps `bits` alive). `bits` may be a native address. */
+  createBits(format: number, width: number, height: number, bits: Uint8Array | number, stride: number): Image {
+    const p = typeof bits === "number" ? (bits as unknown as Pointer) : ptr(bits);
+    const img = X.pixman_image_create_bits(format, width, height, p, stride);
+    if (!img) throw new Error(`pixman_image_create_bits(${width}x${height}) failed`);
+    return img;
+  },
+  /** A solid image; channels are 0..1 premultiplied. */
+  solid(r: number, g: number, b: number, a: number): Image {
+    const c = new Uint16Array(COLOR_SIZE / 2);
+    c.set([r, g, b, a].map((x) => Math.round(Math.max(0, Math.min(1, x)) * 0xffff)));
+    const img = X.pixman_image_create_solid_fill(ptr(c));
+    if (!img) throw new Error("pixman_image_create_solid_fill failed");
+    return img;
+  },
+  unref(img: Image): void {
+    X.pixman_image_unref(img);
+  },
+  composite(op: number, src: Image, mask: Image | null, dst: Image, sx: number, sy: number, mx: number, my: number, dx: number, dy: number, w: number, h: number): void {
+    X.pixman_image_composite32(op, src, mask, dst, sx, sy, mx, my, dx, dy, w, h);
+  },
+  /** Fills boxes [x1, y1, x2, y2] with a color (0..1 channels). */
+  fillBoxes(op: number, dst: Image, rgba: [number, number, number, number], boxes: [number, number, number, number][]): void {
+    if (boxes.length === 0) return;
+    const c = new Uint16Array(4);
+    c.set(rgba.map((x) => Math.round(Math.max(0, Math.min(1, x)) * 0xffff)));
+    const b = new Int32Array((boxes.length * BOX_SIZE) / 4);
+    boxes.forEach((box, i) => b.set(box, i * 4));
+    X.pixman_image_fill_boxes(op, dst, ptr(c), boxes.length, ptr(b));
+  },
+  /** Sets a scale from destination to source pixels (sx, sy = src/dst), or identity with 1, 1. */
+  setScale(img: Image, sx: number, sy: number, ox = 0, oy = 0): void {
+    const t = new Int32Array(TRANSFORM_SIZE / 4);
+    const F = 65536;
+    t.set([Math.round(sx * F), 0, Math.round(ox * F), 0, Math.round(sy * F), Math.round(oy * F), 0, 0, F]);
+    X.pixman_image_set_transform(img, ptr(t));
+    X.pixman_image_set_filter(img, sx === 1 && sy === 1 ? Filter.nearest : Filter.bilinear, null, 0);
+  },
+  setRepeat(img: Image, repeat: number): void {
+    X.pixman_image_set_repeat(img, repeat);
+  },
+};

@@ -1,0 +1,48 @@
+// The backend port: what the compositor needs from a display system. The
+// headless backend implements it now; DRM/KMS (and a fake DRM for tests)
+// will implement the same interface (one contract suite for all:
+// tests/compositor/backend.contract.ts).
+import type { Image } from "../../../ffi/pixman.ts";
+
+export interface Mode {
+  width: number;
+  height: number;
+  /** Refresh rate in mHz (wl_output.mode's unit). */
+  refreshMHz: number;
+}
+
+export interface Output {
+  readonly name: string;
+  readonly description: string;
+  readonly make: string;
+  readonly model: string;
+  readonly mode: Mode;
+  readonly physicalMm: { width: number; height: number };
+  /** The frame the compositor renders into (a8r8g8b8). */
+  readonly image: Image;
+  readonly pixels: Uint8Array;
+  readonly stride: number;
+}
+
+export interface FrameInfo {
+  /** When the frame was shown, CLOCK_MONOTONIC. */
+  sec: number;
+  nsec: number;
+  /** Refresh period in ns (0 if unknown). */
+  refreshNs: number;
+  /** Frame counter (wp_presentation's MSC). */
+  seq: number;
+}
+
+export interface Backend {
+  readonly outputs: readonly Output[];
+  /**
+   * Asks for a frame on `output`: at the output's next refresh the backend
+   * calls `render(output)` (draw into output.image now), shows the result
+   * and calls `presented` with its timestamp. Several requests before that
+   * refresh make one frame. With no requests the backend sleeps.
+   */
+  scheduleFrame(output: Output): void;
+  start(handlers: { render(o: Output): void; presented(o: Output, info: FrameInfo): void }): void;
+  destroy(): void;
+}

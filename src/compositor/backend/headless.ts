@@ -1,0 +1,74 @@
+// The headless backend: one virtual output whose "scanout" is a memory
+// buffer. Frames follow a virtual vblank grid at the configured refresh, and
+// only happen when asked for (nothing damaged → no timer, no CPU).
+import { Format, pixman } from "../../../ffi/pixman.ts";
+import { monotonicNow } from "../../../ffi/wayland.ts";
+import type { Backend, FrameInfo, Output } from "./backend.ts";
+
+export interface HeadlessOptions {
+  width: number;
+  height: number;
+  /** Hz */
+  refresh: number;
+}
+
+export class HeadlessBackend implements Backend {
+  readonly outputs: Output[];
+  private handlers: { render(o: Output): void; presented(o: Output, info: FrameInfo): void } | null = null;
+  private timer: ReturnType<typeof setTimeout> | null = null;
+  private readonly periodMs: number;
+  private lastVblank = 0;
+  private seq = 0;
+  private destroyed = false;
+
+  constructor(opts: HeadlessOptions) {
+    const { width, height, refresh } = opts;
+    if (!(width > 0 && height > 0 && width <= 16384 && height <= 16384)) throw new Error(`bad output size ${width}x${height}`);
+    if (!(refresh > 0 && refresh <= 1000)) throw new Error(`bad refresh rate ${refresh}`);
+    const pixels = new Uint8Array(width * height * 4);
+    this.outputs = [
+      {
+        name: "HEADLESS-1",
+        description: `weft headless output ${width}x${height}@${refresh}`,
+        make: "weft",
+        model: "headless",
+        mode: { width, height, refreshMHz: Math.round(refresh * 1000) },
+        physicalMm: { width: Math.round((width * 25.4) / 96), height: Math.round((height * 25.4) / 96) },
+        image: pixman.createBits(Format.x8r8g8b8, width, height, pixels, width * 4),
+        pixels,
+        stride: width * 4,
+      },
+    ];
+    this.periodMs = 1000 / refresh;
+  }
+
+  start(handlers: { render(o: Output): void; presented(o: Output, info: FrameInfo): void }): void {
+    this.handlers = handlers;
+  }
+
+  scheduleFrame(_o: Output): void {
+    if (this.timer || this.destroyed || !this.handlers) return;
+    // Next point on the vblank grid that is not in the past.
+    const now = performance.now();
+    const k = Math.max(1, Math.ceil((now - this.lastVblank) / this.periodMs));
+    const next = this.lastVblank === 0 || now - this.lastVblank > 10 * this.periodMs ? now : this.lastVblank + k * this.periodMs;
+    this.timer = setTimeout(() => this.frame(), Math.max(0, next - now));
+  }
+
+  private frame(): void {
+    this.timer = null;
+    if (this.destroyed || !this.handlers) return;
+    this.lastVblank = performance.now();
+    const out = this.outputs[0];
+    this.handlers.render(out);
+    const t = monotonicNow();
+    this.handlers.presented(out, { sec: t.sec, nsec: t.nsec, refreshNs: Math.round(this.periodMs * 1e6), seq: ++this.seq });
+  }
+
+  destroy(): void {
+    this.destroyed = true;
+    if (this.timer) clearTimeout(this.timer);
+    this.timer = null;
+    for (const o of this.outputs) pixman.unref(o.image);
+  }
+}

@@ -1,0 +1,139 @@
+// The compositor: one Wayland display on weft's event loop, the globals
+// clients see, the scene, and a backend that shows frames.
+//
+// Data path of a request (ARCHITECTURE.md): client socket → libwayland →
+// the display's epoll fd becomes readable → watchFd wakes the loop →
+// wl_event_loop_dispatch → our dispatcher → objects/* → scene damage →
+// backend frame at the next refresh → render → frame callbacks +
+// presentation feedback → flush.
+//
+// Limitations (kept true): one output; software rendering only; no
+// drag-and-drop, no interactive move/resize, buffer transforms other than
+// normal are accepted but not rendered; server-side decorations are
+// granted but not drawn (kiosk style).
+import { EventEmitter } from "node:events";
+import { wl, WL_SHM_FORMAT, type Pointer } from "../../ffi/wayland.ts";
+import { watchFd, type FdWatch } from "../loop/fd.ts";
+import { Server } from "./wl.ts";
+import { Scene } from "./scene.ts";
+import { render } from "./render/renderer.ts";
+import { encodePng } from "./render/png.ts";
+import { HeadlessBackend } from "./backend/headless.ts";
+import type { Backend, FrameInfo, Output } from "./backend/backend.ts";
+import { registerCompositor } from "./objects/surface.ts";
+import { enterOutputs, registerOutput } from "./objects/output.ts";
+import { Seat } from "./objects/seat.ts";
+import { registerXdgShell } from "./objects/xdg-shell.ts";
+import { Presentation } from "./objects/presentation.ts";
+import { registerViewporter } from "./objects/viewporter.ts";
+import { registerSinglePixelBuffer } from "./objects/single-pixel-buffer.ts";
+import { registerDecoration } from "./objects/decoration.ts";
+import { registerCursorShape } from "./objects/cursor-shape.ts";
+import { DataDevice } from "./objects/data-device.ts";
+import { WeftShell } from "./objects/weft-shell.ts";
+
+export interface CompositorOptions {
+  width?: number;
+  height?: number;
+  /** Hz */
+  refresh?: number;
+  /** Socket name (relative to XDG_RUNTIME_DIR) or absolute path; default: wayland-N. */
+  socket?: string;
+  /** A backend to use instead of a new headless one. */
+  backend?: Backend;
+}
+
+export class Compositor {
+  readonly server = new Server();
+  readonly backend: Backend;
+  readonly scene: Scene;
+  readonly seat: Seat;
+  readonly presentation: Presentation;
+  readonly dataDevice: DataDevice;
+  readonly shell: WeftShell;
+  /** "map" | "unmap" | "focus" | "commit" | "frame" | "selection" (for tests, tools and the appd). */
+  readonly events = new EventEmitter();
+  socket = "";
+  frames = 0;
+  private watch: FdWatch | null = null;
+
+  constructor(opts: CompositorOptions = {}) {
+    this.events.setMaxListeners(0);
+    this.backend = opts.backend ?? new HeadlessBackend({ width: opts.width ?? 1280, height: opts.height ?? 720, refresh: opts.refresh ?? 60 });
+    this.scene = new Scene(this);
+    // wl_shm is libwayland's own (see objects/buffer.ts); argb8888 and xrgb8888 are always on.
+    if (wl.wl_display_init_shm(this.server.display as unknown as Pointer) !== 0) throw new Error("wl_display_init_shm failed");
+    void WL_SHM_FORMAT;
+    registerCompositor(this);
+    registerOutput(this);
+    this.seat = new Seat(this);
+    this.presentation = new Presentation(this);
+    this.dataDevice = new DataDevice(this);
+    registerXdgShell(this);
+    registerDecoration(this);
+    registerViewporter(this);
+    registerSinglePixelBuffer(this);
+    registerCursorShape(this);
+    this.shell = new WeftShell(this);
+    this.backend.start({ render: (o) => this.render(o), presented: (o, info) => this.presented(o, info) });
+    this.socket = this.server.addSocket(opts.socket);
+    this.watch = watchFd(this.server.eventLoopFd(), () => this.server.dispatch());
+    this.scene.damageRect(this.scene.output);
+  }
+
+  get output(): Output {
+    return this.backend.outputs[0];
+  }
+
+  scheduleRepaint(): void {
+    this.backend.scheduleFrame(this.output);
+  }
+
+  private render(o: Output): void {
+    render(this.scene, { image: o.image, width: o.mode.width, height: o.mode.height }, this.scene.damage.clear());
+  }
+
+  /** After a frame is shown: answer frame callbacks and presentation feedback of what was on it. */
+  private presented(_o: Output, info: FrameInfo): void {
+    this.frames++;
+    const ms = info.sec * 1000 + Math.floor(info.nsec / 1e6);
+    for (const v of this.scene.views) if (v.mapped && !v.minimized && v.surface.committedSinceRepaint) v.hooks.presented?.(info, info.refreshNs);
+    for (const s of this.scene.shownSurfaces()) {
+      if (s.committedSinceRepaint) this.presentation.presented(s, info);
+      s.committedSinceRepaint = false;
+      s.sendFrameDone(ms);
+      enterOutputs(s);
+    }
+    this.seat.cursorFrameDone(ms);
+    this.server.flush();
+    this.events.emit("frame", info);
+  }
+
+  /** The output's pixels now (BGRX, a copy). */
+  snapshot(): { width: number; height: number; pixels: Uint8Array } {
+    const o = this.output;
+    return { width: o.mode.width, height: o.mode.height, pixels: o.pixels.slice() };
+  }
+
+  /** Renders pending damage at once and returns a PNG of the output. */
+  screenshot(): Uint8Array {
+    this.render(this.output);
+    const o = this.output;
+    return encodePng(o.pixels, o.mode.width, o.mode.height, o.stride);
+  }
+
+  /** Resolves on the next presented frame (tests use this instead of sleeping). */
+  nextFrame(): Promise<FrameInfo> {
+    this.scheduleRepaint();
+    return new Promise((resolve) => this.events.once("frame", resolve));
+  }
+
+  destroy(): void {
+    if (!this.watch) return;
+    this.watch.close();
+    this.watch = null;
+    this.shell.closeAll();
+    this.server.destroy();
+    this.backend.destroy();
+  }
+}

@@ -1,0 +1,371 @@
+// wl_seat (v8) with wl_pointer, wl_keyboard (a real XKB keymap) and wl_touch.
+//
+// Input arrives through the methods at the bottom (pointerMotion, key, …),
+// called by a backend's input devices or by the test-only injection path
+// (src/compositor/control.ts). The seat sends each event to the resources
+// of the client that has focus: pointer focus follows the pointer, keyboard
+// focus is the scene's focused window (click-to-focus).
+import { closeSync, openSync, unlinkSync, writeSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { Keymap } from "../../../ffi/xkbcommon.ts";
+import { monotonicNow } from "../../../ffi/wayland.ts";
+import { ProtocolError, type Resource } from "../wl.ts";
+import { wayland } from "../protocol/index.ts";
+import type { Compositor } from "../compositor.ts";
+import type { Role, Surface } from "./surface.ts";
+
+const { wl_seat, wl_pointer, wl_keyboard, wl_touch } = wayland;
+type PointerRes = Resource<typeof wl_pointer, Seat>;
+type KeyboardRes = Resource<typeof wl_keyboard, Seat>;
+type TouchRes = Resource<typeof wl_touch, Seat>;
+
+/** linux/input-event-codes.h */
+export const BTN_LEFT = 0x110;
+export const BTN_RIGHT = 0x111;
+
+const cursorRole: Role = { name: "cursor", commit() {} };
+
+/** Lets xdg_popup grabs see clicks: return true to swallow the press. */
+export interface PopupGrab {
+  client: number;
+  /** A press landed on `surface` (null: on nothing); dismiss if it is outside the grab. */
+  press(surface: Surface | null): void;
+}
+
+export class Seat {
+  readonly keymap: Keymap;
+  private keymapFd: number;
+  private keymapSize: number;
+  private pointers = new Map<number, Set<PointerRes>>();
+  private keyboards = new Map<number, Set<KeyboardRes>>();
+  private touches = new Map<number, Set<TouchRes>>();
+  // pointer
+  x = 0;
+  y = 0;
+  pointerFocus: Surface | null = null;
+  private buttons = new Set<number>();
+  cursor: { surface: Surface | null; hotspotX: number; hotspotY: number } = { surface: null, hotspotX: 0, hotspotY: 0 };
+  /** Last cursor shape set through wp_cursor_shape_v1 (1 = default). */
+  cursorShape = 1;
+  private lastEnterSerial = 0;
+  // keyboard
+  keyboardFocus: Surface | null = null;
+  private keys = new Set<number>();
+  // touch
+  private touchPoints = new Map<number, { surface: Surface; x0: number; y0: number; x: number; y: number }>();
+  private gestureStart: { fingers: number; x: number; y: number } | null = null;
+  popupGrab: PopupGrab | null = null;
+
+  constructor(readonly comp: Compositor) {
+    this.keymap = new Keymap();
+    const bytes = new TextEncoder().encode(this.keymap.text + "\0");
+    this.keymapSize = bytes.length;
+    // Clients mmap the keymap from an fd: write it to a private file, keep a
+    // read-only fd (so no client can change it for the others), unlink it.
+    const path = join(process.env.XDG_RUNTIME_DIR || tmpdir(), `weft-keymap-${process.pid}-${Math.random().toString(36).slice(2)}`);
+    const w = openSync(path, "w", 0o600);
+    writeSync(w, bytes);
+    closeSync(w);
+    this.keymapFd = openSync(path, "r");
+    unlinkSync(path);
+    this.register();
+  }
+
+  private register(): void {
+    const seat = this;
+    this.comp.server.global(wl_seat, 8, (r) => {
+      r.implement(
+        {
+          get_pointer(_r, id) {
+            seat.track(seat.pointers, id as PointerRes);
+            (id as PointerRes).implement(pointerImpl, seat);
+            // A new pointer object on the focused client gets an enter at once.
+            if (seat.pointerFocus?.client === id.client) seat.sendPointerEnter(id as PointerRes, seat.pointerFocus);
+          },
+          get_keyboard(_r, id) {
+            const k = id as KeyboardRes;
+            seat.track(seat.keyboards, k);
+            k.implement({ release() {} }, seat);
+            k.post("keymap", wl_keyboard.enums.keymap_format.xkb_v1, seat.keymapFd, seat.keymapSize);
+            k.post("repeat_info", 25, 600);
+            if (seat.keyboardFocus?.client === k.client) seat.sendKeyboardEnter(k, seat.keyboardFocus, seat.comp.server.nextSerial());
+          },
+          get_touch(_r, id) {
+            seat.track(seat.touches, id as TouchRes);
+            (id as TouchRes).implement({ release() {} }, seat);
+          },
+          release() {},
+        },
+        null,
+      );
+      r.post("capabilities", wl_seat.enums.capability.pointer | wl_seat.enums.capability.keyboard | wl_seat.enums.capability.touch);
+      r.post("name", "seat0");
+    });
+  }
+
+  private track<R extends Resource>(map: Map<number, Set<R>>, r: R): void {
+    let set = map.get(r.client.ptr);
+    if (!set) {
+      set = new Set();
+      map.set(r.client.ptr, set);
+    }
+    const s = set;
+    s.add(r);
+    r.onDestroy(() => {
+      s.delete(r);
+      if (s.size === 0) map.delete(r.client.ptr);
+    });
+  }
+
+  private of<R>(map: Map<number, Set<R>>, s: Surface | null): Iterable<R> {
+    return (s && map.get(s.client.ptr)) || [];
+  }
+
+  isCursor(s: Surface): boolean {
+    return this.cursor.surface === s;
+  }
+
+  /** Cursor surfaces are not drawn in headless screenshots, but their clients still get frame callbacks. */
+  cursorFrameDone(ms: number): void {
+    const c = this.cursor.surface;
+    if (c && !c.destroyed) c.sendFrameDone(ms);
+  }
+
+  private timeMs(): number {
+    const t = monotonicNow();
+    return (t.sec * 1000 + Math.floor(t.nsec / 1e6)) >>> 0;
+  }
+
+  // ---- keyboard focus ------------------------------------------------------------------
+  /** Moves keyboard focus (the scene calls this; clients never can). */
+  setKeyboardFocus(s: Surface | null): void {
+    if (this.keyboardFocus === s) return;
+    const old = this.keyboardFocus;
+    const serial = this.comp.server.nextSerial();
+    if (old && !old.destroyed) for (const k of this.of(this.keyboards, old)) k.post("leave", serial, old.resource);
+    this.keyboardFocus = s;
+    if (s) {
+      for (const k of this.of(this.keyboards, s)) this.sendKeyboardEnter(k, s, serial);
+      s.onDestroy(() => {
+        if (this.keyboardFocus === s) this.keyboardFocus = null;
+      });
+    }
+    this.comp.dataDevice.focusChanged(s?.client ?? null);
+  }
+
+  private sendKeyboardEnter(k: KeyboardRes, s: Surface, serial: number): void {
+    const keys = new Uint8Array(new Uint32Array([...this.keys]).buffer);
+    k.post("enter", serial, s.resource, keys);
+    const m = this.keymap.modifiers();
+    k.post("modifiers", serial, m.depressed, m.latched, m.locked, m.group);
+  }
+
+  // ---- pointer focus ----------------------------------------------------------------------
+  private setPointerFocus(s: Surface | null, sx: number, sy: number): void {
+    if (this.pointerFocus === s) return;
+    const old = this.pointerFocus;
+    if (old && !old.destroyed) {
+      const serial = this.comp.server.nextSerial();
+      for (const p of this.of(this.pointers, old)) {
+        p.post("leave", serial, old.resource);
+        p.post("frame");
+      }
+    }
+    this.pointerFocus = s;
+    if (s) {
+      for (const p of this.of(this.pointers, s)) this.sendPointerEnter(p, s, sx, sy);
+      s.onDestroy(() => {
+        if (this.pointerFocus === s) this.pointerFocus = null;
+      });
+    }
+  }
+
+  private sendPointerEnter(p: PointerRes, s: Surface, sx?: number, sy?: number): void {
+    const pos = this.comp.scene.position(s);
+    const lx = sx ?? (pos ? this.x - pos.x : 0);
+    const ly = sy ?? (pos ? this.y - pos.y : 0);
+    this.lastEnterSerial = this.comp.server.nextSerial();
+    p.post("enter", this.lastEnterSerial, s.resource, lx, ly);
+    p.post("frame");
+  }
+
+  /** Re-evaluates what is under the pointer (after windows map, move or unmap). */
+  repick(): void {
+    if (this.buttons.size) return; // an implicit grab keeps focus while a button is down
+    const hit = this.comp.scene.surfaceAt(this.x, this.y);
+    this.setPointerFocus(hit?.surface ?? null, hit?.sx ?? 0, hit?.sy ?? 0);
+  }
+
+  // ---- input entry points (backend devices or test injection) -------------------------------
+  pointerMotion(x: number, y: number): void {
+    const out = this.comp.scene.output;
+    this.x = Math.max(0, Math.min(out.width - 1, x));
+    this.y = Math.max(0, Math.min(out.height - 1, y));
+    let target = this.pointerFocus;
+    if (this.buttons.size === 0) {
+      const hit = this.comp.scene.surfaceAt(this.x, this.y);
+      this.setPointerFocus(hit?.surface ?? null, hit?.sx ?? 0, hit?.sy ?? 0);
+      target = hit?.surface ?? null;
+    }
+    if (!target) return;
+    const pos = this.comp.scene.position(target);
+    if (!pos) return;
+    const t = this.timeMs();
+    for (const p of this.of(this.pointers, target)) {
+      p.post("motion", t, this.x - pos.x, this.y - pos.y);
+      p.post("frame");
+    }
+    this.comp.server.scheduleFlush();
+  }
+
+  /** A button press or release (evdev code, e.g. BTN_LEFT). A press focuses the window under it. */
+  pointerButton(button: number, pressed: boolean): void {
+    if (pressed) {
+      const hit = this.comp.scene.surfaceAt(this.x, this.y);
+      if (this.popupGrab) this.popupGrab.press(hit?.surface ?? null);
+      if (this.buttons.size === 0) {
+        this.setPointerFocus(hit?.surface ?? null, hit?.sx ?? 0, hit?.sy ?? 0);
+        if (hit && hit.view.kind !== "popup") this.comp.scene.focus(rootView(this.comp, hit.view));
+      }
+      this.buttons.add(button);
+    } else {
+      if (!this.buttons.delete(button)) return;
+    }
+    const target = this.pointerFocus;
+    if (target) {
+      const serial = this.comp.server.nextSerial();
+      const t = this.timeMs();
+      const state = pressed ? wl_pointer.enums.button_state.pressed : wl_pointer.enums.button_state.released;
+      for (const p of this.of(this.pointers, target)) {
+        p.post("button", serial, t, button, state);
+        p.post("frame");
+      }
+    }
+    if (!pressed && this.buttons.size === 0) this.repick();
+    this.comp.server.scheduleFlush();
+  }
+
+  /** Scrolls: `dy` > 0 scrolls down, in surface pixels (one wheel notch ≈ 15). */
+  pointerAxis(dx: number, dy: number): void {
+    const target = this.pointerFocus;
+    if (!target) return;
+    const t = this.timeMs();
+    for (const p of this.of(this.pointers, target)) {
+      p.post("axis_source", wl_pointer.enums.axis_source.wheel);
+      if (dy) p.post("axis", t, wl_pointer.enums.axis.vertical_scroll, dy);
+      if (dx) p.post("axis", t, wl_pointer.enums.axis.horizontal_scroll, dx);
+      p.post("frame");
+    }
+    this.comp.server.scheduleFlush();
+  }
+
+  /** A key press or release (evdev keycode, e.g. 30 = KEY_A). */
+  key(code: number, pressed: boolean): void {
+    if (pressed) {
+      if (this.keys.has(code)) return;
+      this.keys.add(code);
+    } else if (!this.keys.delete(code)) return;
+    const mods = this.keymap.updateKey(code, pressed);
+    const s = this.keyboardFocus;
+    if (s && !s.destroyed) {
+      const serial = this.comp.server.nextSerial();
+      const t = this.timeMs();
+      for (const k of this.of(this.keyboards, s)) {
+        k.post("key", serial, t, code, pressed ? wl_keyboard.enums.key_state.pressed : wl_keyboard.enums.key_state.released);
+        if (mods) k.post("modifiers", serial, mods.depressed, mods.latched, mods.locked, mods.group);
+      }
+    }
+    this.comp.server.scheduleFlush();
+  }
+
+  touchDown(id: number, x: number, y: number): void {
+    const hit = this.comp.scene.surfaceAt(x, y);
+    if (this.touchPoints.size === 0) this.gestureStart = null;
+    if (hit) {
+      this.touchPoints.set(id, { surface: hit.surface, x0: x, y0: y, x, y });
+      const serial = this.comp.server.nextSerial();
+      const t = this.timeMs();
+      for (const r of this.of(this.touches, hit.surface)) {
+        r.post("down", serial, t, hit.surface.resource, id, hit.sx, hit.sy);
+        r.post("frame");
+      }
+      if (hit.view.kind !== "popup") this.comp.scene.focus(rootView(this.comp, hit.view));
+    } else {
+      this.touchPoints.set(id, { surface: null as unknown as Surface, x0: x, y0: y, x, y });
+    }
+    this.comp.server.scheduleFlush();
+  }
+
+  touchMotion(id: number, x: number, y: number): void {
+    const p = this.touchPoints.get(id);
+    if (!p) return;
+    p.x = x;
+    p.y = y;
+    if (p.surface && !p.surface.destroyed) {
+      const pos = this.comp.scene.position(p.surface);
+      const t = this.timeMs();
+      for (const r of this.of(this.touches, p.surface)) {
+        r.post("motion", t, id, x - (pos?.x ?? 0), y - (pos?.y ?? 0));
+        r.post("frame");
+      }
+    }
+    this.comp.server.scheduleFlush();
+  }
+
+  touchUp(id: number): void {
+    const p = this.touchPoints.get(id);
+    if (!p) return;
+    // A navigation gesture is judged when the last finger lifts.
+    if (!this.gestureStart) this.gestureStart = { fingers: this.touchPoints.size, x: 0, y: 0 };
+    this.gestureStart.fingers = Math.max(this.gestureStart.fingers, this.touchPoints.size);
+    this.gestureStart.x += p.x - p.x0;
+    this.gestureStart.y += p.y - p.y0;
+    this.touchPoints.delete(id);
+    if (p.surface && !p.surface.destroyed) {
+      const serial = this.comp.server.nextSerial();
+      const t = this.timeMs();
+      for (const r of this.of(this.touches, p.surface)) {
+        r.post("up", serial, t, id);
+        r.post("frame");
+      }
+    }
+    if (this.touchPoints.size === 0 && this.gestureStart) {
+      const g = this.gestureStart;
+      this.gestureStart = null;
+      const dx = g.x / g.fingers;
+      const dy = g.y / g.fingers;
+      this.comp.shell.gesture({ type: 0, fingers: g.fingers, dx, dy });
+    }
+    this.comp.server.scheduleFlush();
+  }
+
+  /** Pressed keys and buttons (tests check nothing is stuck). */
+  state() {
+    return { x: this.x, y: this.y, buttons: [...this.buttons], keys: [...this.keys] };
+  }
+
+  // wl_pointer.set_cursor: only the client with pointer focus may change the cursor.
+  _setCursor(r: PointerRes, serial: number, surface: Resource | null, hx: number, hy: number): void {
+    if (!this.pointerFocus || this.pointerFocus.client !== r.client) return;
+    if (serial !== this.lastEnterSerial && serial > this.lastEnterSerial) return;
+    const s = surface ? (surface.data as Surface) : null;
+    if (s) s.setRole(cursorRole, r, wl_pointer.enums.error.role);
+    this.cursor = { surface: s, hotspotX: hx, hotspotY: hy };
+  }
+}
+
+function rootView(comp: Compositor, v: import("../scene.ts").View) {
+  let cur = v;
+  while (cur.parent) cur = cur.parent;
+  void comp;
+  return cur;
+}
+
+const pointerImpl = {
+  set_cursor(r: PointerRes, serial: number, surface: Resource | null, hx: number, hy: number) {
+    if (surface && !surface.is(wayland.wl_surface)) throw new ProtocolError(r, wl_pointer.enums.error.role, "not a surface");
+    r.data._setCursor(r, serial, surface, hx, hy);
+  },
+  release() {},
+};

@@ -1,0 +1,417 @@
+// wl_compositor, wl_surface, wl_region, wl_subcompositor, wl_subsurface.
+//
+// A surface is a rectangle of pixels with double-buffered state: requests
+// (attach, damage, frame, set_buffer_scale, …) fill `pending`; commit makes
+// it current in one step. What the surface *is* (a window, a popup, a
+// cursor, a subsurface) is its role, assigned once by another protocol; the
+// role's `commit` hook runs after every commit and decides about mapping.
+import { ProtocolError, type Resource } from "../wl.ts";
+import { wayland } from "../protocol/index.ts";
+import { Region, type Rect } from "../geometry.ts";
+import { bufferSize, freeContent, readBuffer, releaseBuffer, type Content } from "./buffer.ts";
+import type { Compositor } from "../compositor.ts";
+
+const { wl_surface, wl_subsurface, wl_subcompositor } = wayland;
+type SurfaceRes = Resource<typeof wl_surface, Surface>;
+
+/** A role is what another protocol (xdg_shell, subsurface, cursor, weft shell) makes of a surface. */
+export interface Role {
+  readonly name: string;
+  /** Runs after each commit has been applied. */
+  commit(surface: Surface): void;
+  /** The wl_surface is being destroyed. */
+  surfaceDestroyed?(surface: Surface): void;
+}
+
+/** Viewport state (wp_viewporter), in surface-local units. */
+export interface Viewport {
+  src: Rect | null; // may be fractional
+  dst: { width: number; height: number } | null;
+}
+
+interface State {
+  /** undefined: no attach since the last commit; null: attached nothing (unmap). */
+  buffer: Resource | null | undefined;
+  dx: number;
+  dy: number;
+  damage: Rect[];
+  bufferDamage: Rect[];
+  frames: Resource[];
+  feedbacks: Resource[];
+  input: Region | null | undefined;
+  scale: number | undefined;
+  viewport: Viewport | undefined;
+}
+const emptyState = (): State => ({ buffer: undefined, dx: 0, dy: 0, damage: [], bufferDamage: [], frames: [], feedbacks: [], input: undefined, scale: undefined, viewport: undefined });
+
+export interface SubsurfaceInfo {
+  resource: Resource;
+  parent: Surface;
+  x: number;
+  y: number;
+  pendingPos: { x: number; y: number } | null;
+  sync: boolean;
+  cached: State | null;
+}
+
+export class Surface {
+  pending = emptyState();
+  content: Content | null = null;
+  /** Size in surface-local (logical) pixels. */
+  width = 0;
+  height = 0;
+  scale = 1;
+  viewport: Viewport = { src: null, dst: null };
+  input: Region | null = null;
+  /** Committed frame callbacks, answered after the next repaint that shows this surface. */
+  frames: Resource[] = [];
+  /** Committed presentation feedbacks (wp_presentation). */
+  feedbacks: Resource[] = [];
+  role: Role | null = null;
+  /** Set while this surface is a subsurface. */
+  sub: SubsurfaceInfo | null = null;
+  /** Child subsurfaces in stacking order; `this` marks where the parent itself sits. */
+  stack: (Surface | "self")[] = ["self"];
+  /** Changed since the last repaint (the scene asks for damage). */
+  committedSinceRepaint = false;
+  destroyed = false;
+  /** Outputs this surface has been told it entered. */
+  readonly entered = new Set<number>();
+  private destroyHooks: (() => void)[] = [];
+
+  constructor(
+    readonly resource: SurfaceRes,
+    readonly comp: Compositor,
+  ) {}
+
+  get client() {
+    return this.resource.client;
+  }
+
+  /** Assigns a role once; a second, different role is a protocol error on `errorOn`. */
+  setRole(role: Role, errorOn: Resource, errorCode: number): void {
+    if (this.role && this.role.name !== role.name) throw new ProtocolError(errorOn, errorCode, `wl_surface@${this.resource.id} already has role ${this.role.name}`);
+    this.role = role;
+  }
+
+  onDestroy(fn: () => void): void {
+    this.destroyHooks.push(fn);
+  }
+
+  /** Is this a subsurface that must wait for its parent's commit? */
+  effectivelySync(): boolean {
+    for (let s: Surface | null = this; s?.sub; s = s.sub.parent) if (s.sub.sync) return true;
+    return false;
+  }
+
+  commit(): void {
+    if (this.sub && this.effectivelySync()) {
+      // Synchronized subsurface: the state waits in a cache for the parent's commit.
+      this.sub.cached = mergeState(this.sub.cached, this.pending);
+      this.pending = emptyState();
+      return;
+    }
+    const state = this.sub?.cached ? mergeState(this.sub.cached, this.pending) : this.pending;
+    if (this.sub) this.sub.cached = null;
+    this.pending = emptyState();
+    this.apply(state);
+  }
+
+  /** A subsurface became desynchronized: apply what its cache holds now. */
+  flushCached(): void {
+    if (!this.sub?.cached) return;
+    const st = this.sub.cached;
+    this.sub.cached = null;
+    this.apply(st);
+  }
+
+  private apply(s: State): void {
+    const oldBounds = this.comp.scene.surfaceBounds(this);
+    if (s.scale !== undefined) this.scale = s.scale;
+    if (s.viewport !== undefined) this.viewport = s.viewport;
+    if (s.input !== undefined) this.input = s.input;
+    let contentChanged = false;
+    if (s.buffer === null) {
+      freeContent(this.content);
+      this.content = null;
+      contentChanged = true;
+    } else if (s.buffer && !s.buffer.destroyed) {
+      const size = bufferSize(s.buffer);
+      if (size.width % this.scale || size.height % this.scale) {
+        // Not fatal in practice (weston warns too); the last row/column is cut.
+      }
+      const damage = s.damage.length === 0 && s.bufferDamage.length === 0 ? { x: 0, y: 0, width: 0, height: 0 } : this.damageInBuffer(s, size);
+      const sameSize = this.content && this.content.width === size.width && this.content.height === size.height;
+      this.content = readBuffer(this.resource, s.buffer, this.content, sameSize ? damage : null);
+      releaseBuffer(s.buffer);
+      contentChanged = true;
+    }
+    this.updateSize();
+    // Subsurface positions and synchronized children apply with the parent.
+    for (const c of this.stack) {
+      if (c === "self" || !c.sub) continue;
+      if (c.sub.pendingPos) {
+        c.sub.x = c.sub.pendingPos.x;
+        c.sub.y = c.sub.pendingPos.y;
+        c.sub.pendingPos = null;
+        this.comp.scene.damageSurfaceTree(c);
+      }
+      if (c.sub.cached) {
+        const st = c.sub.cached;
+        c.sub.cached = null;
+        c.apply(st);
+      }
+    }
+    for (const f of s.frames) f.destroyed || this.frames.push(f);
+    if (s.feedbacks.length) {
+      // A new content update replaces one that was never presented.
+      for (const fb of this.feedbacks) this.comp.presentation.discard(fb);
+      this.feedbacks = s.feedbacks.filter((f) => !f.destroyed);
+    }
+    this.committedSinceRepaint = true;
+    const newBounds = this.comp.scene.surfaceBounds(this);
+    if (contentChanged || s.damage.length || s.bufferDamage.length) {
+      this.comp.scene.damageSurface(this, oldBounds, newBounds);
+    }
+    this.role?.commit(this);
+    this.comp.scene.surfaceCommitted(this);
+  }
+
+  /** The bounding box of this commit's damage in buffer pixels. */
+  private damageInBuffer(s: State, size: { width: number; height: number }): Rect | null {
+    if (this.viewport.src || this.viewport.dst) return null; // scaled: copy all
+    let x1 = Infinity,
+      y1 = Infinity,
+      x2 = -Infinity,
+      y2 = -Infinity;
+    const add = (r: Rect, k: number) => {
+      x1 = Math.min(x1, r.x * k);
+      y1 = Math.min(y1, r.y * k);
+      x2 = Math.max(x2, (r.x + r.width) * k);
+      y2 = Math.max(y2, (r.y + r.height) * k);
+    };
+    for (const r of s.damage) add(r, this.scale);
+    for (const r of s.bufferDamage) add(r, 1);
+    x1 = Math.max(0, x1);
+    y1 = Math.max(0, y1);
+    x2 = Math.min(size.width, x2);
+    y2 = Math.min(size.height, y2);
+    return x2 > x1 && y2 > y1 ? { x: x1, y: y1, width: x2 - x1, height: y2 - y1 } : { x: 0, y: 0, width: 0, height: 0 };
+  }
+
+  private updateSize(): void {
+    if (!this.content) {
+      this.width = this.height = 0;
+    } else if (this.viewport.dst) {
+      this.width = this.viewport.dst.width;
+      this.height = this.viewport.dst.height;
+    } else if (this.viewport.src) {
+      this.width = Math.round(this.viewport.src.width);
+      this.height = Math.round(this.viewport.src.height);
+    } else {
+      this.width = Math.floor(this.content.width / this.scale);
+      this.height = Math.floor(this.content.height / this.scale);
+    }
+  }
+
+  /** Answers the frame callbacks (after a repaint that showed this surface). */
+  sendFrameDone(timeMs: number): void {
+    const frames = this.frames;
+    if (frames.length === 0) return;
+    this.frames = [];
+    for (const f of frames) {
+      if (f.destroyed) continue;
+      if (f.is(wayland.wl_callback)) f.post("done", timeMs >>> 0);
+      f.destroy();
+    }
+  }
+
+  _destroy(): void {
+    this.destroyed = true;
+    this.comp.scene.damageSurfaceTree(this);
+    this.role?.surfaceDestroyed?.(this);
+    for (const h of this.destroyHooks.splice(0)) h();
+    for (const fb of this.feedbacks) this.comp.presentation.discard(fb);
+    this.feedbacks = [];
+    // Children lose their parent: they stay alive but are no longer shown.
+    for (const c of this.stack) if (c !== "self" && c.sub) c.sub.parent = detachedParent(c);
+    if (this.sub) {
+      const p = this.sub.parent;
+      p.stack = p.stack.filter((x) => x !== this);
+    }
+    freeContent(this.content);
+    this.content = null;
+    this.frames = [];
+    this.comp.scene.surfaceGone(this);
+  }
+}
+
+// A parentless subsurface keeps a dummy parent so its code paths stay simple.
+function detachedParent(child: Surface): Surface {
+  return { stack: [child], sub: null, destroyed: true } as unknown as Surface;
+}
+
+function mergeState(into: State | null, s: State): State {
+  if (!into) return s;
+  return {
+    buffer: s.buffer !== undefined ? s.buffer : into.buffer,
+    dx: into.dx + s.dx,
+    dy: into.dy + s.dy,
+    damage: into.damage.concat(s.damage),
+    bufferDamage: into.bufferDamage.concat(s.bufferDamage),
+    frames: into.frames.concat(s.frames),
+    feedbacks: s.feedbacks.length ? s.feedbacks : into.feedbacks,
+    input: s.input !== undefined ? s.input : into.input,
+    scale: s.scale ?? into.scale,
+    viewport: s.viewport ?? into.viewport,
+  };
+}
+
+const surfaceImpl = {
+  // The client is done with the surface; its role object must go first (checked by the role).
+  destroy() {},
+  // Attach a buffer for the next commit (null = unmap). The offset moves the surface (v5: use offset()).
+  attach(r: SurfaceRes, buffer: Resource | null, x: number, y: number) {
+    if (r.version >= 5 && (x !== 0 || y !== 0)) throw new ProtocolError(r, wl_surface.enums.error.invalid_offset, "attach with a non-zero offset (use wl_surface.offset)");
+    r.data.pending.buffer = buffer;
+    r.data.pending.dx = x;
+    r.data.pending.dy = y;
+  },
+  damage(r: SurfaceRes, x: number, y: number, width: number, height: number) {
+    r.data.pending.damage.push({ x, y, width, height });
+  },
+  // The client wants to know when a good time to draw the next frame is.
+  frame(r: SurfaceRes, cb: Resource<typeof wayland.wl_callback>) {
+    cb.implement({}, null);
+    r.data.pending.frames.push(cb);
+  },
+  // Opaque regions only optimise rendering; weft's renderer does not use them yet.
+  set_opaque_region() {},
+  set_input_region(r: SurfaceRes, region: Resource | null) {
+    r.data.pending.input = region ? (region.data as Region).clone() : null;
+  },
+  commit(r: SurfaceRes) {
+    r.data.commit();
+  },
+  set_buffer_transform(r: SurfaceRes, transform: number) {
+    if (transform < 0 || transform > 7) throw new ProtocolError(r, wl_surface.enums.error.invalid_transform, `bad transform ${transform}`);
+    // Only the normal transform is rendered; others are accepted (clients rarely use them).
+  },
+  set_buffer_scale(r: SurfaceRes, scale: number) {
+    if (scale < 1) throw new ProtocolError(r, wl_surface.enums.error.invalid_scale, `bad scale ${scale}`);
+    r.data.pending.scale = scale;
+  },
+  damage_buffer(r: SurfaceRes, x: number, y: number, width: number, height: number) {
+    r.data.pending.bufferDamage.push({ x, y, width, height });
+  },
+  offset(r: SurfaceRes, x: number, y: number) {
+    r.data.pending.dx = x;
+    r.data.pending.dy = y;
+  },
+};
+
+type RegionRes = Resource<typeof wayland.wl_region, Region>;
+const regionImpl = {
+  destroy() {},
+  add(r: RegionRes, x: number, y: number, width: number, height: number) {
+    r.data.ops.push({ add: true, r: { x, y, width, height } });
+  },
+  subtract(r: RegionRes, x: number, y: number, width: number, height: number) {
+    r.data.ops.push({ add: false, r: { x, y, width, height } });
+  },
+};
+
+export function registerCompositor(comp: Compositor): void {
+  // wl_compositor: every client binds it to make surfaces and regions.
+  comp.server.global(wayland.wl_compositor, 6, (res) => {
+    res.implement(
+      {
+        create_surface(_r, id) {
+          const s = new Surface(id as SurfaceRes, comp);
+          (id as SurfaceRes).implement(surfaceImpl, s);
+          id.onDestroy(() => s._destroy());
+          comp.scene.surfaceCreated(s);
+        },
+        create_region(_r, id) {
+          (id as RegionRes).implement(regionImpl, new Region());
+        },
+      },
+      null,
+    );
+  });
+
+  // wl_subcompositor: lets a client compose one window from several surfaces.
+  comp.server.global(wl_subcompositor, 1, (res) => {
+    res.implement(
+      {
+        destroy() {},
+        get_subsurface(r, id, surfaceRes, parentRes) {
+          const surface = surfaceRes.data as Surface;
+          const parent = parentRes.data as Surface;
+          if (surface === parent) throw new ProtocolError(r, wl_subcompositor.enums.error.bad_parent, "a surface cannot be its own parent");
+          for (let p: Surface | null = parent; p; p = p.sub?.parent ?? null) {
+            if (p === surface) throw new ProtocolError(r, wl_subcompositor.enums.error.bad_parent, "parent is a descendant of the surface");
+          }
+          if (surface.role && surface.role !== subsurfaceRole) throw new ProtocolError(r, wl_subcompositor.enums.error.bad_surface, `surface already has role ${surface.role.name}`);
+          if (surface.sub) throw new ProtocolError(r, wl_subcompositor.enums.error.bad_surface, "surface is already a subsurface");
+          surface.setRole(subsurfaceRole, r, wl_subcompositor.enums.error.bad_surface);
+          surface.sub = { resource: id, parent, x: 0, y: 0, pendingPos: null, sync: true, cached: null };
+          parent.stack.push(surface); // a new subsurface starts on top of its siblings
+          (id as Resource<typeof wl_subsurface, Surface>).implement(subsurfaceImpl, surface);
+          id.onDestroy(() => {
+            // Destroying the subsurface object unmaps it at once and removes the role's link.
+            if (!surface.sub) return;
+            comp.scene.damageSurfaceTree(surface);
+            surface.sub.parent.stack = surface.sub.parent.stack.filter((x) => x !== surface);
+            surface.sub = null;
+          });
+        },
+      },
+      null,
+    );
+  });
+}
+
+const subsurfaceRole: Role = { name: "wl_subsurface", commit() {} };
+
+type SubRes = Resource<typeof wl_subsurface, Surface>;
+function sibling(r: SubRes, other: Resource): Surface {
+  const me = r.data;
+  const o = other.data as Surface;
+  if (!me.sub) throw new ProtocolError(r, wl_subsurface.enums.error.bad_surface, "subsurface has no parent");
+  if (o !== me.sub.parent && o.sub?.parent !== me.sub.parent) throw new ProtocolError(r, wl_subsurface.enums.error.bad_surface, "not a sibling or the parent");
+  return o;
+}
+function restack(r: SubRes, other: Resource, above: boolean) {
+  const me = r.data;
+  const o = sibling(r, other);
+  const parent = me.sub!.parent;
+  const list = parent.stack.filter((x) => x !== me);
+  const i = list.indexOf(o === parent ? "self" : o);
+  list.splice(above ? i + 1 : i, 0, me);
+  parent.stack = list;
+  me.comp.scene.damageSurfaceTree(me);
+}
+const subsurfaceImpl = {
+  destroy() {},
+  // Position relative to the parent; applies on the parent's next commit.
+  set_position(r: SubRes, x: number, y: number) {
+    if (r.data.sub) r.data.sub.pendingPos = { x, y };
+  },
+  place_above(r: SubRes, sib: Resource) {
+    restack(r, sib, true);
+  },
+  place_below(r: SubRes, sib: Resource) {
+    restack(r, sib, false);
+  },
+  set_sync(r: SubRes) {
+    if (r.data.sub) r.data.sub.sync = true;
+  },
+  // Desynchronized: commits apply at once — flush what was cached.
+  set_desync(r: SubRes) {
+    const s = r.data;
+    if (!s.sub) return;
+    s.sub.sync = false;
+    if (!s.effectivelySync()) s.flushCached();
+  },
+};

@@ -1,0 +1,525 @@
+// The protocol runtime: turns the generated descriptors (./protocol/) into
+// native tables once, and gives every Wayland object a JS `Resource` with a
+// typed implementation. One dispatcher (a JSCallback set on every resource
+// with wl_resource_set_dispatcher) decodes the wl_argument array and calls
+// the resource's handler; events go out with wl_resource_post_event_array.
+//
+// Handlers signal protocol errors by throwing `ProtocolError`; any other
+// exception is a weft bug, logged and turned into an implementation error
+// for that client only, so one bad path never takes the compositor down.
+import {
+  buildInterfaces,
+  callbacks,
+  cstring,
+  makeListener,
+  monotonicNow,
+  ptr,
+  readArg,
+  setCallbacks,
+  staticCString,
+  wl,
+  WL_ARRAY,
+  WL_DISPLAY_ERROR,
+  writePtr,
+  type Pointer,
+} from "../../ffi/wayland.ts";
+import { allInterfaces, type Interfaces } from "./protocol/index.ts";
+
+// ---- types derived from the descriptors ----------------------------------------------
+export interface ArgSpec {
+  readonly name: string;
+  readonly type: string;
+  readonly iface?: string;
+}
+export interface MessageSpec {
+  readonly name: string;
+  readonly since: number;
+  readonly destructor?: boolean;
+  readonly args: readonly ArgSpec[];
+}
+export interface Spec {
+  readonly name: string;
+  readonly version: number;
+  readonly requests: readonly MessageSpec[];
+  readonly events: readonly MessageSpec[];
+  readonly enums: Readonly<Record<string, Readonly<Record<string, number>>>>;
+}
+
+type NewIdT<A> = A extends { iface: infer N } ? (N extends keyof Interfaces ? Resource<Interfaces[N]> : Resource) : number;
+/** What a handler receives for one argument. */
+type InArg<A> = A extends { type: "i" | "u" | "f" | "h" | "?h" }
+  ? number
+  : A extends { type: "s" }
+    ? string
+    : A extends { type: "?s" }
+      ? string | null
+      : A extends { type: "o" }
+        ? Resource
+        : A extends { type: "?o" }
+          ? Resource | null
+          : A extends { type: "n" }
+            ? NewIdT<A>
+            : A extends { type: "a" | "?a" }
+              ? Uint8Array
+              : never;
+/** What an event sender takes for one argument. */
+type OutArg<A> = A extends { type: "i" | "u" | "f" | "h" }
+  ? number
+  : A extends { type: "s" }
+    ? string
+    : A extends { type: "?s" }
+      ? string | null
+      : A extends { type: "o" | "n" }
+        ? Resource
+        : A extends { type: "?o" }
+          ? Resource | null
+          : A extends { type: "a" | "?a" }
+            ? Uint8Array
+            : never;
+type InArgs<As extends readonly unknown[]> = { -readonly [K in keyof As]: InArg<As[K]> };
+type OutArgs<As extends readonly unknown[]> = { -readonly [K in keyof As]: OutArg<As[K]> };
+
+/** The request handlers of interface I: one function per request. */
+export type Impl<I extends Spec, D = unknown> = {
+  [M in I["requests"][number] as M["name"]]: (r: Resource<I, D>, ...args: InArgs<M["args"]>) => void;
+};
+export type EventName<I extends Spec> = I["events"][number]["name"];
+type EventArgs<I extends Spec, N> = OutArgs<Extract<I["events"][number], { name: N }>["args"]>;
+
+/** Thrown by a handler: posted to the client as a protocol error (the client is then disconnected). */
+export class ProtocolError extends Error {
+  constructor(
+    readonly resource: Resource,
+    readonly code: number,
+    message: string,
+  ) {
+    super(message);
+  }
+}
+
+// ---- native tables -------------------------------------------------------------------
+const specs = allInterfaces as readonly Spec[];
+const ifacePtr = buildInterfaces(specs);
+const specByName = new Map<string, Spec>(specs.map((s) => [s.name, s]));
+export function interfacePointer(name: string): number {
+  const p = ifacePtr.get(name);
+  if (p === undefined) throw new Error(`unknown interface ${name}`);
+  return p;
+}
+
+// Per message: how to decode its arguments (precomputed once per interface).
+type Decoder = (r: Resource, args: number, i: number) => unknown;
+const decoders = new Map<Spec, Decoder[][]>();
+function decodersFor(spec: Spec): Decoder[][] {
+  let d = decoders.get(spec);
+  if (d) return d;
+  d = spec.requests.map((m) => m.args.map((a) => decoder(a)));
+  decoders.set(spec, d);
+  return d;
+}
+function decoder(a: ArgSpec): Decoder {
+  switch (a.type.replace("?", "")) {
+    case "i":
+      return (_r, args, i) => readArg.i32(args, i);
+    case "u":
+      return (_r, args, i) => readArg.u32(args, i);
+    case "h":
+      return (_r, args, i) => readArg.i32(args, i);
+    case "f":
+      return (_r, args, i) => readArg.i32(args, i) / 256;
+    case "s":
+      return (_r, args, i) => readArg.string(args, i);
+    case "a":
+      return (_r, args, i) => readArg.array(args, i);
+    case "o": {
+      const spec = a.iface ? specByName.get(a.iface) : undefined;
+      return (r, args, i) => {
+        const p = readArg.ptr(args, i);
+        return p ? (r.client.server.resources.get(p) ?? foreignResource(r.client, p, spec)) : null;
+      };
+    }
+    case "n": {
+      if (!a.iface) return (_r, args, i) => readArg.u32(args, i);
+      const spec = specByName.get(a.iface)!;
+      return (r, args, i) => r.client.createResource(spec, r.version, readArg.u32(args, i));
+    }
+  }
+  throw new Error(`bad arg type ${a.type}`);
+}
+
+// ---- resources --------------------------------------------------------------------------
+export class Resource<I extends Spec = Spec, D = unknown> {
+  /** The handlers (an Impl<I, D>; stored untyped so Resource<I> is a Resource). */
+  impl: unknown = null;
+  /** Per-object state of whoever implements it. */
+  data!: D;
+  destroyed = false;
+  private hooks: (() => void)[] = [];
+  constructor(
+    readonly ptr: number,
+    readonly spec: I,
+    readonly client: Client,
+    readonly version: number,
+    readonly id: number,
+    /** Created by libwayland itself (wl_shm's wl_buffer), not by us. */
+    readonly foreign = false,
+  ) {}
+
+  /** Sets the request handlers and state; call right after creating it. */
+  implement(impl: Impl<I, D>, data: D): this {
+    this.impl = impl;
+    this.data = data;
+    return this;
+  }
+
+  /** Runs `fn` when the object goes away (client request, disconnect or us). */
+  onDestroy(fn: () => void): void {
+    this.hooks.push(fn);
+  }
+  offDestroy(fn: () => void): void {
+    const i = this.hooks.indexOf(fn);
+    if (i >= 0) this.hooks.splice(i, 1);
+  }
+
+  /** Sends an event; events newer than the bound version are skipped (returns false). */
+  post<N extends EventName<I>>(name: N, ...args: EventArgs<I, N>): boolean {
+    if (this.destroyed) return false;
+    const opcode = eventOpcode(this.spec, name);
+    const m = this.spec.events[opcode];
+    if (m.since > this.version) return false;
+    postEvent(this, opcode, m, args as unknown[]);
+    return true;
+  }
+
+  is<S extends Spec>(spec: S): this is Resource<S> {
+    return this.spec.name === spec.name;
+  }
+
+  error(code: number, message: string): void {
+    if (this.destroyed) return;
+    wl.wl_resource_post_error(this.ptr as unknown as Pointer, code, fmtS, ptr(cbytes(message)));
+  }
+
+  /** Destroys the object on our side (runs the destroy hooks now). */
+  destroy(): void {
+    if (!this.destroyed) wl.wl_resource_destroy(this.ptr as unknown as Pointer);
+  }
+
+  /** Called by libwayland's destroy callback (or listener, when foreign). */
+  _destroyed(): void {
+    if (this.destroyed) return;
+    this.destroyed = true;
+    this.client.server.resources.delete(this.ptr);
+    this.client.resources.delete(this);
+    const hooks = this.hooks;
+    this.hooks = [];
+    for (const h of hooks) {
+      try {
+        h();
+      } catch (err) {
+        console.error(`weft compositor: destroy hook of ${this.spec.name}@${this.id} failed:`, err);
+      }
+    }
+  }
+}
+
+const fmtS = staticCString("%s") as unknown as Pointer;
+const enc = new TextEncoder();
+function cbytes(s: string): Uint8Array {
+  const b = new Uint8Array(Buffer.byteLength(s) + 1);
+  enc.encodeInto(s, b);
+  return b;
+}
+
+const opcodes = new Map<Spec, Map<string, number>>();
+function eventOpcode(spec: Spec, name: string): number {
+  let m = opcodes.get(spec);
+  if (!m) {
+    m = new Map(spec.events.map((e, i) => [e.name, i]));
+    opcodes.set(spec, m);
+  }
+  const op = m.get(name);
+  if (op === undefined) throw new Error(`${spec.name} has no event ${name}`);
+  return op;
+}
+
+const argBuf = new Uint8Array(8 * 32);
+const argView = new DataView(argBuf.buffer);
+const argPtr = ptr(argBuf);
+function postEvent(r: Resource, opcode: number, m: MessageSpec, args: unknown[]): void {
+  const keep: Uint8Array[] = []; // strings/arrays must outlive the call (marshalled at once)
+  m.args.forEach((a, i) => {
+    const v = args[i];
+    const o = i * 8;
+    switch (a.type.replace("?", "")) {
+      case "i":
+      case "h":
+        argView.setInt32(o, v as number, true);
+        break;
+      case "u":
+        argView.setUint32(o, (v as number) >>> 0, true);
+        break;
+      case "f":
+        argView.setInt32(o, Math.round((v as number) * 256), true);
+        break;
+      case "s": {
+        if (v === null || v === undefined) writePtr(argView, o, 0);
+        else {
+          const b = cbytes(v as string);
+          keep.push(b);
+          writePtr(argView, o, ptr(b) as unknown as number);
+        }
+        break;
+      }
+      case "o":
+      case "n":
+        writePtr(argView, o, v ? (v as Resource).ptr : 0);
+        break;
+      case "a": {
+        const data = v as Uint8Array;
+        const arr = new Uint8Array(WL_ARRAY.size);
+        const av = new DataView(arr.buffer);
+        av.setBigUint64(WL_ARRAY.size_, BigInt(data.length), true);
+        av.setBigUint64(WL_ARRAY.alloc, BigInt(data.length), true);
+        const copy = data.length ? new Uint8Array(data) : new Uint8Array(1);
+        writePtr(av, WL_ARRAY.data, ptr(copy) as unknown as number);
+        keep.push(arr, copy);
+        writePtr(argView, o, ptr(arr) as unknown as number);
+        break;
+      }
+    }
+  });
+  wl.wl_resource_post_event_array(r.ptr as unknown as Pointer, opcode, argPtr);
+  keep.length = 0;
+}
+
+function foreignResource(client: Client, p: number, spec: Spec | undefined): Resource {
+  const s = spec ?? ({ name: "unknown", version: 1, requests: [], events: [], enums: {} } as Spec);
+  const r = new Resource(p, s, client, wl.wl_resource_get_version(p as unknown as Pointer), wl.wl_resource_get_id(p as unknown as Pointer), true);
+  client.server.resources.set(p, r);
+  client.resources.add(r);
+  const l = makeListener(() => {
+    l.remove(false);
+    r._destroyed();
+  });
+  wl.wl_resource_add_destroy_listener(p as unknown as Pointer, l.ptr as unknown as Pointer);
+  return r;
+}
+
+// ---- clients -----------------------------------------------------------------------------
+export class Client {
+  readonly resources = new Set<Resource>();
+  destroyed = false;
+  readonly pid: number;
+  readonly uid: number;
+  private hooks: (() => void)[] = [];
+  constructor(
+    readonly ptr: number,
+    readonly server: Server,
+  ) {
+    const cred = new Int32Array(3);
+    wl.wl_client_get_credentials(ptr as unknown as Pointer, ptr_(cred, 0), ptr_(cred, 4), ptr_(cred, 8));
+    this.pid = cred[0];
+    this.uid = cred[1];
+  }
+  createResource<S extends Spec>(spec: S, version: number, id: number): Resource<S> {
+    const p = wl.wl_resource_create(this.ptr as unknown as Pointer, interfacePointer(spec.name) as unknown as Pointer, version, id);
+    if (!p) {
+      wl.wl_client_post_no_memory(this.ptr as unknown as Pointer);
+      throw new ClientGone();
+    }
+    const n = p as unknown as number;
+    wl.wl_resource_set_dispatcher(p, callbacks.dispatcher(), null, null, callbacks.destroy());
+    const r = new Resource<S>(n, spec, this, version, id);
+    this.server.resources.set(n, r as unknown as Resource);
+    this.resources.add(r as unknown as Resource);
+    return r;
+  }
+  onDestroy(fn: () => void): void {
+    this.hooks.push(fn);
+  }
+  /** Disconnects the client (its resources are destroyed first). */
+  destroy(): void {
+    if (!this.destroyed) wl.wl_client_destroy(this.ptr as unknown as Pointer);
+  }
+  _destroyed(): void {
+    this.destroyed = true;
+    this.server.clients.delete(this.ptr);
+    for (const h of this.hooks.splice(0)) h();
+  }
+}
+const ptr_ = (a: Int32Array, off: number) => ptr(a, off);
+
+/** Raised when libwayland could not allocate; the client has been told. */
+class ClientGone extends Error {}
+
+// ---- the server --------------------------------------------------------------------------
+export interface Global {
+  ptr: number;
+  spec: Spec;
+  destroy(): void;
+}
+
+const servers = new Map<number, Server>();
+let nextGlobal = 1;
+const globalOwner = new Map<number, Server>();
+
+export class Server {
+  readonly display: number;
+  readonly loop: number;
+  readonly resources = new Map<number, Resource>();
+  readonly clients = new Map<number, Client>();
+  private readonly binds = new Map<number, { spec: Spec; bind: (r: Resource) => void }>();
+  private flushQueued = false;
+  /** Counts every request dispatched (benchmarks, tests). */
+  requests = 0;
+  /** Handler failures that were weft bugs (tests assert this stays 0). */
+  internalErrors = 0;
+
+  constructor() {
+    const d = wl.wl_display_create();
+    if (!d) throw new Error("wl_display_create failed");
+    this.display = d as unknown as number;
+    this.loop = wl.wl_display_get_event_loop(d) as unknown as number;
+    servers.set(this.display, this);
+    // Track every client, including those that never bind a global.
+    const created = makeListener((client) => this.client(client));
+    wl.wl_display_add_client_created_listener(d, created.ptr as unknown as Pointer);
+  }
+
+  client(p: number): Client {
+    let c = this.clients.get(p);
+    if (!c) {
+      c = new Client(p, this);
+      this.clients.set(p, c);
+      const cl = c;
+      const l = makeListener(() => {
+        l.remove(false);
+        cl._destroyed();
+      });
+      wl.wl_client_add_destroy_listener(p as unknown as Pointer, l.ptr as unknown as Pointer);
+    }
+    return c;
+  }
+
+  /** Creates a global; `bind` gets each client's new resource to implement. */
+  global<S extends Spec>(spec: S, version: number, bind: (r: Resource<S>) => void): Global {
+    const key = nextGlobal++;
+    globalOwner.set(key, this);
+    this.binds.set(key, { spec, bind: bind as unknown as (r: Resource) => void });
+    const g = wl.wl_global_create(this.display as unknown as Pointer, interfacePointer(spec.name) as unknown as Pointer, version, key as unknown as Pointer, callbacks.bind());
+    if (!g) throw new Error(`wl_global_create(${spec.name}) failed`);
+    return { ptr: g as unknown as number, spec, destroy: () => wl.wl_global_destroy(g) };
+  }
+
+  _bind(clientPtr: number, key: number, version: number, id: number): void {
+    const b = this.binds.get(key);
+    if (!b) return;
+    const client = this.client(clientPtr);
+    try {
+      const r = client.createResource(b.spec, version, id);
+      b.bind(r);
+    } catch (err) {
+      if (!(err instanceof ClientGone)) this.internal(client, err);
+    }
+  }
+
+  _dispatch(r: Resource, opcode: number, args: number): void {
+    this.requests++;
+    const m = r.spec.requests[opcode];
+    const impl = r.impl as Record<string, (...a: unknown[]) => void> | null;
+    try {
+      if (!impl) throw new Error(`${r.spec.name}@${r.id} has no implementation`);
+      const dec = decodersFor(r.spec)[opcode];
+      const values: unknown[] = [r];
+      for (let i = 0; i < dec.length; i++) values.push(dec[i](r, args, i));
+      impl[m.name](...values);
+      if (m.destructor) r.destroy();
+    } catch (err) {
+      if (err instanceof ProtocolError) err.resource.error(err.code, err.message);
+      else if (!(err instanceof ClientGone)) this.internal(r.client, err, r);
+    }
+  }
+
+  private internal(client: Client, err: unknown, r?: Resource): void {
+    this.internalErrors++;
+    console.error(`weft compositor: internal error (client pid ${client.pid}):`, err);
+    if (r && !r.destroyed) r.error(WL_DISPLAY_ERROR.implementation, `weft internal error: ${err instanceof Error ? err.message : String(err)}`);
+    else client.destroy();
+  }
+
+  addSocket(name?: string): string {
+    if (name) {
+      if (wl.wl_display_add_socket(this.display as unknown as Pointer, ptr(cbytes(name))) !== 0) throw new Error(`cannot listen on Wayland socket ${name}`);
+      return name;
+    }
+    const n = wl.wl_display_add_socket_auto(this.display as unknown as Pointer);
+    if (!n) throw new Error("cannot create a Wayland socket (is XDG_RUNTIME_DIR set and writable?)");
+    return cstring(n as unknown as number);
+  }
+
+  eventLoopFd(): number {
+    return wl.wl_event_loop_get_fd(this.loop as unknown as Pointer);
+  }
+
+  /** Dispatches everything pending on the display's sockets, then flushes. */
+  dispatch(): void {
+    wl.wl_event_loop_dispatch(this.loop as unknown as Pointer, 0);
+    this.flush();
+  }
+
+  flush(): void {
+    wl.wl_display_flush_clients(this.display as unknown as Pointer);
+  }
+
+  /** Flushes once at the end of this turn of the loop (after timers post events). */
+  scheduleFlush(): void {
+    if (this.flushQueued) return;
+    this.flushQueued = true;
+    queueMicrotask(() => {
+      this.flushQueued = false;
+      if (servers.has(this.display)) this.flush();
+    });
+  }
+
+  nextSerial(): number {
+    return wl.wl_display_next_serial(this.display as unknown as Pointer);
+  }
+
+  now(): { sec: number; nsec: number } {
+    return monotonicNow();
+  }
+
+  destroy(): void {
+    if (!servers.has(this.display)) return;
+    wl.wl_display_destroy_clients(this.display as unknown as Pointer);
+    servers.delete(this.display);
+    wl.wl_display_destroy(this.display as unknown as Pointer);
+    for (const [k, s] of globalOwner) if (s === this) globalOwner.delete(k);
+  }
+}
+
+
+// libwayland's callbacks carry only native pointers; route them to the server
+// that owns the object (resources and clients are unique across displays).
+setCallbacks({
+  dispatch(res, opcode, args) {
+    for (const s of servers.values()) {
+      const r = s.resources.get(res);
+      if (r) {
+        s._dispatch(r, opcode, args);
+        return 0;
+      }
+    }
+    return -1;
+  },
+  destroy(res) {
+    for (const s of servers.values()) {
+      const r = s.resources.get(res);
+      if (r) return r._destroyed();
+    }
+  },
+  bind(client, key, version, id) {
+    globalOwner.get(key)?._bind(client, key, version, id);
+  },
+});
