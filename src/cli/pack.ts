@@ -7,7 +7,7 @@ import { join, resolve } from "node:path";
 import { parseArgs } from "node:util";
 import { BUNDLE_SUFFIX, createBundle, extractBundle } from "../appd/bundle.ts";
 import { APP_ID_RE, checkPackage, type Manifest, PackageError, wasmFlavour } from "../appd/manifest.ts";
-import { appStoreRoots, checkLaunch, installPackage, listInstalled, readRecord, uninstallPackage, userStoreRoot } from "../appd/package-store.ts";
+import { appStoreRoots, checkLaunch, installPackage, listInstalled, readRecord, uninstallPackage } from "../appd/package-store.ts";
 import {
   fingerprint,
   loadTrustedKeys,
@@ -16,7 +16,6 @@ import {
   readKeyFile,
   signPackage,
   type TrustedKey,
-  trustedKeyDirs,
   type Verification,
   verifyPackage,
   walkPackage,
@@ -127,7 +126,11 @@ Unknown keys are warnings. The signature is not checked (see \`verify\`).`,
     summary: "show a package's manifest, files and signature status",
     help: `Shows what a package is: its manifest, its module, its files and whether
 its signature verifies with the trusted keys. Takes a package directory, a
-bundle (unpacked to a temporary directory), or the id of an installed app.`,
+bundle (unpacked to a temporary directory), or the id of an installed app
+(checked against what was recorded at install, so changed files are named).
+
+Options:
+  --json  One JSON object instead of the table.`,
     options: { json: { type: "boolean" } },
     positionals: [1, 1],
     async run([target], opts) {
@@ -177,15 +180,16 @@ store first, and checked and verified there; only then does it appear under
 its id, in one atomic rename (an upgrade swaps the old version out the same
 way and keeps the app's data). On any failure nothing changes.
 
-The signature must verify with a trusted key (*.pub files in
-${trustedKeyDirs().join(" and ")}, or the colon-separated dirs in
-$WEFT_TRUSTED_KEYS). A signed package that does not verify is always refused.
+The signature must verify with a trusted key: a *.pub file in
+/etc/weft/trusted-keys or ~/.config/weft/trusted-keys (or in the
+colon-separated dirs of $WEFT_TRUSTED_KEYS). A signed package that does not
+verify is always refused, with or without --allow-unsigned.
 
 Options:
   --allow-unsigned  Also install a package that has no signature.sig. It is
                     then allowed to launch only while its files stay exactly
                     as installed.
-  --store DIR       Install into DIR instead of ${userStoreRoot()}
+  --store DIR       Install into DIR instead of the user's store
                     ($WEFT_APP_STORE, else ~/.local/share/weft/apps).`,
     options: { "allow-unsigned": { type: "boolean" }, store: { type: "string" } },
     positionals: [1, 1],
@@ -208,7 +212,8 @@ Options:
 
 Options:
   --keep-data  Keep the app's data (<store>/<id>/data) for a later reinstall.
-  --store DIR  Uninstall from DIR instead of ${userStoreRoot()}.`,
+  --store DIR  Uninstall from DIR instead of the user's store
+               ($WEFT_APP_STORE, else ~/.local/share/weft/apps).`,
     options: { "keep-data": { type: "boolean" }, store: { type: "string" } },
     positionals: [1, 1],
     async run([id], opts) {
@@ -222,8 +227,13 @@ Options:
     usage: "weft pack list [--verify] [--json]",
     summary: "list installed packages",
     help: `Lists installed apps, each from the first store root that has it
-(${appStoreRoots().join(", then ")}). An app that a later root also holds
-says so. With --verify, each signature is checked again (reads every file).`,
+($WEFT_APP_STORE alone if set; else ~/.local/share/weft/apps, then
+/usr/share/weft/apps). An app that a later root also holds says so.
+
+Options:
+  --verify  Check each app as a launch would: its files and its signature
+            against the trusted keys (reads every file).
+  --json    One JSON array, an object per app.`,
     options: { verify: { type: "boolean" }, json: { type: "boolean" } },
     positionals: [0, 0],
     async run(_, opts) {
@@ -298,7 +308,8 @@ Re-sign after any change to the package.`,
     summary: "verify a package's signature",
     help: `Verifies DIR/signature.sig against PUB (a weft-sign.pub file, or a
 directory holding one), or without --key against every trusted key
-(${trustedKeyDirs().join(", ")}; or $WEFT_TRUSTED_KEYS).
+(/etc/weft/trusted-keys, ~/.config/weft/trusted-keys; or the dirs in
+$WEFT_TRUSTED_KEYS). A bundle is unpacked to a temporary directory first.
 Says which key verified it, or why not: unsigned, malformed signature, or
 files changed since signing (or a key that is not the signer's).
 
@@ -326,8 +337,10 @@ Exit status: 0 verified, 1 invalid, 3 unsigned, 2 bad command line.`,
     summary: "make a <id>.app.tar.zst bundle of a package",
     help: `Checks the package and writes a zstd-compressed tar whose only top-level
 directory is <id>/ (signature.sig included). The same package always makes
-the same bytes (owners, times and order are fixed). FILE defaults to
-./<id>.app.tar.zst.`,
+the same bytes (owners, times and order are fixed).
+
+Options:
+  -o, --out FILE  Where to write it (default: ./<id>.app.tar.zst).`,
     options: { out: { type: "string", short: "o" } },
     positionals: [1, 1],
     async run([dir], opts) {
@@ -344,7 +357,10 @@ the same bytes (owners, times and order are fixed). FILE defaults to
 after checking its listing: every entry must be inside <id>/, with no absolute
 paths, no .., no symlinks, hard links, devices or FIFOs. The unpacked package
 is checked too; on any problem nothing is left behind. An existing DIR/<id>
-is never replaced.`,
+is never replaced.
+
+Options:
+  -o, --out DIR  Where to unpack (default: the current directory).`,
     options: { out: { type: "string", short: "o" } },
     positionals: [1, 1],
     async run([file], opts) {
@@ -355,7 +371,9 @@ is never replaced.`,
   },
 };
 
-const width = Math.max(...Object.values(subs).map((s) => s.usage.replace(/^weft pack /, "").length));
+/** The overview shows each command without its options. */
+const brief = (s: Sub) => s.usage.replace(/^weft pack /, "").replace(/ \[--[^\]]*\]/g, "").replace("FILE.app.tar.zst", "FILE");
+const width = Math.max(...Object.values(subs).map((s) => brief(s).length));
 const help = `Usage: weft pack <command> [options]
 
 Make, check, sign, bundle and install app packages: a directory <id>/ with
@@ -364,10 +382,11 @@ docs/packages.md).
 
 Commands:
 ${Object.values(subs)
-  .map((s) => `  ${s.usage.replace(/^weft pack /, "").padEnd(width)}  ${s.summary}`)
+  .map((s) => `  ${brief(s).padEnd(width)}  ${s.summary}`)
   .join("\n")}
 
-Run \`weft pack <command> --help\` for details.
+FILE is a bundle, <id>.app.tar.zst. Run \`weft pack <command> --help\` for
+each command's options.
 
 Exit status:
   0  success
