@@ -9,6 +9,7 @@ const WASMTIME_VERSION = "49.0.0"; // kept equal to ffi/wasmtime.ts; not importe
 // Loaded on demand so `weft --help` starts fast and loads no native library.
 const commands: Record<string, { summary: string; load: () => Promise<{ default: Command }> }> = {
   exec: { summary: "run a WASI Preview 1 module in-process", load: () => import("../src/cli/exec.ts") },
+  pack: { summary: "make, check, sign, bundle and install app packages", load: () => import("../src/cli/pack.ts") },
 };
 
 function usage(): string {

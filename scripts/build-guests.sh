@@ -4,6 +4,7 @@
 # natively too:
 #   tests/guests/*.c  -> tests/guests/build/<name>.wasm (+ malformed/ fixtures)
 #   examples/*.c      -> examples/build/<name>.wasm
+#   examples/apps/*/app.c -> examples/apps/*/app.wasm (inside the package)
 #   bench/kernels/*.c -> bench/build/<name>.wasm and bench/build/<name>
 # Anything newer than both its source and this script is skipped, so a second
 # run builds nothing. Run as `bash scripts/build-guests.sh` from anywhere.
@@ -68,6 +69,8 @@ native() { # SRC OUT
 
 for src in tests/guests/*.c; do wasm "$src" "tests/guests/build/$(basename "$src" .c).wasm"; done
 for src in examples/*.c; do wasm "$src" "examples/build/$(basename "$src" .c).wasm"; done
+# Example app packages: the module sits inside the package as wapp.toml names it.
+for src in examples/apps/*/app.c; do wasm "$src" "$(dirname "$src")/app.wasm"; done
 for src in bench/kernels/*.c; do
   name=$(basename "$src" .c)
   wasm "$src" "bench/build/$name.wasm"

@@ -1,0 +1,100 @@
+// ffi/libc.ts — the few libc calls Bun has no API for: a Unix listening
+// socket whose accepted fds we own (so we can ask the kernel who the peer
+// is with SO_PEERCRED before handing the fd to Bun), and getuid.
+import { dlopen, FFIType, ptr, read } from "bun:ffi";
+import type { PointerReturns } from "./types.ts";
+
+const { i32, u32, ptr: P } = FFIType;
+
+const lib = dlopen("libc.so.6", {
+  socket: { args: [i32, i32, i32], returns: i32 },
+  bind: { args: [i32, P, u32], returns: i32 },
+  listen: { args: [i32, i32], returns: i32 },
+  accept4: { args: [i32, P, P, i32], returns: i32 },
+  getsockopt: { args: [i32, i32, i32, P, P], returns: i32 },
+  close: { args: [i32], returns: i32 },
+  getuid: { args: [], returns: u32 },
+  __errno_location: { args: [], returns: P },
+});
+const C = lib.symbols as unknown as PointerReturns<typeof lib.symbols>;
+
+const AF_UNIX = 1;
+const SOCK_STREAM = 1;
+const SOCK_NONBLOCK = 0o4000;
+const SOCK_CLOEXEC = 0o2000000;
+const SOL_SOCKET = 1;
+const SO_PEERCRED = 17;
+/** struct sockaddr_un: sa_family_t (u16) + char sun_path[108] */
+const SOCKADDR_UN = { size: 110, family: 0, path: 2, pathMax: 108 } as const;
+/** struct ucred: pid_t pid, uid_t uid, gid_t gid */
+const UCRED = { size: 12, pid: 0, uid: 4, gid: 8 } as const;
+
+export const EAGAIN = 11;
+
+/** errno of the last failed call on this (the main) thread. */
+function errno(): number {
+  return read.i32(C.__errno_location()!, 0);
+}
+
+export class SysError extends Error {
+  constructor(
+    what: string,
+    readonly errno: number,
+  ) {
+    super(`${what} failed (errno ${errno})`);
+  }
+}
+
+/** A non-blocking, close-on-exec Unix stream socket listening at `path`. */
+export function listenUnix(path: string, backlog = 128): number {
+  const enc = new TextEncoder().encode(path);
+  if (enc.length >= SOCKADDR_UN.pathMax) throw new Error(`socket path too long (${enc.length} bytes, max ${SOCKADDR_UN.pathMax - 1}): ${path}`);
+  const fd = C.socket(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+  if (fd < 0) throw new SysError("socket", errno());
+  const addr = new Uint8Array(SOCKADDR_UN.size);
+  new DataView(addr.buffer).setUint16(SOCKADDR_UN.family, AF_UNIX, true);
+  addr.set(enc, SOCKADDR_UN.path);
+  if (C.bind(fd, ptr(addr), SOCKADDR_UN.size) !== 0) {
+    const e = errno();
+    C.close(fd);
+    throw new SysError(`bind ${path}`, e);
+  }
+  if (C.listen(fd, backlog) !== 0) {
+    const e = errno();
+    C.close(fd);
+    throw new SysError("listen", e);
+  }
+  return fd;
+}
+
+/** Accepts one pending connection (non-blocking, close-on-exec); null when none is pending. */
+export function acceptOne(listenFd: number): number | null {
+  const fd = C.accept4(listenFd, null, null, SOCK_NONBLOCK | SOCK_CLOEXEC);
+  if (fd >= 0) return fd;
+  const e = errno();
+  if (e === EAGAIN) return null;
+  throw new SysError("accept", e);
+}
+
+export interface PeerCred {
+  pid: number;
+  uid: number;
+  gid: number;
+}
+
+/** Who is on the other end of a connected Unix socket, as the kernel saw at connect(). */
+export function peerCred(fd: number): PeerCred {
+  const buf = new Uint8Array(UCRED.size);
+  const len = new Uint32Array([UCRED.size]);
+  if (C.getsockopt(fd, SOL_SOCKET, SO_PEERCRED, ptr(buf), ptr(len)) !== 0) throw new SysError("getsockopt(SO_PEERCRED)", errno());
+  const v = new DataView(buf.buffer);
+  return { pid: v.getInt32(UCRED.pid, true), uid: v.getUint32(UCRED.uid, true), gid: v.getUint32(UCRED.gid, true) };
+}
+
+export function closeFd(fd: number): void {
+  C.close(fd);
+}
+
+export function getuid(): number {
+  return C.getuid();
+}

@@ -1,0 +1,265 @@
+// Sessions: one launched app each, supervised in-process.
+//
+// starting → running (READY seen) → stopping → stopped, with the exit reason
+// kept. A session's guest runs on the runtime's worker threads; everything
+// here runs on the loop. Restart policy (opt-in in wapp.toml) relaunches with
+// backoff inside the same session; too many failures inside the window is a
+// permanent failure, reported and never retried.
+import { mkdirSync, existsSync } from "node:fs";
+import { homedir } from "node:os";
+import { join } from "node:path";
+import { loadModule, wasmKind } from "../runtime/cache.ts";
+import { describeExit, type ExitStatus } from "../runtime/exit.ts";
+import { Guest, type Preopen } from "../runtime/guest.ts";
+import type { ExitInfo, SessionState } from "../ipc/messages.ts";
+import { log } from "../system/log.ts";
+import type { Manifest } from "./manifest.ts";
+import { appDataDir, checkLaunch } from "./package-store.ts";
+
+/** Lines kept per session for `weft logs` (the journal gets every line). */
+const LOG_LINES = 1000;
+/** Longest single line kept; longer output is split. */
+const MAX_LINE = 4096;
+
+export interface LogLine {
+  stream: "stdout" | "stderr";
+  text: string;
+}
+
+export type SessionEvent =
+  | { type: "launched"; session: Session }
+  | { type: "ready"; session: Session }
+  | { type: "state"; session: Session }
+  | { type: "output"; session: Session; line: LogLine };
+
+export interface SessionOptions {
+  /** Allow packages that are unsigned (the user said so). */
+  allowUnsigned?: boolean;
+  /** Overrides for tests; defaults come from the manifest. */
+  readyTimeoutMs?: number;
+  backoffMs?: (attempt: number) => number;
+}
+
+export class LaunchError extends Error {}
+
+function exitInfo(s: ExitStatus): ExitInfo {
+  const message = describeExit(s) ?? undefined;
+  return s.kind === "exit" ? { kind: "exit", code: s.code } : { kind: s.kind, message };
+}
+
+export class Session {
+  state: SessionState = "starting";
+  exit: ExitInfo | null = null;
+  restarts = 0;
+  failed = false;
+  readonly log: LogLine[] = [];
+  guest: Guest | null = null;
+  private failures: number[] = [];
+  private partial: Record<"stdout" | "stderr", string> = { stdout: "", stderr: "" };
+  private readyTimer: ReturnType<typeof setTimeout> | null = null;
+  private restartTimer: ReturnType<typeof setTimeout> | null = null;
+  private stopRequested = false;
+  private readyTimedOut = false;
+  private readonly gone: Promise<void>;
+  private markGone!: () => void;
+
+  constructor(
+    readonly id: number,
+    readonly appId: string,
+    readonly manifest: Manifest,
+    private readonly wasm: Uint8Array,
+    private readonly preopens: Preopen[],
+    private readonly mgr: SessionManager,
+  ) {
+    this.gone = new Promise((r) => (this.markGone = r));
+  }
+
+  get alive(): boolean {
+    return this.state === "starting" || this.state === "running" || this.state === "stopping";
+  }
+
+  /** Starts (or restarts) the guest. */
+  start(): void {
+    this.state = "starting";
+    this.partial = { stdout: "", stderr: "" };
+    const rt = this.manifest.runtime;
+    const guest = new Guest(loadModule(this.wasm), {
+      argv: [rt.module],
+      env: [["WEFT_APP_ID", this.appId], ["WEFT_SESSION_ID", String(this.id)]],
+      preopens: this.preopens,
+      stdout: "capture",
+      stderr: "capture",
+      memoryBytes: rt.memoryMib * 1048576,
+      onOutput: (stream, bytes) => this.onOutput(stream, bytes),
+    });
+    this.guest = guest;
+    const readyMs = this.mgr.options.readyTimeoutMs ?? rt.readyTimeoutS * 1000;
+    this.readyTimer = setTimeout(() => {
+      if (this.state !== "starting" || this.guest !== guest) return;
+      this.readyTimedOut = true;
+      log.warn(`session ${this.id} (${this.appId}): no READY within ${readyMs / 1000} s; stopping it`);
+      guest.stop();
+    }, readyMs);
+    guest.exited.then((status) => this.onExit(guest, status));
+  }
+
+  private onOutput(stream: "stdout" | "stderr", bytes: Uint8Array): void {
+    let text = this.partial[stream] + new TextDecoder().decode(bytes, { stream: true });
+    let nl: number;
+    while ((nl = text.indexOf("\n")) >= 0 || text.length > MAX_LINE) {
+      const cut = nl >= 0 && nl <= MAX_LINE ? nl : MAX_LINE;
+      this.line(stream, text.slice(0, cut));
+      text = text.slice(nl === cut ? cut + 1 : cut);
+    }
+    this.partial[stream] = text;
+  }
+
+  private line(stream: "stdout" | "stderr", text: string): void {
+    const line = { stream, text };
+    this.log.push(line);
+    if (this.log.length > LOG_LINES) this.log.splice(0, this.log.length - LOG_LINES);
+    if (stream === "stderr") log.warn(`session ${this.id} (${this.appId}) stderr: ${text}`);
+    else log.debug(`session ${this.id} (${this.appId}): ${text}`);
+    // Preview 1 readiness (spec §4): the line READY on stdout.
+    if (stream === "stdout" && text.trim() === "READY" && this.state === "starting") this.becomeReady();
+    this.mgr.emit({ type: "output", session: this, line });
+  }
+
+  private becomeReady(): void {
+    if (this.readyTimer) clearTimeout(this.readyTimer);
+    this.state = "running";
+    log.info(`session ${this.id} (${this.appId}) ready`);
+    this.mgr.emit({ type: "ready", session: this });
+    this.mgr.emit({ type: "state", session: this });
+  }
+
+  private onExit(guest: Guest, status: ExitStatus): void {
+    if (this.guest !== guest) return;
+    if (this.readyTimer) clearTimeout(this.readyTimer);
+    for (const s of ["stdout", "stderr"] as const) if (this.partial[s]) this.line(s, this.partial[s]);
+    this.partial = { stdout: "", stderr: "" };
+    this.exit = this.readyTimedOut ? { kind: "ready-timeout", message: "no READY within the launch timeout" } : exitInfo(status);
+    this.readyTimedOut = false;
+    const failedRun = !(status.kind === "exit" && status.code === 0);
+    const policy = this.manifest.runtime.restart;
+    const wantRestart = !this.stopRequested && (policy === "always" || (policy === "on-failure" && failedRun));
+    log.info(`session ${this.id} (${this.appId}) ended: ${describeExit(status) ?? `exit ${this.exit.code}`}`);
+    if (wantRestart) {
+      const now = performance.now();
+      const windowMs = this.manifest.runtime.restartWindowS * 1000;
+      this.failures = [...this.failures.filter((t) => now - t < windowMs), now];
+      if (this.failures.length > this.manifest.runtime.maxRestarts) {
+        this.failed = true;
+        log.error(`session ${this.id} (${this.appId}) failed ${this.failures.length} times within ${windowMs / 1000} s; giving up`);
+      } else {
+        this.restarts++;
+        const delay = (this.mgr.options.backoffMs ?? ((n: number) => Math.min(100 * 2 ** (n - 1), 5000)))(this.failures.length);
+        this.state = "starting";
+        this.mgr.emit({ type: "state", session: this });
+        this.restartTimer = setTimeout(() => {
+          this.restartTimer = null;
+          if (!this.stopRequested) this.start();
+          else this.finish();
+        }, delay);
+        return;
+      }
+    }
+    this.finish();
+  }
+
+  private finish(): void {
+    this.state = "stopped";
+    this.guest = null;
+    this.markGone();
+    this.mgr.emit({ type: "state", session: this });
+  }
+
+  /** Stops the guest; resolves once it is really gone. */
+  async terminate(): Promise<void> {
+    this.stopRequested = true;
+    if (this.restartTimer) {
+      clearTimeout(this.restartTimer);
+      this.restartTimer = null;
+      this.finish();
+    }
+    if (this.state === "stopped") return;
+    this.state = "stopping";
+    this.mgr.emit({ type: "state", session: this });
+    this.guest?.stop();
+    await this.gone;
+  }
+}
+
+/** Host directories a manifest's capabilities grant (spec §1–2); nothing else is visible. */
+export function preopensFor(manifest: Manifest): Preopen[] {
+  const out: Preopen[] = [];
+  const caps = new Set(manifest.capabilities);
+  if (caps.has("fs:rw:app-data") || caps.has("fs:read:app-data")) {
+    const dir = appDataDir(manifest.id);
+    mkdirSync(dir, { recursive: true, mode: 0o700 });
+    out.push({ host: dir, guest: "/data", readOnly: !caps.has("fs:rw:app-data") });
+  }
+  if (caps.has("fs:rw:xdg-documents") || caps.has("fs:read:xdg-documents")) {
+    const docs = join(process.env.HOME || homedir(), "Documents");
+    if (existsSync(docs)) out.push({ host: docs, guest: "/xdg/documents", readOnly: !caps.has("fs:rw:xdg-documents") });
+  }
+  return out;
+}
+
+export class SessionManager {
+  private nextId = 1;
+  readonly sessions = new Map<number, Session>();
+  private listeners = new Set<(e: SessionEvent) => void>();
+
+  constructor(readonly options: SessionOptions = {}) {}
+
+  on(fn: (e: SessionEvent) => void): () => void {
+    this.listeners.add(fn);
+    return () => this.listeners.delete(fn);
+  }
+
+  emit(e: SessionEvent): void {
+    for (const fn of this.listeners) {
+      try {
+        fn(e);
+      } catch (err) {
+        log.error(`session listener failed: ${(err as Error).message}`);
+      }
+    }
+  }
+
+  /** Resolves, verifies and starts an app; throws LaunchError with the reason. */
+  async launch(appId: string): Promise<Session> {
+    let check;
+    try {
+      check = await checkLaunch(appId, { allowUnsigned: this.options.allowUnsigned });
+    } catch (err) {
+      throw new LaunchError((err as Error).message);
+    }
+    const { app } = check;
+    const wasm = new Uint8Array(await Bun.file(join(app.dir, app.manifest.runtime.module)).arrayBuffer());
+    const kind = wasmKind(wasm);
+    if (kind === "component") throw new LaunchError(`${appId}: ${app.manifest.runtime.module} is a component; components are not supported yet`);
+    if (kind !== "module") throw new LaunchError(`${appId}: ${app.manifest.runtime.module} is not a WebAssembly module`);
+    try {
+      loadModule(wasm);
+    } catch (err) {
+      throw new LaunchError(`${appId}: invalid module: ${(err as Error).message.split("\n")[0]}`);
+    }
+    const session = new Session(this.nextId++, appId, app.manifest, wasm, preopensFor(app.manifest), this);
+    this.sessions.set(session.id, session);
+    session.start();
+    log.info(`session ${session.id}: launched ${appId} ${app.manifest.version} (${check.verification.status})`);
+    this.emit({ type: "launched", session });
+    return session;
+  }
+
+  running(): Session[] {
+    return [...this.sessions.values()].filter((s) => s.alive);
+  }
+
+  /** Stops every session (shutdown); resolves when all are gone. */
+  async terminateAll(): Promise<void> {
+    await Promise.all(this.running().map((s) => s.terminate()));
+  }
+}

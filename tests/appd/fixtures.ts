@@ -1,0 +1,90 @@
+// A temp app store with real packages built from the repo's C guests, and a
+// daemon serving it — what the API tests run against.
+import { cpSync, mkdirSync, writeFileSync } from "node:fs";
+import { join } from "node:path";
+import { startDaemon, type Daemon } from "../../src/appd/daemon.ts";
+import { installPackage } from "../../src/appd/package-store.ts";
+import type { SessionOptions } from "../../src/appd/sessions.ts";
+import { guestPath, ROOT, tempDir } from "../helpers.ts";
+
+export interface TestApp {
+  id: string;
+  guest: string;
+  runtime?: string;
+  capabilities?: string[];
+}
+
+/** The apps every API test store holds. */
+export const TEST_APPS: TestApp[] = [
+  // prints READY then idles in a 10 ms sleep loop (the WEFT app shape)
+  { id: "org.weft.test.ready", guest: "ready" },
+  // never says READY
+  { id: "org.weft.test.silent", guest: "spin", runtime: 'ready_timeout_s = 1' },
+  // traps at once; restarts on failure until it is marked failed
+  { id: "org.weft.test.crashy", guest: "trap_divzero", runtime: 'restart = "on-failure"\nmax_restarts = 3\nrestart_window_s = 60' },
+  // traps at once
+  { id: "org.weft.test.trap", guest: "trap_unreachable" },
+  // report what they can reach, by capability
+  { id: "org.weft.test.capsrw", guest: "caps", capabilities: ["fs:rw:app-data", "fs:rw:xdg-documents"] },
+  { id: "org.weft.test.capsro", guest: "caps", capabilities: ["fs:read:app-data", "fs:read:xdg-documents"] },
+  { id: "org.weft.test.capsnone", guest: "caps" },
+];
+
+export function writePackage(dir: string, app: TestApp): void {
+  mkdirSync(join(dir, "ui"), { recursive: true });
+  cpSync(guestPath(app.guest), join(dir, "app.wasm"));
+  writeFileSync(join(dir, "ui", "index.html"), `<!doctype html><title>${app.id}</title>`);
+  writeFileSync(
+    join(dir, "wapp.toml"),
+    `[package]
+id = "${app.id}"
+name = "Test ${app.guest}"
+version = "1.0.0"
+capabilities = ${JSON.stringify(app.capabilities ?? [])}
+
+[runtime]
+module = "app.wasm"
+${app.runtime ?? ""}
+
+[ui]
+entry = "ui/index.html"
+`,
+  );
+}
+
+export interface TestDaemon extends Daemon {
+  dir: string;
+  [Symbol.asyncDispose](): Promise<void>;
+}
+
+/**
+ * A daemon on a temp store (WEFT_APP_STORE) with TEST_APPS and the bundled
+ * hello example installed unsigned, its socket in a temp runtime dir.
+ */
+export async function testDaemon(opts: SessionOptions = {}): Promise<TestDaemon> {
+  process.env.WEFT_LOG ??= "error";
+  const tmp = tempDir("weft-appd-");
+  const store = join(tmp.path, "store");
+  const runtime = join(tmp.path, "run");
+  mkdirSync(runtime, { mode: 0o700 });
+  process.env.WEFT_APP_STORE = store;
+  process.env.XDG_RUNTIME_DIR = runtime;
+  process.env.WEFT_TRUSTED_KEYS = join(tmp.path, "no-keys");
+  process.env.HOME = join(tmp.path, "home");
+  mkdirSync(join(tmp.path, "home", "Documents"), { recursive: true });
+  for (const app of TEST_APPS) {
+    const src = join(tmp.path, "src", app.id);
+    writePackage(src, app);
+    await installPackage(src, { root: store, allowUnsigned: true });
+  }
+  await installPackage(join(ROOT, "examples", "apps", "hello"), { root: store, allowUnsigned: true });
+  const d = await startDaemon({ socketPath: join(runtime, "appd.sock"), backoffMs: () => 10, ...opts });
+  return {
+    ...d,
+    dir: tmp.path,
+    async [Symbol.asyncDispose]() {
+      await d.close();
+      tmp[Symbol.dispose]();
+    },
+  };
+}
