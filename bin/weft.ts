@@ -7,9 +7,17 @@ import { UsageError, type Command } from "../src/cli/command.ts";
 const WASMTIME_VERSION = "49.0.0"; // kept equal to ffi/wasmtime.ts; not imported so --version loads no library
 
 // Loaded on demand so `weft --help` starts fast and loads no native library.
-const commands: Record<string, { summary: string; load: () => Promise<{ default: Command }> }> = {
-  exec: { summary: "run a WASI Preview 1 module in-process", load: () => import("../src/cli/exec.ts") },
-  pack: { summary: "make, check, sign, bundle and install app packages", load: () => import("../src/cli/pack.ts") },
+const appctl = () => import("../src/cli/appctl.ts");
+const commands: Record<string, { summary: string; load: () => Promise<Command> }> = {
+  run: { summary: "start weft: compositor, app daemon and runtime", load: async () => (await import("../src/cli/run.ts")).default },
+  exec: { summary: "run a WASI Preview 1 module in-process", load: async () => (await import("../src/cli/exec.ts")).default },
+  pack: { summary: "make, check, sign, bundle and install app packages", load: async () => (await import("../src/cli/pack.ts")).default },
+  apps: { summary: "list the installed apps (of a running weft)", load: async () => (await appctl()).apps },
+  launch: { summary: "launch an installed app", load: async () => (await appctl()).launch },
+  ps: { summary: "list running sessions", load: async () => (await appctl()).ps },
+  stop: { summary: "stop a session", load: async () => (await appctl()).stop },
+  logs: { summary: "print a session's recent output", load: async () => (await appctl()).logs },
+  screenshot: { summary: "save the screen of a running weft as PNG", load: async () => (await import("../src/cli/screenshot.ts")).default },
 };
 
 function usage(): string {
@@ -45,7 +53,7 @@ export async function main(argv: string[]): Promise<number> {
     console.error(`weft: unknown command '${name}'. See \`weft --help\`.`);
     return 2;
   }
-  const cmd = (await entry.load()).default;
+  const cmd = await entry.load();
   try {
     return await cmd.run(rest);
   } catch (err) {

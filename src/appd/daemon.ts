@@ -5,12 +5,18 @@ import { join } from "node:path";
 import { runtimeDir } from "../system/paths.ts";
 import { log } from "../system/log.ts";
 import { Api } from "./api.ts";
+import { listInstalled, installPackage, userStoreRoot } from "./package-store.ts";
+import { saveSessions, takeSavedSessions } from "./persistence.ts";
 import { SessionManager, type SessionOptions } from "./sessions.ts";
 import { serveUnix, type UnixServer } from "./unix-server.ts";
 
 export interface DaemonOptions extends SessionOptions {
   /** Unix socket path; default per spec §1. */
   socketPath?: string;
+  /** Relaunch the apps saved at the last stop (default true). */
+  restore?: boolean;
+  /** Package dirs installed (unsigned, as bundled) when no app is installed at all. */
+  bundledApps?: string[];
 }
 
 export interface Daemon {
@@ -19,6 +25,8 @@ export interface Daemon {
   unix: UnixServer;
   /** Stops every session, then closes the transports. */
   close(): Promise<void>;
+  /** Saves the running apps (for the next start), then close(). */
+  shutdown(): Promise<void>;
 }
 
 /** Spec §1: WEFT_APPD_SOCKET, else $XDG_RUNTIME_DIR/weft/appd.sock; an error if neither is set. */
@@ -37,20 +45,47 @@ export function ensureRuntimeDir(): string | null {
   return dir;
 }
 
+/** First start: an empty store gets the bundled apps, so there is something to launch. */
+async function installBundled(dirs: string[]): Promise<void> {
+  if (!dirs.length || (await listInstalled()).length) return;
+  for (const dir of dirs) {
+    try {
+      const r = await installPackage(dir, { root: userStoreRoot(), allowUnsigned: true });
+      log.info(`installed bundled app ${r.id} ${r.version}`);
+    } catch (e) {
+      log.warn(`could not install bundled app ${dir}: ${(e as Error).message}`);
+    }
+  }
+}
+
 export async function startDaemon(opts: DaemonOptions = {}): Promise<Daemon> {
-  ensureRuntimeDir();
+  const rtDir = ensureRuntimeDir();
   const sessions = new SessionManager(opts);
   const api = new Api(sessions);
   const socketPath = opts.socketPath ?? appdSocketPath();
   const unix = serveUnix(socketPath, api);
   log.info(`appd listening on ${socketPath}`);
+  await installBundled(opts.bundledApps ?? []);
+  if (rtDir && opts.restore !== false) {
+    for (const id of takeSavedSessions(rtDir)) {
+      sessions.launch(id).then(
+        (s) => log.info(`restored ${id} as session ${s.id}`),
+        (e) => log.warn(`could not restore ${id}: ${(e as Error).message}`),
+      );
+    }
+  }
+  const close = async () => {
+    await sessions.terminateAll();
+    unix.close();
+  };
   return {
     api,
     sessions,
     unix,
-    async close() {
-      await sessions.terminateAll();
-      unix.close();
+    close,
+    async shutdown() {
+      if (rtDir) saveSessions(rtDir, sessions.running().map((s) => s.appId));
+      await close();
     },
   };
 }
