@@ -210,6 +210,7 @@ export class Scene {
   }
 
   surfaceCommitted(s: Surface): void {
+    this.comp.events.emit("commit", s);
     if ((s.frames.length || s.feedbacks.length) && (this.shown(s) || this.comp.seat.isCursor(s))) this.comp.scheduleRepaint();
   }
 

@@ -1,0 +1,173 @@
+// Real, unmodified Debian clients against an in-process weft compositor:
+// each connects, maps, and the output shows its pixels where its window is.
+import { describe, expect, test } from "bun:test";
+import { background, diff, Harness, keysFor, stats } from "../compositor/helpers.ts";
+import { BTN_LEFT } from "../../src/compositor/objects/seat.ts";
+
+async function withHarness(fn: (h: Harness) => Promise<void>, opts = {}) {
+  const h = new Harness(opts);
+  try {
+    await fn(h);
+    expect(h.comp.server.internalErrors).toBe(0);
+  } finally {
+    await h.dispose();
+  }
+}
+
+/** The window is on screen: inside it the pixels are the client's, outside is background. */
+async function expectShown(h: Harness, pid: number, minColours: number, minCovered = 0.5) {
+  const v = h.windowOf(pid)!;
+  const f = v.frame();
+  const out = h.comp.scene.output;
+  expect(f.x).toBeGreaterThanOrEqual(0);
+  expect(f.y).toBeGreaterThanOrEqual(0);
+  const snap = h.pixels();
+  const bg = background(h.comp);
+  const inside = stats(snap, { x: f.x, y: f.y, width: Math.min(f.width, out.width - f.x), height: Math.min(f.height, out.height - f.y) }, bg);
+  expect(inside.differing).toBeGreaterThan(minCovered);
+  expect(inside.colours).toBeGreaterThanOrEqual(minColours);
+  // A strip right of the window, beyond any client-drawn shadow, is background (when there is room).
+  if (f.x + f.width + 72 < out.width) {
+    const right = stats(snap, { x: f.x + f.width + 64, y: f.y, width: 8, height: Math.min(f.height, out.height - f.y) }, bg);
+    expect(right.differing).toBe(0);
+  }
+  return f;
+}
+
+describe("real clients", () => {
+  test("weston-simple-shm maps, animates with frame callbacks, and is shown where its window is", () =>
+    withHarness(async (h) => {
+      const c = h.spawn(["weston-simple-shm"]);
+      const v = await h.mapped(c);
+      expect(v.frame()).toMatchObject({ width: 250, height: 250 });
+      const f = await expectShown(h, c.pid, 20);
+      // Frame callbacks drive its animation: the picture keeps changing.
+      const a = h.pixels();
+      const start = h.comp.frames;
+      await h.waitFor("10 frames", () => h.comp.frames >= start + 10);
+      expect(diff(a, h.pixels(), f)).toBeGreaterThan(100);
+    }));
+
+  test("weston-flower maps with its own pixels", () =>
+    withHarness(async (h) => {
+      const c = h.spawn(["weston-flower"]);
+      await h.mapped(c);
+      // The flower is a random star shape on a transparent square.
+      await expectShown(h, c.pid, 10, 0.1);
+    }));
+
+  test("weston-terminal maps with its decorations and text", () =>
+    withHarness(async (h) => {
+      const c = h.spawn(["weston-terminal", "--shell=/bin/sh"]);
+      await h.mapped(c);
+      await expectShown(h, c.pid, 3);
+    }));
+
+  test("foot maps and typing into it changes what is shown", () =>
+    withHarness(async (h) => {
+      const c = h.spawn(["foot", "--override=font=monospace:size=14", "/bin/sh"], { PS1: "$ " });
+      const v = await h.mapped(c);
+      expect(h.comp.scene.focused).toBe(v);
+      const f = await expectShown(h, c.pid, 2);
+      // Wait for the prompt (foot stops drawing), then type.
+      await h.idle(c.pid);
+      const before = h.pixels();
+      for (const k of keysFor("echo weft-typed")) {
+        h.comp.seat.key(k, true);
+        h.comp.seat.key(k, false);
+      }
+      await h.waitFor("typed text on screen", () => diff(before, h.pixels(), f) > 200);
+    }));
+
+  test("gtk3-widget-factory maps and draws its widgets", () =>
+    withHarness(
+      async (h) => {
+        const c = h.spawn(["gtk3-widget-factory"]);
+        await h.mapped(c, 30_000);
+        await expectShown(h, c.pid, 50);
+      },
+      { width: 1600, height: 900 },
+    ));
+
+  test("wayland-info sees every global weft promises", () =>
+    withHarness(async (h) => {
+      const { code, out } = await h.run(["wayland-info"]);
+      expect(code).toBe(0);
+      const globals = Object.fromEntries([...out.matchAll(/interface: '(\w+)',\s+version:\s+(\d+)/g)].map((m) => [m[1], Number(m[2])]));
+      expect(globals).toEqual({
+        wl_shm: 1,
+        wl_compositor: 6,
+        wl_subcompositor: 1,
+        wl_output: 4,
+        zxdg_output_manager_v1: 3,
+        wl_seat: 8,
+        wp_presentation: 1,
+        wl_data_device_manager: 3,
+        xdg_wm_base: 6,
+        zxdg_decoration_manager_v1: 1,
+        wp_viewporter: 1,
+        wp_single_pixel_buffer_manager_v1: 1,
+        wp_cursor_shape_manager_v1: 1,
+        zweft_shell_manager_v1: 2,
+      });
+      expect(out).toContain("width: 1280 px, height: 720 px, refresh: 60.000 Hz");
+    }));
+
+  test("windows are placed apart, not all at 0,0", () =>
+    withHarness(async (h) => {
+      const a = h.spawn(["weston-simple-shm"]);
+      const va = await h.mapped(a);
+      const b = h.spawn(["weston-simple-shm"]);
+      const vb = await h.mapped(b);
+      expect(va.frame()).not.toEqual(vb.frame());
+      expect(va.frame().x).toBeGreaterThan(0);
+    }));
+
+  test("clicking a window focuses it (keyboard and activation follow)", () =>
+    withHarness(async (h) => {
+      const a = h.spawn(["foot", "/bin/sh"], { PS1: "$ " });
+      const va = await h.mapped(a);
+      const b = h.spawn(["foot", "/bin/sh"], { PS1: "$ " });
+      const vb = await h.mapped(b);
+      expect(h.comp.scene.focused).toBe(vb);
+      // Click a point of A that B does not cover (A's top-left corner).
+      const fa = va.frame();
+      h.comp.seat.pointerMotion(fa.x + 5, fa.y + 5);
+      h.comp.seat.pointerButton(BTN_LEFT, true);
+      h.comp.seat.pointerButton(BTN_LEFT, false);
+      expect(h.comp.scene.focused).toBe(va);
+      expect(h.comp.seat.keyboardFocus).toBe(va.surface);
+      // A is raised above B.
+      expect(h.comp.scene.views.indexOf(va)).toBeGreaterThan(h.comp.scene.views.indexOf(vb));
+      // Typing now goes to A: its picture changes.
+      await h.idle(a.pid);
+      const before = h.pixels();
+      for (const k of keysFor("echo a")) {
+        h.comp.seat.key(k, true);
+        h.comp.seat.key(k, false);
+      }
+      await h.waitFor("A shows the typing", () => diff(before, h.pixels(), va.frame()) > 50);
+    }));
+
+  test("copy in one client, paste in another (wl-copy → wl-paste)", () =>
+    withHarness(async (h) => {
+      const copy = h.spawn(["wl-copy", "--foreground", "weft clipboard ✓"]);
+      await h.waitFor("a selection", () => h.comp.dataDevice.selection !== null);
+      const { code, out } = await h.run(["wl-paste", "--no-newline"]);
+      expect(code).toBe(0);
+      expect(out).toBe("weft clipboard ✓");
+      copy.proc.kill();
+    }));
+
+  test("a client that disconnects leaves no objects behind", () =>
+    withHarness(async (h) => {
+      const c = h.spawn(["gtk3-widget-factory"]);
+      await h.mapped(c, 30_000);
+      expect(h.comp.server.resources.size).toBeGreaterThan(20);
+      c.proc.kill();
+      await c.proc.exited;
+      await h.waitFor("client gone", () => h.comp.server.clients.size === 0 && h.comp.scene.views.length === 0);
+      expect(h.comp.server.resources.size).toBe(0);
+      expect(h.comp.scene.focused).toBeNull();
+    }));
+});
