@@ -1,0 +1,308 @@
+// The appd over HTTP and WebSocket (spec §1, §3): hono routes on Bun.serve.
+//
+// - `/ws` (and `/` with an Upgrade header): JSON text frames carrying the
+//   spec's messages, answered in order by the one dispatcher (api.ts);
+//   authenticated clients also get every broadcast.
+// - `/api/*`: a REST mirror of the queries, also through api.handle.
+// - `/`: a placeholder for the system UI; `/?token=` turns the token into an
+//   HttpOnly cookie so pages weft serves can open the WebSocket.
+// Who may connect is auth.ts's business; docs/api.md is the client's view.
+import type { Server, ServerWebSocket } from "bun";
+import { Hono, type Context } from "hono";
+import { getCookie, setCookie } from "hono/cookie";
+import { ErrorCode, type Response as ApiResponse } from "../ipc/messages.ts";
+import { log } from "../system/log.ts";
+import type { Api } from "./api.ts";
+import { COOKIE, PORT_FILE, TOKEN_FILE, bearerToken, hostAllowed, newToken, ownOrigins, removeIfOurs, tokenMatches, writeFileAtomic } from "./auth.ts";
+
+export const DEFAULT_PORT = 7410;
+/** Same cap as the Unix socket's frames; Bun closes larger messages with 1009. */
+export const MAX_MESSAGE = 1 << 20;
+/** Requests a client may have waiting for an answer; past it we close (it is not reading, or flooding). */
+const MAX_QUEUED = 1024;
+/** Bytes we buffer for a client that does not read; past it we close rather than grow. */
+const MAX_BACKLOG = 4 << 20;
+/** Broadcasts go to this Bun pub/sub topic; only authenticated sockets subscribe. */
+const TOPIC = "system";
+
+export interface HttpServer {
+  port: number;
+  token: string;
+  /** The base URL (no token); a browser opens `${url}?token=${token}` once to get the cookie. */
+  url: string;
+  close(): Promise<void>;
+}
+
+export interface HttpOptions {
+  host?: string;
+  /** 0 = any free port (tests). Default: WEFT_APPD_WS_PORT, else 7410. */
+  port?: number;
+  /** Where appd.token and appd.wsport go; null = keep them in memory only. */
+  runtimeDir: string | null;
+  /** How long a client without a token may take to send AUTH (default 5 s). */
+  authTimeoutMs?: number;
+}
+
+interface Conn {
+  authed: boolean;
+  /** Answers go out in request order: the spec's messages carry no request ids. */
+  chain: Promise<void>;
+  queued: number;
+  closed: boolean;
+  authTimer: ReturnType<typeof setTimeout> | null;
+}
+type WS = ServerWebSocket<Conn>;
+type Env = { Bindings: { server: Server<Conn> } };
+
+const errorOf = (code: number, message: string): ApiResponse => ({ type: "ERROR", code, message });
+
+/** REST status for an API answer; docs/api.md has the table. */
+export function statusOf(r: ApiResponse): 200 | 400 | 401 | 404 | 413 | 422 | 500 | 501 {
+  if (r.type === "APP_STATE" && r.state === "not_found") return 404;
+  if (r.type !== "ERROR") return 200;
+  switch (r.code) {
+    case ErrorCode.badRequest: return 400;
+    case ErrorCode.notFound: return 404;
+    case ErrorCode.launchFailed: return 422;
+    case ErrorCode.frameTooLarge: return 413;
+    case ErrorCode.unsupported: return 501;
+    case ErrorCode.unauthorized: return 401;
+    default: return 500;
+  }
+}
+
+function portFromEnv(): number | undefined {
+  const v = process.env.WEFT_APPD_WS_PORT;
+  if (v === undefined || v === "") return undefined;
+  if (!/^\d{1,5}$/.test(v) || Number(v) > 65535) throw new Error(`WEFT_APPD_WS_PORT=${JSON.stringify(v)} is not a port number (0-65535)`);
+  return Number(v);
+}
+
+/** A request id the client may put on a map-form request; echoed on its answer only. */
+function requestIdOf(msg: unknown): string | number | undefined {
+  if (!msg || typeof msg !== "object" || Array.isArray(msg)) return undefined;
+  const id = (msg as Record<string, unknown>).request_id;
+  if (typeof id === "string" && id.length <= 128) return id;
+  if (typeof id === "number" && Number.isSafeInteger(id)) return id;
+  return undefined;
+}
+
+export async function serveHttp(api: Api, opts: HttpOptions): Promise<HttpServer> {
+  const host = opts.host ?? "127.0.0.1";
+  const token = newToken();
+  const authTimeoutMs = opts.authTimeoutMs ?? 5000;
+  let origins = new Set<string>(); // known once we know our port
+  const app = new Hono<Env>();
+
+  // Every request: a rebinding Host or a foreign browser Origin is refused
+  // before anything else runs. No Origin means a non-browser client: fine, it
+  // still needs the token.
+  app.use("*", async (c, next) => {
+    if (!hostAllowed(c.req.header("host"))) return c.json(errorOf(ErrorCode.unauthorized, "Host must be localhost or an IP address"), 403);
+    const origin = c.req.header("origin");
+    if (origin !== undefined && !origins.has(origin)) {
+      log.warn(`appd http: refused ${c.req.method} ${c.req.path} from origin ${origin.slice(0, 100)}`);
+      return c.json(errorOf(ErrorCode.unauthorized, "cross-origin requests are refused"), 403);
+    }
+    c.header("X-Content-Type-Options", "nosniff");
+    c.header("Referrer-Policy", "no-referrer");
+    await next();
+  });
+
+  /** The token this request carries (header first, then query, then cookie), or undefined. */
+  const givenToken = (c: Context<Env>, allowQuery: boolean) =>
+    bearerToken(c.req.header("authorization")) ?? (allowQuery ? c.req.query("token") : undefined) ?? getCookie(c, COOKIE);
+
+  // A WebSocket upgrade. A token on the upgrade authenticates at once; a wrong
+  // one is refused (401); none leaves the socket waiting for an AUTH message.
+  const upgrade = (c: Context<Env>) => {
+    const given = givenToken(c, true);
+    if (given !== undefined && !tokenMatches(token, given)) return c.json(errorOf(ErrorCode.unauthorized, "wrong token"), 401);
+    const data: Conn = { authed: given !== undefined, chain: Promise.resolve(), queued: 0, closed: false, authTimer: null };
+    if (c.env.server.upgrade(c.req.raw, { data })) return new Response(null); // Bun ignores it; hono wants a value
+    return c.json(errorOf(ErrorCode.badRequest, "expected a WebSocket upgrade"), 400);
+  };
+  const isUpgrade = (c: Context) => c.req.header("upgrade")?.toLowerCase() === "websocket";
+
+  app.get("/ws", (c) => (isUpgrade(c) ? upgrade(c) : c.json(errorOf(ErrorCode.badRequest, "this is a WebSocket endpoint"), 426)));
+
+  app.get("/", (c) => {
+    if (isUpgrade(c)) return upgrade(c);
+    c.header("Cache-Control", "no-store");
+    const q = c.req.query("token");
+    if (q !== undefined) {
+      if (!tokenMatches(token, q)) return c.html(page("That token is not (or no longer) valid: weft makes a new one at each start."), 401);
+      // Strict: the browser never sends it on a request another site started.
+      setCookie(c, COOKIE, token, { httpOnly: true, sameSite: "Strict", path: "/" });
+      return c.redirect("/", 303); // drop the token from the address bar and history
+    }
+    const authed = tokenMatches(token, getCookie(c, COOKIE));
+    c.header("Content-Security-Policy", `default-src 'none'; script-src 'self'; connect-src 'self' ws://${c.req.header("host") ?? ""}; frame-ancestors 'none'`);
+    return c.html(page(authed ? "The system UI is coming. Connected apps:" : "The system UI is coming. Open the address weft logged with ?token=… to sign in.", authed));
+  });
+  app.get("/placeholder.js", (c) => c.body(PLACEHOLDER_JS, 200, { "Content-Type": "text/javascript; charset=utf-8" }));
+
+  // REST: Bearer or cookie (never ?token=: URLs end up in logs and history).
+  app.use("/api/*", async (c, next) => {
+    if (!tokenMatches(token, givenToken(c, false))) {
+      c.header("WWW-Authenticate", "Bearer");
+      return c.json(errorOf(ErrorCode.unauthorized, "missing or wrong token"), 401);
+    }
+    await next();
+  });
+  const rest = async (c: Context<Env>, req: unknown) => {
+    const r = await api.handle(req);
+    return c.json(r, statusOf(r));
+  };
+  // Path ids are passed as numbers when they look like one; anything else reaches api.handle as is and is refused there.
+  const sid = (s: string) => (/^\d{1,10}$/.test(s) ? Number(s) : s);
+  app.get("/api/running", (c) => rest(c, { type: "QUERY_RUNNING" }));
+  app.get("/api/installed", (c) => rest(c, { type: "QUERY_INSTALLED_APPS" }));
+  app.get("/api/sessions/:id", (c) => rest(c, { type: "QUERY_APP_STATE", session_id: sid(c.req.param("id")) }));
+  app.get("/api/sessions/:id/logs", (c) => {
+    const lines = c.req.query("lines");
+    return rest(c, { type: "QUERY_LOGS", session_id: sid(c.req.param("id")), ...(lines !== undefined ? { lines: sid(lines) } : {}) });
+  });
+  app.post("/api/sessions/:id/terminate", (c) => rest(c, { type: "TERMINATE_APP", session_id: sid(c.req.param("id")) }));
+  app.post("/api/launch", async (c) => {
+    const body = await c.req.json().catch(() => undefined);
+    if (!body || typeof body !== "object" || Array.isArray(body)) return c.json(errorOf(ErrorCode.badRequest, 'expected a JSON object {"app_id": "…"}'), 400);
+    const r = await api.handle({ type: "LAUNCH_APP", app_id: body.app_id, surface_id: body.surface_id ?? 0 });
+    if (r.type === "LAUNCH_ACK") c.header("Location", `/api/sessions/${r.session_id}`);
+    return c.json(r, r.type === "LAUNCH_ACK" ? 201 : statusOf(r));
+  });
+
+  app.notFound((c) => c.json(errorOf(ErrorCode.notFound, `no route ${c.req.method} ${c.req.path}`), 404));
+  app.onError((e, c) => {
+    log.error(`appd http: ${c.req.method} ${c.req.path}: ${e.stack ?? e}`);
+    return c.json(errorOf(ErrorCode.internal, "internal error"), 500);
+  });
+
+  // --- WebSocket connections ------------------------------------------------
+
+  const send = (ws: WS, r: ApiResponse | { type: "AUTH_OK" }, id?: string | number) => {
+    if (!ws.data.closed) ws.send(JSON.stringify(id === undefined ? r : { ...r, request_id: id }));
+  };
+
+  const authenticate = (ws: WS) => {
+    ws.data.authed = true;
+    if (ws.data.authTimer) clearTimeout(ws.data.authTimer);
+    ws.data.authTimer = null;
+    ws.subscribe(TOPIC);
+  };
+
+  /** One message, decided in order. Never throws: api.handle does not, and the rest is ours. */
+  async function answer(ws: WS, text: string | Buffer): Promise<void> {
+    if (typeof text !== "string") return send(ws, errorOf(ErrorCode.badRequest, "binary frames are not accepted; send JSON text frames"));
+    let msg: unknown;
+    try {
+      msg = JSON.parse(text);
+    } catch {
+      return send(ws, errorOf(ErrorCode.badRequest, "invalid JSON"));
+    }
+    const id = requestIdOf(msg);
+    const auth = authMessage(msg);
+    if (auth !== null) {
+      if (tokenMatches(token, auth)) {
+        authenticate(ws);
+        return send(ws, { type: "AUTH_OK" }, id);
+      }
+      send(ws, errorOf(ErrorCode.unauthorized, "wrong token"), id);
+      ws.close(1008, "wrong token");
+      return;
+    }
+    if (!ws.data.authed) return send(ws, errorOf(ErrorCode.unauthorized, 'authenticate first: {"type":"AUTH","token":"…"}'), id);
+    send(ws, await api.handle(msg), id);
+  }
+
+  let server: Server<Conn>;
+  try {
+    server = Bun.serve<Conn>({
+      hostname: host,
+      port: opts.port ?? portFromEnv() ?? DEFAULT_PORT,
+      maxRequestBodySize: MAX_MESSAGE,
+      fetch: (req, srv) => app.fetch(req, { server: srv }),
+      websocket: {
+        maxPayloadLength: MAX_MESSAGE,
+        backpressureLimit: MAX_BACKLOG,
+        closeOnBackpressureLimit: true,
+        open(ws) {
+          if (ws.data.authed) ws.subscribe(TOPIC);
+          else ws.data.authTimer = setTimeout(() => ws.close(1008, "authentication timeout"), authTimeoutMs);
+        },
+        message(ws, text) {
+          const c = ws.data;
+          if (++c.queued > MAX_QUEUED) {
+            c.closed = true;
+            ws.close(1008, "too many requests waiting for an answer");
+            return;
+          }
+          c.chain = c.chain
+            .then(() => (c.closed ? undefined : answer(ws, text)))
+            .catch((e) => log.error(`appd ws: ${(e as Error).stack ?? e}`))
+            .finally(() => c.queued--);
+        },
+        close(ws) {
+          ws.data.closed = true;
+          if (ws.data.authTimer) clearTimeout(ws.data.authTimer);
+        },
+      },
+    });
+  } catch (e) {
+    throw new Error(`appd http: cannot listen on ${host}:${opts.port ?? portFromEnv() ?? DEFAULT_PORT} (set WEFT_APPD_WS_PORT to choose another port): ${(e as Error).message}`);
+  }
+  const port = server.port!;
+  origins = ownOrigins(host, port);
+  const unsubscribe = api.subscribe((msg) => server.publish(TOPIC, JSON.stringify(msg)));
+
+  const files: [string, string][] = [];
+  if (opts.runtimeDir) {
+    files.push([writeFileAtomic(opts.runtimeDir, TOKEN_FILE, token), token]);
+    files.push([writeFileAtomic(opts.runtimeDir, PORT_FILE, String(port), 0o644), String(port)]);
+  }
+  const urlHost = host === "0.0.0.0" || host === "::" ? "127.0.0.1" : host.includes(":") ? `[${host}]` : host;
+  const url = `http://${urlHost}:${port}/`;
+  log.info(`appd http listening on ${url}`);
+
+  return {
+    port,
+    token,
+    url,
+    async close() {
+      unsubscribe();
+      await server.stop(true);
+      for (const [path, text] of files) removeIfOurs(path, text);
+    },
+  };
+}
+
+/** The token of an AUTH message (`{"type":"AUTH","token":…}` or `["AUTH", token]`), else null. */
+function authMessage(msg: unknown): string | null {
+  if (Array.isArray(msg)) return msg[0] === "AUTH" ? String(msg[1] ?? "") : null;
+  if (msg && typeof msg === "object" && (msg as Record<string, unknown>).type === "AUTH") {
+    const t = (msg as Record<string, unknown>).token;
+    return typeof t === "string" ? t : "";
+  }
+  return null;
+}
+
+const page = (text: string, authed = false) => `<!doctype html>
+<meta charset="utf-8"><title>weft</title>
+<h1>weft</h1>
+<p id="status">${text}</p>
+${authed ? '<ul id="apps"></ul><script src="/placeholder.js"></script>' : ""}
+`;
+
+// Shows the running apps, live, over the cookie-authenticated WebSocket: proof that the page path works end to end.
+const PLACEHOLDER_JS = `const ws = new WebSocket(location.origin.replace(/^http/, "ws") + "/ws");
+const list = document.getElementById("apps");
+const query = () => ws.send(JSON.stringify({ type: "QUERY_RUNNING", request_id: "running" }));
+ws.onopen = query;
+ws.onmessage = (e) => {
+  const m = JSON.parse(e.data);
+  if (m.request_id !== "running") return query();
+  list.replaceChildren(...m.sessions.map((s) => Object.assign(document.createElement("li"), { textContent: s.session_id + " " + s.app_id })));
+  list.dataset.ready = "1";
+};
+ws.onclose = () => (document.getElementById("status").textContent = "Disconnected from weft.");
+`;
