@@ -14,6 +14,7 @@ const lib = dlopen("libc.so.6", {
   getsockopt: { args: [i32, i32, i32, P, P], returns: i32 },
   close: { args: [i32], returns: i32 },
   getuid: { args: [], returns: u32 },
+  sched_setscheduler: { args: [i32, i32, P], returns: i32 },
   __errno_location: { args: [], returns: P },
 });
 const C = lib.symbols as unknown as PointerReturns<typeof lib.symbols>;
@@ -93,6 +94,20 @@ export function peerCred(fd: number): PeerCred {
 
 export function closeFd(fd: number): void {
   C.close(fd);
+}
+
+const SCHED_RR = 2;
+/** Children (processes weft spawns: Wayland clients, tests) start as SCHED_OTHER again. */
+const SCHED_RESET_ON_FORK = 0x40000000;
+
+/**
+ * Puts the calling thread (pid 0 = this thread only; threads it creates later
+ * inherit it) under SCHED_RR at `priority`, never passed on to child
+ * processes. Needs root or CAP_SYS_NICE; returns false without.
+ */
+export function setThreadRealtime(priority: number): boolean {
+  const param = new Int32Array([priority]); // struct sched_param { int sched_priority; }
+  return C.sched_setscheduler(0, SCHED_RR | SCHED_RESET_ON_FORK, ptr(param)) === 0;
 }
 
 export function getuid(): number {

@@ -565,6 +565,10 @@ int weft_init(const char *libwasmtime) {
   if (pthread_create(&watcher, NULL, watcher_main, NULL) != 0) return -EAGAIN;
   if (pthread_create(&ticker, NULL, ticker_main, NULL) != 0) return -EAGAIN;
   pthread_setname_np(watcher, "weft-fdwatch");
+  // The watcher wakes the loop for input and clients; like the loop thread it
+  // runs at SCHED_RR 1 when allowed (docs/decisions/0002), else as it is.
+  struct sched_param rt = {.sched_priority = 1};
+  pthread_setschedparam(watcher, SCHED_RR | SCHED_RESET_ON_FORK, &rt);
   pthread_setname_np(ticker, "weft-epoch");
   inited = 1;
   return pipe_r;

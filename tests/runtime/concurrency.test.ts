@@ -7,15 +7,21 @@ import { runGuest, startGuest } from "../helpers.ts";
 
 describe("many guests, one loop", () => {
   test("10 spinning guests: a 5 ms timer still fires on time", async () => {
+    // The same measurement without guests first: on a machine busy with other
+    // work, that is the floor no runtime can go below.
+    const baseline = await measureLateness(1000, 5);
     const spinners = await Promise.all(Array.from({ length: 10 }, () => startGuest("spin")));
     await Promise.all(spinners.map((s) => s.waitFor("stdout", "spinning")));
     const late = await measureLateness(2000, 5);
     for (const s of spinners) s.guest.stop();
     const statuses = await Promise.all(spinners.map((s) => s.guest.exited));
     expect(statuses.every((s) => s.kind === "stopped")).toBe(true);
-    expect(late.samples).toBeGreaterThan(100);
-    // Bound from ARCHITECTURE.md's promise (p99 < 2 ms), with headroom for a noisy CI box.
-    expect(late.p99).toBeLessThan(4);
+    expect(late.samples).toBeGreaterThan(200);
+    // ARCHITECTURE.md promises p99 < 2 ms. Measured here (docs/decisions/0002):
+    // ~0.1 ms with the loop at SCHED_RR 1 and guests at SCHED_IDLE, ~3.8 ms
+    // when the loop competes as a normal thread — so this fails if guests
+    // ever hold up the loop, yet tolerates a machine busy with other work.
+    expect(late.p99).toBeLessThan(Math.max(2, baseline.p99 * 1.5 + 1));
   }, 20_000);
 
   test("10 guests sleeping in a 10 ms loop at the same time all finish", async () => {
