@@ -9,7 +9,7 @@ import { cstr, LIBWASMTIME_PATH } from "./wasmtime.ts";
 const { ptr: P, i32, u32, u64, void: v } = FFIType;
 const usize = "usize" as const;
 
-const ABI_VERSION = 2;
+const ABI_VERSION = 3;
 
 /** weft_event: { uint32_t kind; uint32_t id; uint64_t arg } */
 export const EVENT = { size: 16, kind: 0, id: 4, arg: 8 } as const;
@@ -42,6 +42,7 @@ const lib = dlopen(path, {
   weft_guest_join: { args: [P], returns: v },
   weft_guest_free: { args: [P], returns: v },
   weft_define_poll_oneoff: { args: [P], returns: P },
+  weft_guest_set_cpu_quota: { args: [P, u32], returns: v },
   weft_guest_bind_poll_fallback: { args: [P, P], returns: i32 },
 });
 const N = lib.symbols as unknown as PointerReturns<typeof lib.symbols>;
@@ -106,6 +107,8 @@ export const guestNative = {
   start: (g: Pointer, func: Uint8Array, cpuBudgetNs: number, stackBytes: number): number =>
     N.weft_guest_start(g, ptr(func), BigInt(cpuBudgetNs), stackBytes),
   stop: (g: Pointer) => N.weft_guest_stop(g),
+  /** Share of one CPU in permille (1000 = a whole core = unthrottled). */
+  setCpuQuota: (g: Pointer, permille: number) => N.weft_guest_set_cpu_quota(g, permille),
   stopReason: (g: Pointer): number => N.weft_guest_stop_reason(g),
   error: (g: Pointer): Pointer | null => N.weft_guest_error(g),
   trap: (g: Pointer): Pointer | null => N.weft_guest_trap(g),

@@ -216,6 +216,8 @@ typedef struct weft_guest {
   wasmtime_func_t func;
   atomic_int stop;           // STOP_*
   uint64_t cpu_budget_ns;    // 0 = unlimited
+  uint32_t cpu_quota_permille; // share of one CPU, like CPUQuota=; 0 or >= 1000 = unthrottled
+  uint64_t window_wall_ns, window_cpu_ns; // start of the current throttling window
   struct timespec cpu_at_start;
   clockid_t cpu_clock;
   // result, written by the worker before EV_GUEST_EXIT, read by the loop after
@@ -240,16 +242,44 @@ static uint64_t guest_cpu_ns(weft_guest *g) {
   return ts_ns(now) - ts_ns(g->cpu_at_start);
 }
 
+static uint64_t now_ns(clockid_t c);
+
+// CPU quota: in windows of 100 ms of wall time, a guest that has used more CPU
+// than its share sleeps until it is back within it. The sleep waits on the
+// guest's condition variable, so a stop still ends it at once.
+#define QUOTA_WINDOW_NS 100000000ull
+static void throttle(weft_guest *g, uint64_t cpu) {
+  uint64_t wall = now_ns(CLOCK_MONOTONIC);
+  if (wall - g->window_wall_ns > QUOTA_WINDOW_NS) {
+    g->window_wall_ns = wall;
+    g->window_cpu_ns = cpu;
+    return;
+  }
+  uint64_t used = cpu - g->window_cpu_ns;
+  uint64_t earned_until = g->window_wall_ns + used * 1000 / g->cpu_quota_permille; // when this much CPU is allowed
+  if (earned_until <= wall) return;
+  struct timespec until = {(time_t)(earned_until / 1000000000ull), (long)(earned_until % 1000000000ull)};
+  pthread_mutex_lock(&g->out_lock);
+  while (atomic_load(&g->stop) == STOP_NONE && now_ns(CLOCK_MONOTONIC) < earned_until)
+    if (pthread_cond_timedwait(&g->wake, &g->out_lock, &until) == ETIMEDOUT) break;
+  pthread_mutex_unlock(&g->out_lock);
+}
+
+void weft_guest_set_cpu_quota(weft_guest *g, uint32_t permille) { g->cpu_quota_permille = permille; }
+
 // Runs on the guest's thread each time the engine epoch passes its deadline.
 static wasmtime_error_t *epoch_cb(wasmtime_context_t *ctx, void *env, uint64_t *delta, uint8_t *kind) {
   (void)ctx;
   weft_guest *g = env;
   int stop = atomic_load(&g->stop);
   if (stop == STOP_HOST) return wt.error_new("stopped by host");
-  if (g->cpu_budget_ns && guest_cpu_ns(g) > g->cpu_budget_ns) {
+  uint64_t cpu = guest_cpu_ns(g);
+  if (g->cpu_budget_ns && cpu > g->cpu_budget_ns) {
     atomic_store(&g->stop, STOP_CPU);
     return wt.error_new("cpu time limit exceeded");
   }
+  if (g->cpu_quota_permille && g->cpu_quota_permille < 1000) throttle(g, cpu);
+  if (atomic_load(&g->stop) == STOP_HOST) return wt.error_new("stopped by host");
   *delta = 1;
   *kind = 0; // WASMTIME_UPDATE_DEADLINE_CONTINUE
   return NULL;
@@ -574,4 +604,4 @@ int weft_init(const char *libwasmtime) {
   return pipe_r;
 }
 
-int weft_abi_version(void) { return 2; }
+int weft_abi_version(void) { return 3; }

@@ -90,6 +90,7 @@ export class Session {
       stdout: "capture",
       stderr: "capture",
       memoryBytes: rt.memoryMib * 1048576,
+      cpuPercent: rt.cpuPercent,
       onOutput: (stream, bytes) => this.onOutput(stream, bytes),
     });
     this.guest = guest;

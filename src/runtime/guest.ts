@@ -31,6 +31,8 @@ export interface GuestOptions {
   memoryBytes?: number;
   /** CPU time budget in ms of the guest thread's own CPU time; 0 = none. */
   cpuMs?: number;
+  /** Share of one CPU, in percent, like systemd's CPUQuota= (a guest is one thread: ≥ 100 = unthrottled). */
+  cpuPercent?: number;
   /** Wall-clock limit in ms; 0 = none. */
   timeoutMs?: number;
   /** Fuel units (module must be compiled with fuel: loadModule(..., {fuel: true})). */
@@ -127,6 +129,7 @@ export class Guest {
     this.instance = inst.instance;
     const start = exportFunc(store, inst.instance, "_start");
     if (!start) return this.endEarly({ kind: "error", message: "module has no _start export (not a WASI command)" });
+    if (o.cpuPercent !== undefined && o.cpuPercent < 100) guestNative.setCpuQuota(native, Math.max(1, Math.round(o.cpuPercent * 10)));
     const rc = guestNative.start(native, start, o.cpuMs ? o.cpuMs * 1e6 : 0, GUEST_THREAD_STACK);
     if (rc < 0) return this.endEarly({ kind: "error", message: `cannot start guest thread (errno ${-rc})` });
     if (o.timeoutMs) this.timer = setTimeout(() => this.stop("timeout"), o.timeoutMs);

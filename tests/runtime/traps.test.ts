@@ -76,6 +76,17 @@ describe("limits", () => {
     expect(r.status.cpuMs!).toBeGreaterThanOrEqual(100);
   });
 
+  test("a CPU quota throttles a spinning guest to its share of a core", async () => {
+    const full = await runGuest("spin", { timeoutMs: 1000 });
+    const quarter = await runGuest("spin", { timeoutMs: 1000, cpuPercent: 25 });
+    expect(full.status.kind).toBe("timeout");
+    expect(quarter.status.kind).toBe("timeout");
+    // ~250 ms of CPU in 1 s of wall time; unthrottled it gets what the machine gives it.
+    expect(quarter.status.cpuMs!).toBeLessThan(350);
+    expect(quarter.status.cpuMs!).toBeGreaterThan(150);
+    expect(quarter.status.cpuMs!).toBeLessThan(full.status.cpuMs! * 0.6);
+  });
+
   test("a stdout flood is back-pressured: host memory stays bounded and nothing is lost", async () => {
     // Count the bytes as they arrive and keep none of them, so RSS measures weft, not the test.
     const mib = 256;
