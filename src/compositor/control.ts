@@ -9,6 +9,8 @@
 //   {"op":"info"}                 → {"ok":true,"display":…,"width":…,"height":…,"windows":[…]}
 //   {"op":"screenshot"}           → {"ok":true,"bytes":N}\n<N bytes of PNG>
 //   {"op":"input","events":[…]}   → {"ok":true}   (only with test input enabled)
+//   {"op":"wait","windows":N}     → {"ok":true,"windows":[…]} once N windows are
+//                                   mapped and a frame showing them was presented
 //
 // Input events: {"type":"motion","x":…,"y":…} {"type":"button","button":272,"pressed":true}
 // {"type":"axis","dx":0,"dy":15} {"type":"key","key":30,"pressed":true}
@@ -114,6 +116,16 @@ export function startControl(comp: Compositor, opts: { testInput: boolean }): Co
                 injectInput(comp, req.events ?? []);
                 reply({ ok: true });
               }
+            } else if (req.op === "wait") {
+              const n = Number((req as { windows?: number }).windows ?? 1);
+              const check = () => windows(comp).length >= n;
+              const onMap = () => {
+                if (!check()) return;
+                comp.events.off("map", onMap);
+                comp.nextFrame().then(() => reply({ ok: true, windows: windows(comp) }));
+              };
+              comp.events.on("map", onMap);
+              onMap();
             } else reply({ ok: false, error: `unknown op ${req.op}` });
           } catch (err) {
             reply({ ok: false, error: err instanceof Error ? err.message : String(err) });

@@ -10,6 +10,7 @@ import type { Rect } from "../../src/compositor/geometry.ts";
 
 export const ROOT = join(import.meta.dir, "..", "..");
 export const HOSTILE = join(ROOT, "build", "clients", "hostile");
+export const SHELLCLIENT = join(ROOT, "build", "clients", "shellclient");
 
 export interface Client {
   proc: Bun.Subprocess<"ignore", "pipe", "pipe">;
@@ -52,6 +53,57 @@ export class Harness {
     };
     this.clients.push(c);
     return c;
+  }
+
+  /**
+   * Starts a line-oriented client (build/clients/shellclient): `send` writes a
+   * command to its stdin, `line(re)` waits for an output line matching `re`
+   * (lines are consumed in order; earlier non-matching ones are skipped).
+   */
+  scripted(argv: string[]) {
+    const proc = Bun.spawn(argv, { env: this.env, stdin: "pipe", stdout: "pipe", stderr: "inherit" });
+    this.clients.push({ proc: proc as unknown as Client["proc"], pid: proc.pid, output: async () => "" });
+    const lines: string[] = [];
+    let wake: (() => void) | null = null;
+    let ended = false;
+    (async () => {
+      let buf = "";
+      for await (const chunk of proc.stdout) {
+        buf += new TextDecoder().decode(chunk);
+        let nl: number;
+        while ((nl = buf.indexOf("\n")) >= 0) {
+          lines.push(buf.slice(0, nl));
+          buf = buf.slice(nl + 1);
+        }
+        wake?.();
+      }
+      ended = true;
+      wake?.();
+    })();
+    return {
+      pid: proc.pid,
+      proc,
+      send(cmd: string) {
+        proc.stdin.write(cmd + "\n");
+        proc.stdin.flush();
+      },
+      async line(re: RegExp, deadlineMs = 10_000): Promise<string> {
+        const end = Date.now() + deadlineMs;
+        for (;;) {
+          while (lines.length) {
+            const l = lines.shift()!;
+            if (re.test(l)) return l;
+          }
+          if (ended) throw new Error(`client ended before a line matching ${re}`);
+          const left = end - Date.now();
+          if (left <= 0) throw new Error(`no line matching ${re} within ${deadlineMs} ms`);
+          await new Promise<void>((resolve) => {
+            const t = setTimeout(resolve, left);
+            wake = () => (clearTimeout(t), (wake = null), resolve());
+          });
+        }
+      },
+    };
   }
 
   /** Runs a client to completion and returns its exit code and output. */

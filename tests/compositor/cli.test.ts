@@ -1,0 +1,88 @@
+// `weft run --headless` and `weft screenshot` as a user runs them.
+import { describe, expect, test } from "bun:test";
+import { existsSync } from "node:fs";
+import { join } from "node:path";
+import { controlRequest } from "../../src/compositor/control.ts";
+import { decodePng } from "../../src/compositor/render/png.ts";
+import { keysFor, ROOT, tempRuntime } from "./helpers.ts";
+
+const WEFT = join(ROOT, "bin", "weft.ts");
+
+async function readLine(stream: ReadableStream<Uint8Array>): Promise<string> {
+  const reader = stream.getReader();
+  let text = "";
+  while (!text.includes("\n")) {
+    const { value, done } = await reader.read();
+    if (done) break;
+    text += new TextDecoder().decode(value);
+  }
+  reader.releaseLock();
+  return text.split("\n")[0];
+}
+
+describe("weft run --headless", () => {
+  test("--help lists the options", async () => {
+    const p = Bun.spawn(["bun", WEFT, "run", "--help"], { stdout: "pipe" });
+    const out = await new Response(p.stdout).text();
+    expect(await p.exited).toBe(0);
+    for (const opt of ["--headless", "--width", "--height", "--refresh", "--socket", "--test-input"]) expect(out).toContain(opt);
+  });
+
+  test("a bad option is a usage error (exit 2)", async () => {
+    const p = Bun.spawn(["bun", WEFT, "run", "--headless", "--width", "wide"], { stdout: "pipe", stderr: "pipe" });
+    expect(await p.exited).toBe(2);
+  });
+
+  test("serves clients, answers weft screenshot, takes test input, stops on SIGTERM", async () => {
+    using rt = tempRuntime();
+    const env = { ...process.env, XDG_RUNTIME_DIR: rt.path };
+    const weft = Bun.spawn(["bun", WEFT, "run", "--headless", "--width", "640", "--height", "480", "--test-input"], { env, stdout: "pipe", stderr: "pipe" });
+    let client: Bun.Subprocess | undefined;
+    try {
+      const line = await readLine(weft.stdout);
+      expect(line).toMatch(/^WAYLAND_DISPLAY=wayland-\d+$/);
+      const display = line.split("=")[1];
+      expect(existsSync(join(rt.path, display))).toBe(true);
+      client = Bun.spawn(["weston-simple-shm"], { env: { ...env, WAYLAND_DISPLAY: display }, stdout: "ignore", stderr: "ignore" });
+      const path = join(rt.path, "weft", `compositor-${display}.sock`);
+      const { reply } = await controlRequest(path, { op: "wait", windows: 1 });
+      const win = (reply.windows as { x: number; y: number; width: number; height: number }[])[0];
+      expect(win).toMatchObject({ width: 250, height: 250 });
+
+      const file = join(rt.path, "shot.png");
+      const shot = Bun.spawn(["bun", WEFT, "screenshot", file], { env: { ...env, WAYLAND_DISPLAY: display }, stderr: "pipe" });
+      expect(await shot.exited).toBe(0);
+      const png = decodePng(new Uint8Array(await Bun.file(file).arrayBuffer()));
+      expect({ width: png.width, height: png.height }).toEqual({ width: 640, height: 480 });
+      const at = (x: number, y: number) => Array.from(png.rgb.subarray((y * 640 + x) * 3, (y * 640 + x) * 3 + 3));
+      const bg = at(2, 2);
+      expect(at(win.x + 125, win.y + 125)).not.toEqual(bg); // the client's pixels, where its window is
+      expect(at(win.x + win.width + 10, win.y + 10)).toEqual(bg);
+
+      const keys = keysFor("a").flatMap((k) => [{ type: "key", key: k, pressed: true }, { type: "key", key: k, pressed: false }]);
+      const input = await controlRequest(path, { op: "input", events: [{ type: "motion", x: win.x + 5, y: win.y + 5 }, ...keys] });
+      expect(input.reply).toEqual({ ok: true });
+    } finally {
+      client?.kill();
+      await client?.exited;
+      weft.kill("SIGTERM");
+    }
+    expect(await weft.exited).toBe(0);
+  });
+
+  test("test input is refused unless enabled", async () => {
+    using rt = tempRuntime();
+    const env = { ...process.env, XDG_RUNTIME_DIR: rt.path };
+    delete env.WEFT_TEST_INPUT;
+    const weft = Bun.spawn(["bun", WEFT, "run", "--headless", "--socket", "wl-noinput"], { env, stdout: "pipe", stderr: "pipe" });
+    try {
+      expect(await readLine(weft.stdout)).toBe("WAYLAND_DISPLAY=wl-noinput");
+      const { reply } = await controlRequest(join(rt.path, "weft", "compositor-wl-noinput.sock"), { op: "input", events: [{ type: "key", key: 30, pressed: true }] });
+      expect(reply.ok).toBe(false);
+      expect(String(reply.error)).toContain("disabled");
+    } finally {
+      weft.kill("SIGINT");
+    }
+    expect(await weft.exited).toBe(0);
+  });
+});
