@@ -42,6 +42,11 @@ export class HeadlessBackend implements Backend {
     this.periodMs = 1000 / refresh;
   }
 
+  /** Is a frame scheduled? (False while idle: the frame clock sleeps.) */
+  get scheduled(): boolean {
+    return this.timer !== null;
+  }
+
   start(handlers: { render(o: Output): void; presented(o: Output, info: FrameInfo): void }): void {
     this.handlers = handlers;
   }
