@@ -5,6 +5,7 @@ import { join } from "node:path";
 import { runtimeDir } from "../system/paths.ts";
 import { log } from "../system/log.ts";
 import { Api } from "./api.ts";
+import { serveHttp, type HttpServer } from "./http.ts";
 import { listInstalled, installPackage, userStoreRoot } from "./package-store.ts";
 import { saveSessions, takeSavedSessions } from "./persistence.ts";
 import { SessionManager, type SessionOptions } from "./sessions.ts";
@@ -17,12 +18,15 @@ export interface DaemonOptions extends SessionOptions {
   restore?: boolean;
   /** Package dirs installed (unsigned, as bundled) when no app is installed at all. */
   bundledApps?: string[];
+  /** HTTP/WebSocket port (0 = any free one); false = no HTTP transport. Default: WEFT_APPD_WS_PORT or 7410. */
+  httpPort?: number | false;
 }
 
 export interface Daemon {
   api: Api;
   sessions: SessionManager;
   unix: UnixServer;
+  http: HttpServer | null;
   /** Stops every session, then closes the transports. */
   close(): Promise<void>;
   /** Saves the running apps (for the next start), then close(). */
@@ -65,6 +69,16 @@ export async function startDaemon(opts: DaemonOptions = {}): Promise<Daemon> {
   const socketPath = opts.socketPath ?? appdSocketPath();
   const unix = serveUnix(socketPath, api);
   log.info(`appd listening on ${socketPath}`);
+  let http: HttpServer | null = null;
+  if (opts.httpPort !== false) {
+    try {
+      http = await serveHttp(api, { port: opts.httpPort, runtimeDir: rtDir });
+      log.info(`appd HTTP/WebSocket on ${http.url} (token in ${rtDir ?? "memory"})`);
+    } catch (e) {
+      unix.close();
+      throw e;
+    }
+  }
   await installBundled(opts.bundledApps ?? []);
   if (rtDir && opts.restore !== false) {
     for (const id of takeSavedSessions(rtDir)) {
@@ -77,11 +91,13 @@ export async function startDaemon(opts: DaemonOptions = {}): Promise<Daemon> {
   const close = async () => {
     await sessions.terminateAll();
     unix.close();
+    await http?.close();
   };
   return {
     api,
     sessions,
     unix,
+    http,
     close,
     async shutdown() {
       if (rtDir) saveSessions(rtDir, sessions.running().map((s) => s.appId));

@@ -78,7 +78,7 @@ export async function testDaemon(opts: SessionOptions = {}): Promise<TestDaemon>
     await installPackage(src, { root: store, allowUnsigned: true });
   }
   await installPackage(join(ROOT, "examples", "apps", "hello"), { root: store, allowUnsigned: true });
-  const d = await startDaemon({ socketPath: join(runtime, "appd.sock"), backoffMs: () => 10, ...opts });
+  const d = await startDaemon({ socketPath: join(runtime, "appd.sock"), backoffMs: () => 10, httpPort: false, ...opts });
   return {
     ...d,
     dir: tmp.path,

@@ -26,7 +26,7 @@ describe("session persistence", () => {
     await first.shutdown();
     const saved = JSON.parse(readFileSync(join(rt, SESSION_FILE), "utf8"));
     expect(saved.sessions).toEqual([{ app_id: "org.weft.test.ready" }, { app_id: "org.weft.example.hello" }]);
-    const second = await startDaemon({ socketPath: join(process.env.XDG_RUNTIME_DIR!, "appd2.sock") });
+    const second = await startDaemon({ socketPath: join(process.env.XDG_RUNTIME_DIR!, "appd2.sock"), httpPort: false });
     try {
       await waitRunning(second, 2);
       expect(second.sessions.running().map((s) => s.appId).sort()).toEqual(["org.weft.example.hello", "org.weft.test.ready"]);
