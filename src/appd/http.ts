@@ -22,6 +22,12 @@ export const MAX_MESSAGE = 1 << 20;
 const MAX_QUEUED = 1024;
 /** Bytes we buffer for a client that does not read; past it we close rather than grow. */
 const MAX_BACKLOG = 4 << 20;
+/**
+ * The spec's messages nest 2 levels deep. Deeper JSON is refused unparsed:
+ * JSC spends seconds on a 100k-deep value (parsing it, or any later
+ * JSON.stringify of it overflowing the stack), all of it on the loop.
+ */
+export const MAX_DEPTH = 32;
 /** Broadcasts go to this Bun pub/sub topic; only authenticated sockets subscribe. */
 const TOPIC = "system";
 
@@ -76,6 +82,30 @@ function portFromEnv(): number | undefined {
   if (v === undefined || v === "") return undefined;
   if (!/^\d{1,5}$/.test(v) || Number(v) > 65535) throw new Error(`WEFT_APPD_WS_PORT=${JSON.stringify(v)} is not a port number (0-65535)`);
   return Number(v);
+}
+
+/** True if `text`, read as JSON, opens more than `max` arrays/objects at once. A scan, ~2.5 ms per MiB. */
+export function tooDeep(text: string, max = MAX_DEPTH): boolean {
+  if (text.length <= max) return false;
+  let depth = 0;
+  let inString = false;
+  for (let i = 0; i < text.length; i++) {
+    const c = text.charCodeAt(i);
+    if (inString) {
+      if (c === 0x5c) i++; // backslash: skip the escaped char
+      else if (c === 0x22) inString = false;
+    } else if (c === 0x22) inString = true;
+    else if (c === 0x7b || c === 0x5b) {
+      if (++depth > max) return true;
+    } else if (c === 0x7d || c === 0x5d) depth--;
+  }
+  return false;
+}
+
+/** JSON.parse behind the depth guard; throws on either. */
+function parseJson(text: string): unknown {
+  if (tooDeep(text)) throw new Error(`JSON nested deeper than ${MAX_DEPTH} levels`);
+  return JSON.parse(text);
 }
 
 /** A request id the client may put on a map-form request; echoed on its answer only. */
@@ -165,7 +195,10 @@ export async function serveHttp(api: Api, opts: HttpOptions): Promise<HttpServer
   });
   app.post("/api/sessions/:id/terminate", (c) => rest(c, { type: "TERMINATE_APP", session_id: sid(c.req.param("id")) }));
   app.post("/api/launch", async (c) => {
-    const body = await c.req.json().catch(() => undefined);
+    let body: { app_id?: unknown; surface_id?: unknown } | undefined;
+    try {
+      body = parseJson(await c.req.text()) as typeof body;
+    } catch {}
     if (!body || typeof body !== "object" || Array.isArray(body)) return c.json(errorOf(ErrorCode.badRequest, 'expected a JSON object {"app_id": "…"}'), 400);
     const r = await api.handle({ type: "LAUNCH_APP", app_id: body.app_id, surface_id: body.surface_id ?? 0 });
     if (r.type === "LAUNCH_ACK") c.header("Location", `/api/sessions/${r.session_id}`);
@@ -196,9 +229,9 @@ export async function serveHttp(api: Api, opts: HttpOptions): Promise<HttpServer
     if (typeof text !== "string") return send(ws, errorOf(ErrorCode.badRequest, "binary frames are not accepted; send JSON text frames"));
     let msg: unknown;
     try {
-      msg = JSON.parse(text);
-    } catch {
-      return send(ws, errorOf(ErrorCode.badRequest, "invalid JSON"));
+      msg = parseJson(text);
+    } catch (e) {
+      return send(ws, errorOf(ErrorCode.badRequest, e instanceof SyntaxError ? "invalid JSON" : (e as Error).message));
     }
     const id = requestIdOf(msg);
     const auth = authMessage(msg);

@@ -177,7 +177,7 @@ describe("appd http: Origin and Host", () => {
 });
 
 describe("appd http: messages", () => {
-  test("invalid JSON, binary frames, non-requests: ERROR bad request, and the socket stays usable", async () => {
+  test("invalid or too deep JSON, binary frames, non-requests: ERROR bad request, and the socket stays usable", async () => {
     await using s = await server();
     const c = await wsConnect(`${s.ws}/ws`, { headers: s.bearer });
     try {
@@ -187,6 +187,7 @@ describe("appd http: messages", () => {
       c.send("42");
       c.send("null");
       c.send('{"type":"LAUNCH_APP"}');
+      c.send("[".repeat(100_000) + "]".repeat(100_000)); // JSC would spend seconds of the loop on this; refused unparsed
       c.send(JSON.stringify({ type: "QUERY_RUNNING", request_id: "after" }));
       await c.take((m) => m.request_id === "after");
       expect(c.received).toEqual([
@@ -195,6 +196,7 @@ describe("appd http: messages", () => {
         bad,
         bad,
         { type: "ERROR", code: 1, message: "LAUNCH_APP.app_id must be a string" },
+        { type: "ERROR", code: 1, message: "JSON nested deeper than 32 levels" },
         { type: "RUNNING_APPS", sessions: [], request_id: "after" },
       ]);
     } finally {
@@ -308,6 +310,7 @@ describe("appd http: against a real daemon", () => {
       expect(await call("GET", "/api/sessions/abc")).toMatchObject({ status: 400, body: { type: "ERROR", code: 1 } });
       expect(await call("GET", "/api/sessions/1/logs?lines=-1")).toMatchObject({ status: 400 });
       expect(await call("POST", "/api/launch", { headers: auth, body: "{oops" })).toMatchObject({ status: 400 });
+      expect(await call("POST", "/api/launch", { headers: auth, body: '{"app_id":' + "[".repeat(100_000) })).toMatchObject({ status: 400 });
       expect(await call("POST", "/api/launch", { headers: auth, body: "{}" })).toMatchObject({ status: 400, body: { message: "LAUNCH_APP.app_id must be a string" } });
       expect(await call("POST", "/api/launch", { headers: auth, body: '{"app_id":"org.weft.nope.missing"}' })).toMatchObject({ status: 422, body: { type: "ERROR", code: 3 } });
       expect(await call("GET", "/api/nothing")).toMatchObject({ status: 404, body: { type: "ERROR", code: 2 } });
