@@ -1,15 +1,26 @@
-// `weft run`: start weft. Until the app daemon lands this is the compositor
-// alone, on the headless backend.
+// `weft run`: start weft — the Wayland compositor (headless until the DRM
+// backend lands) and the app daemon with the runtime, on one loop.
+import { join } from "node:path";
+import { ROOT } from "../system/assets.ts";
+import { ensureXdgRuntimeDir } from "../system/paths.ts";
 import { UsageError, type Command } from "./command.ts";
 
-const help = `Usage: weft run --headless [OPTIONS]
+const help = `Usage: weft run [OPTIONS]
 
-Start the Wayland compositor on a virtual (headless) output and serve
-clients until SIGINT or SIGTERM. Prints WAYLAND_DISPLAY=<name> on stdout
-once clients can connect.
+Start weft: the Wayland compositor on a virtual (headless) output, and the
+app daemon (its Unix socket, its HTTP/WebSocket API and the apps it runs).
+Serves until SIGINT or SIGTERM, which saves the running apps for the next
+start. Prints WAYLAND_DISPLAY=<name> and APPD_SOCKET=<path> on stdout once
+clients can connect. On first start an empty app store gets the bundled
+example apps.
 
 Options:
-  --headless         Use the headless backend (required until DRM lands).
+  --headless         Use the headless backend (the default until DRM lands).
+  --no-compositor    Run only the app daemon and runtime.
+  --no-appd          Run only the compositor.
+  --allow-unsigned   Launch unsigned packages (WEFT never checked signatures).
+  --http-port N      HTTP/WebSocket port (default WEFT_APPD_WS_PORT or 7410;
+                     0 = any free port).
   --width W          Output width in pixels (default 1280).
   --height H         Output height in pixels (default 720).
   --refresh HZ       Output refresh rate (default 60).
@@ -35,7 +46,7 @@ function intOpt(name: string, v: string | undefined, min: number, max: number): 
 }
 
 export function parseRunArgs(argv: string[]) {
-  const o = { headless: false, width: 1280, height: 720, refresh: 60, socket: undefined as string | undefined, testInput: process.env.WEFT_TEST_INPUT === "1", help: false };
+  const o = { headless: true, compositor: true, appd: true, allowUnsigned: false, httpPort: undefined as number | undefined, width: 1280, height: 720, refresh: 60, socket: undefined as string | undefined, testInput: process.env.WEFT_TEST_INPUT === "1", help: false };
   for (let i = 0; i < argv.length; i++) {
     const a = argv[i];
     switch (a) {
@@ -45,6 +56,18 @@ export function parseRunArgs(argv: string[]) {
         break;
       case "--headless":
         o.headless = true;
+        break;
+      case "--no-compositor":
+        o.compositor = false;
+        break;
+      case "--no-appd":
+        o.appd = false;
+        break;
+      case "--allow-unsigned":
+        o.allowUnsigned = true;
+        break;
+      case "--http-port":
+        o.httpPort = intOpt(a, argv[++i], 0, 65535);
         break;
       case "--width":
         o.width = intOpt(a, argv[++i], 1, 16384);
@@ -71,7 +94,7 @@ export function parseRunArgs(argv: string[]) {
 
 const run: Command = {
   name: "run",
-  summary: "start weft (for now: the Wayland compositor, --headless)",
+  summary: "start weft: compositor, app daemon and runtime",
   help,
   async run(argv) {
     const o = parseRunArgs(argv);
@@ -79,23 +102,35 @@ const run: Command = {
       process.stdout.write(help);
       return 0;
     }
-    if (!o.headless) throw new UsageError("only --headless is available until the DRM backend lands");
-    if (!process.env.XDG_RUNTIME_DIR && !(o.socket && o.socket.startsWith("/"))) {
-      console.error("weft run: XDG_RUNTIME_DIR is not set (needed for the Wayland socket)");
-      return 1;
+    if (!o.compositor && !o.appd) throw new UsageError("--no-compositor and --no-appd leave nothing to run");
+    const chosen = ensureXdgRuntimeDir();
+    if (chosen) console.error(`weft run: XDG_RUNTIME_DIR was not set; using ${chosen} (export XDG_RUNTIME_DIR=${chosen} for clients)`);
+    const stops: (() => Promise<void> | void)[] = [];
+    if (o.compositor) {
+      const { Compositor } = await import("../compositor/compositor.ts");
+      const { startControl } = await import("../compositor/control.ts");
+      const comp = new Compositor({ width: o.width, height: o.height, refresh: o.refresh, socket: o.socket });
+      const control = startControl(comp, { testInput: o.testInput });
+      stops.push(() => control.close(), () => comp.destroy());
+      process.stdout.write(`WAYLAND_DISPLAY=${comp.socket}\n`);
     }
-    const { Compositor } = await import("../compositor/compositor.ts");
-    const { startControl } = await import("../compositor/control.ts");
-    const comp = new Compositor({ width: o.width, height: o.height, refresh: o.refresh, socket: o.socket });
-    const control = startControl(comp, { testInput: o.testInput });
-    process.stdout.write(`WAYLAND_DISPLAY=${comp.socket}\n`);
+    if (o.appd) {
+      const { startDaemon } = await import("../appd/daemon.ts");
+      const { log } = await import("../system/log.ts");
+      const daemon = await startDaemon({ allowUnsigned: o.allowUnsigned, httpPort: o.httpPort, bundledApps: [join(ROOT, "examples", "apps", "hello")] });
+      stops.unshift(() => daemon.shutdown());
+      process.stdout.write(`APPD_SOCKET=${daemon.unix.path}\n`);
+      if (daemon.http) {
+        process.stdout.write(`APPD_URL=${daemon.http.url}\n`);
+        log.info(`open ${daemon.http.url}?token=${daemon.http.token} in a browser on this machine`);
+      }
+    }
     const signal = await new Promise<string>((resolve) => {
       process.once("SIGINT", () => resolve("SIGINT"));
       process.once("SIGTERM", () => resolve("SIGTERM"));
     });
     void signal;
-    control.close();
-    comp.destroy();
+    for (const stop of stops) await stop();
     return 0;
   },
 };
