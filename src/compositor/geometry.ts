@@ -61,9 +61,22 @@ export class Damage {
   }
 }
 
-/** wl_region state: adds and subtracts kept as an ordered list (tested in order). */
+/**
+ * wl_region state: adds and subtracts kept as an ordered list (tested in
+ * order). A client may send millions of adds; past MAX_OPS the list
+ * collapses to the bounding box of what was added (input regions only need
+ * to be roughly right, and memory must stay bounded).
+ */
+const MAX_OPS = 256;
 export class Region {
   ops: { add: boolean; r: Rect }[] = [];
+  push(add: boolean, r: Rect): void {
+    this.ops.push({ add, r });
+    if (this.ops.length > MAX_OPS) {
+      const adds = this.ops.filter((o) => o.add).map((o) => o.r);
+      this.ops = adds.length ? [{ add: true, r: adds.reduce(union) }] : [];
+    }
+  }
   contains(x: number, y: number): boolean {
     let inside = false;
     for (const op of this.ops) if (contains(op.r, x, y)) inside = op.add;

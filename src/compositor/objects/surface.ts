@@ -7,7 +7,7 @@
 // role's `commit` hook runs after every commit and decides about mapping.
 import { ProtocolError, type Resource } from "../wl.ts";
 import { wayland } from "../protocol/index.ts";
-import { Region, type Rect } from "../geometry.ts";
+import { Region, union, type Rect } from "../geometry.ts";
 import { bufferSize, freeContent, readBuffer, releaseBuffer, type Content } from "./buffer.ts";
 import type { Compositor } from "../compositor.ts";
 
@@ -267,6 +267,12 @@ function mergeState(into: State | null, s: State): State {
   };
 }
 
+/** Pending damage stays bounded however many requests a client sends before committing. */
+function addDamage(list: Rect[], r: Rect): void {
+  list.push(r);
+  if (list.length > 64) list.splice(0, list.length, list.reduce(union));
+}
+
 const surfaceImpl = {
   // The client is done with the surface; its role object must go first (checked by the role).
   destroy() {},
@@ -278,7 +284,7 @@ const surfaceImpl = {
     r.data.pending.dy = y;
   },
   damage(r: SurfaceRes, x: number, y: number, width: number, height: number) {
-    r.data.pending.damage.push({ x, y, width, height });
+    addDamage(r.data.pending.damage, { x, y, width, height });
   },
   // The client wants to know when a good time to draw the next frame is.
   frame(r: SurfaceRes, cb: Resource<typeof wayland.wl_callback>) {
@@ -302,7 +308,7 @@ const surfaceImpl = {
     r.data.pending.scale = scale;
   },
   damage_buffer(r: SurfaceRes, x: number, y: number, width: number, height: number) {
-    r.data.pending.bufferDamage.push({ x, y, width, height });
+    addDamage(r.data.pending.bufferDamage, { x, y, width, height });
   },
   offset(r: SurfaceRes, x: number, y: number) {
     r.data.pending.dx = x;
@@ -314,10 +320,10 @@ type RegionRes = Resource<typeof wayland.wl_region, Region>;
 const regionImpl = {
   destroy() {},
   add(r: RegionRes, x: number, y: number, width: number, height: number) {
-    r.data.ops.push({ add: true, r: { x, y, width, height } });
+    r.data.push(true, { x, y, width, height });
   },
   subtract(r: RegionRes, x: number, y: number, width: number, height: number) {
-    r.data.ops.push({ add: false, r: { x, y, width, height } });
+    r.data.push(false, { x, y, width, height });
   },
 };
 

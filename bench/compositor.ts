@@ -1,0 +1,120 @@
+// Compositor benchmarks: weft beside weston (--backend=headless, pixman
+// renderer, desktop shell — kiosk-shell does not animate simple-shm) in one run, same output size, same clients, same
+// machine. Prints each figure for both and the ratio weft/weston.
+//
+//   round trip   wl_display_sync p50/p99 (build/clients/hostile roundtrips)
+//   cpu          compositor CPU while weston-simple-shm animates at 60 Hz
+//   rss          compositor RSS with weston-simple-shm, weston-terminal and foot mapped
+//   flood        requests/s a client can push (wl_region.add, then one round trip)
+//
+// Run: bun bench/compositor.ts   (needs scripts/build-clients.sh; weston, foot)
+import { mkdtempSync, readFileSync, rmSync, existsSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+
+const ROOT = join(import.meta.dir, "..");
+const HOSTILE = join(ROOT, "build", "clients", "hostile");
+const W = 1280;
+const H = 720;
+const TICK = 100; // jiffies per second (sysconf(_SC_CLK_TCK) on Linux)
+
+interface Server {
+  name: string;
+  pid: number;
+  env: Record<string, string>;
+  stop(): Promise<void>;
+}
+
+async function until(what: string, ok: () => boolean, ms = 15_000) {
+  const end = Date.now() + ms;
+  while (!ok()) {
+    if (Date.now() > end) throw new Error(`timed out: ${what}`);
+    await Bun.sleep(20);
+  }
+}
+
+async function start(kind: "weft" | "weston"): Promise<Server> {
+  const dir = mkdtempSync(join(tmpdir(), `bench-${kind}-`));
+  const socket = "wl-bench";
+  const env = { ...process.env, XDG_RUNTIME_DIR: dir, WAYLAND_DISPLAY: socket, HOME: dir } as Record<string, string>;
+  const argv =
+    kind === "weft"
+      ? ["bun", join(ROOT, "bin", "weft.ts"), "run", "--headless", "--width", `${W}`, "--height", `${H}`, "--socket", socket]
+      : ["weston", "--backend=headless-backend.so", `--width=${W}`, `--height=${H}`, `--socket=${socket}`, "--shell=desktop-shell.so", "--use-pixman", "--no-config", "--idle-time=0"];
+  const proc = Bun.spawn(argv, { env, stdout: "ignore", stderr: "ignore" });
+  await until(`${kind} socket`, () => existsSync(join(dir, socket)));
+  await Bun.sleep(300); // let it finish starting (weston loads modules after listening)
+  return {
+    name: kind,
+    pid: proc.pid,
+    env,
+    async stop() {
+      proc.kill("SIGTERM");
+      await proc.exited;
+      rmSync(dir, { recursive: true, force: true });
+    },
+  };
+}
+
+function cpuTicks(pid: number): number {
+  const f = readFileSync(`/proc/${pid}/stat`, "utf8").split(") ")[1].split(" ");
+  return Number(f[11]) + Number(f[12]); // utime + stime (fields 14, 15)
+}
+function rssKiB(pid: number): number {
+  const m = readFileSync(`/proc/${pid}/status`, "utf8").match(/VmRSS:\s+(\d+)/);
+  return m ? Number(m[1]) : 0;
+}
+
+async function hostile(s: Server, ...args: string[]): Promise<string> {
+  const p = Bun.spawn([HOSTILE, ...args], { env: s.env, stdout: "pipe", stderr: "ignore" });
+  const out = await new Response(p.stdout).text();
+  await p.exited;
+  return out.trim();
+}
+
+async function measure(kind: "weft" | "weston") {
+  const s = await start(kind);
+  const clients: Bun.Subprocess[] = [];
+  try {
+    await hostile(s, "roundtrips", "500"); // warm up
+    const rt = (await hostile(s, "roundtrips", "5000")).match(/p50 ([\d.]+) p99 ([\d.]+)/)!;
+    const flood = Number((await hostile(s, "request-flood", "300000")).match(/ok (\d+)/)![1]);
+
+    const shm = Bun.spawn(["weston-simple-shm"], { env: s.env, stdout: "ignore", stderr: "ignore" });
+    clients.push(shm);
+    await Bun.sleep(1000);
+    const t0 = cpuTicks(s.pid);
+    const c0 = cpuTicks(shm.pid);
+    const w0 = performance.now();
+    await Bun.sleep(5000);
+    const secs = (performance.now() - w0) / 1000;
+    const cpu = ((cpuTicks(s.pid) - t0) / TICK / secs) * 100;
+    // Sanity: the client itself must be animating on both (similar CPU).
+    const clientCpu = ((cpuTicks(shm.pid) - c0) / TICK / secs) * 100;
+
+    clients.push(Bun.spawn(["weston-terminal", "--shell=/bin/sh"], { env: s.env, stdout: "ignore", stderr: "ignore" }));
+    clients.push(Bun.spawn(["foot", "/bin/sh"], { env: { ...s.env, SHELL: "/bin/sh" }, stdout: "ignore", stderr: "ignore" }));
+    await Bun.sleep(2000);
+    const rss = rssKiB(s.pid);
+    return { p50: Number(rt[1]), p99: Number(rt[2]), flood, cpu, clientCpu, rss };
+  } finally {
+    for (const c of clients) c.kill();
+    await Promise.all(clients.map((c) => c.exited));
+    await s.stop();
+  }
+}
+
+if (import.meta.main) {
+  const weft = await measure("weft");
+  const weston = await measure("weston");
+  const row = (label: string, a: number, b: number, unit: string, goal: string) =>
+    console.log(`${label.padEnd(28)} ${a.toFixed(1).padStart(10)} ${b.toFixed(1).padStart(10)}  ${unit.padEnd(6)} ${(a / b).toFixed(2).padStart(6)}×  ${goal}`);
+  console.log(`compositor bench, ${W}x${H} headless, ${new Date().toISOString()}`);
+  console.log(`${"".padEnd(28)} ${"weft".padStart(10)} ${"weston".padStart(10)}  ${"unit".padEnd(6)} ${"ratio".padStart(7)}  goal`);
+  row("round trip p50", weft.p50, weston.p50, "µs", "≤ 1.5×");
+  row("round trip p99", weft.p99, weston.p99, "µs", "≤ 1.5×");
+  row("CPU, simple-shm at 60 Hz", weft.cpu, weston.cpu, "%", "≤ 1×");
+  row("  (simple-shm's own CPU)", weft.clientCpu, weston.clientCpu, "%", "same: both animate");
+  row("RSS, 3 clients mapped", weft.rss / 1024, weston.rss / 1024, "MiB", "≤ 2×");
+  row("request flood", weft.flood / 1000, weston.flood / 1000, "k/s", "higher is better");
+}
