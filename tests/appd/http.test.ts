@@ -299,7 +299,16 @@ describe("appd http: against a real daemon", () => {
 
       const launched = await call("POST", "/api/launch", { headers: auth, body: JSON.stringify({ app_id: "org.weft.test.ready" }) });
       expect(launched).toEqual({ status: 201, body: { type: "LAUNCH_ACK", session_id: 1, app_id: "org.weft.test.ready" }, location: "/api/sessions/1" });
-      expect((await call("GET", "/api/sessions/1")).status).toBe(200);
+      await within(
+        new Promise<void>((resolve) => {
+          const ready = () => d.sessions.sessions.get(1)?.state === "running" && (off(), resolve());
+          const off = d.sessions.on(ready);
+          ready();
+        }),
+        10_000,
+        "READY",
+      );
+      expect(await call("GET", "/api/sessions/1")).toEqual({ status: 200, body: { type: "APP_STATE", session_id: 1, state: "running", app_id: "org.weft.test.ready" }, location: null });
       const term = await call("POST", "/api/sessions/1/terminate", { headers: auth });
       expect(term).toMatchObject({ status: 200, body: { type: "APP_STATE", session_id: 1, state: "stopped" } });
       expect(await call("GET", "/api/sessions/1/logs?lines=1")).toMatchObject({ status: 200, body: { type: "LOGS", session_id: 1, lines: [{ stream: "stdout", text: expect.any(String) }] } });
