@@ -3,3 +3,4 @@
 const [name, ...argv] = process.argv.slice(2);
 const mod = (await import(`../../src/cli/${name}.ts`)) as { default: { run(a: string[]): Promise<number> } };
 process.exit(await mod.default.run(argv));
+export {};

@@ -36,7 +36,7 @@ describe("weft run --headless", () => {
   test("serves clients, answers weft screenshot, takes test input, stops on SIGTERM", async () => {
     using rt = tempRuntime();
     const env = { ...process.env, XDG_RUNTIME_DIR: rt.path };
-    const weft = Bun.spawn(["bun", WEFT, "run", "--headless", "--width", "640", "--height", "480", "--test-input"], { env, stdout: "pipe", stderr: "pipe" });
+    const weft = Bun.spawn(["bun", WEFT, "run", "--headless", "--no-appd", "--width", "640", "--height", "480", "--test-input"], { env, stdout: "pipe", stderr: "pipe" });
     let client: Bun.Subprocess | undefined;
     try {
       const line = await readLine(weft.stdout);
@@ -72,9 +72,8 @@ describe("weft run --headless", () => {
 
   test("test input is refused unless enabled", async () => {
     using rt = tempRuntime();
-    const env = { ...process.env, XDG_RUNTIME_DIR: rt.path };
-    delete env.WEFT_TEST_INPUT;
-    const weft = Bun.spawn(["bun", WEFT, "run", "--headless", "--socket", "wl-noinput"], { env, stdout: "pipe", stderr: "pipe" });
+    const env: Record<string, string | undefined> = { ...process.env, XDG_RUNTIME_DIR: rt.path, WEFT_TEST_INPUT: undefined };
+    const weft = Bun.spawn(["bun", WEFT, "run", "--headless", "--no-appd", "--socket", "wl-noinput"], { env, stdout: "pipe", stderr: "pipe" });
     try {
       expect(await readLine(weft.stdout)).toBe("WAYLAND_DISPLAY=wl-noinput");
       const { reply } = await controlRequest(join(rt.path, "weft", "compositor-wl-noinput.sock"), { op: "input", events: [{ type: "key", key: 30, pressed: true }] });

@@ -64,7 +64,7 @@ export class Harness {
     const proc = Bun.spawn(argv, { env: this.env, stdin: "pipe", stdout: "pipe", stderr: "inherit" });
     this.clients.push({ proc: proc as unknown as Client["proc"], pid: proc.pid, output: async () => "" });
     const lines: string[] = [];
-    let wake: (() => void) | null = null;
+    let wake = null as (() => void) | null;
     let ended = false;
     (async () => {
       let buf = "";
