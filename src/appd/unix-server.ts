@@ -7,9 +7,13 @@ import { chmodSync, existsSync, lstatSync, unlinkSync } from "node:fs";
 import { acceptOne, closeFd, getuid, listenUnix, peerCred } from "../../ffi/libc.ts";
 import { ErrorCode, type Response } from "../ipc/messages.ts";
 import { decodeBody, encodeFrame, FrameReader, FrameTooLarge } from "../ipc/framing.ts";
+import { SocketWriter } from "../ipc/socket-writer.ts";
 import { watchFd } from "../loop/fd.ts";
 import { log } from "../system/log.ts";
 import type { Api } from "./api.ts";
+
+/** Requests one connection may have waiting for an answer. */
+const MAX_QUEUED = 256;
 
 export interface UnixServer {
   path: string;
@@ -19,9 +23,14 @@ export interface UnixServer {
 
 interface Conn {
   reader: FrameReader;
+  writer: SocketWriter;
   /** Requests are answered strictly in order, one at a time. */
   chain: Promise<void>;
+  queued: number;
   closed: boolean;
+  /** An unframeable stream: earlier requests are still answered, nothing after. */
+  refused?: boolean;
+  endAfterDrain?: boolean;
 }
 
 export function serveUnix(path: string, api: Api, opts: { allowUid?: number } = {}): UnixServer {
@@ -36,25 +45,39 @@ export function serveUnix(path: string, api: Api, opts: { allowUid?: number } = 
   let connections = 0;
   let refused = 0;
 
+  /** Answers `last` after the replies already queued (so they arrive in order), then closes. */
+  const refuse = (socket: import("bun").Socket<Conn>, last: Response) => {
+    const c = socket.data;
+    c.refused = true;
+    c.chain = c.chain.then(() => {
+      c.writer.write(encodeFrame(last));
+      if (c.writer.pending === 0) socket.end();
+      else c.endAfterDrain = true;
+    });
+  };
+
   const handlers = {
     open(socket: import("bun").Socket<Conn>) {
-      socket.data = { reader: new FrameReader(), chain: Promise.resolve(), closed: false };
+      socket.data = { reader: new FrameReader(), writer: new SocketWriter(socket as never), chain: Promise.resolve(), queued: 0, closed: false };
       connections++;
     },
     data(socket: import("bun").Socket<Conn>, chunk: Uint8Array) {
       const c = socket.data;
+      if (c.refused) return; // the stream lost its framing; we are closing it
       let bodies: Uint8Array[];
       try {
         bodies = c.reader.push(chunk);
       } catch (e) {
         // An oversize length: answer once, then close — the rest of the stream cannot be framed.
-        const msg = e instanceof FrameTooLarge ? e.message : "unreadable frame";
-        socket.end(encodeFrame({ type: "ERROR", code: ErrorCode.frameTooLarge, message: msg } satisfies Response));
-        c.closed = true;
-        return;
+        return refuse(socket, { type: "ERROR", code: ErrorCode.frameTooLarge, message: e instanceof FrameTooLarge ? e.message : "unreadable frame" });
       }
+      // A client that pipelines without reading must not queue unbounded work.
+      if (c.queued + bodies.length > MAX_QUEUED)
+        return refuse(socket, { type: "ERROR", code: ErrorCode.badRequest, message: `more than ${MAX_QUEUED} requests waiting; read the answers` });
+      c.queued += bodies.length;
       for (const body of bodies) {
         c.chain = c.chain.then(async () => {
+          c.queued--;
           if (c.closed) return;
           let reply: Response;
           try {
@@ -62,9 +85,14 @@ export function serveUnix(path: string, api: Api, opts: { allowUid?: number } = 
           } catch {
             reply = { type: "ERROR", code: ErrorCode.badRequest, message: "malformed MessagePack body" };
           }
-          if (!c.closed) socket.write(encodeFrame(reply));
+          if (!c.closed) c.writer.write(encodeFrame(reply));
         });
       }
+    },
+    drain(socket: import("bun").Socket<Conn>) {
+      const c = socket.data;
+      c.writer.drain();
+      if (c.endAfterDrain && c.writer.pending === 0) socket.end();
     },
     close(socket: import("bun").Socket<Conn>) {
       if (socket.data) socket.data.closed = true;

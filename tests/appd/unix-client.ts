@@ -2,15 +2,20 @@
 import { decode } from "@msgpack/msgpack";
 import type { Response } from "../../src/ipc/messages.ts";
 import { encodeFrame, FrameReader } from "../../src/ipc/framing.ts";
+import { SocketWriter } from "../../src/ipc/socket-writer.ts";
 
 export async function unixClient(path: string) {
   const reader = new FrameReader();
   const waiting: ((r: Response) => void)[] = [];
   let closed: () => void;
   const closedP = new Promise<void>((r) => (closed = r));
+  let writer: SocketWriter | null = null;
   const socket = await Bun.connect({
     unix: path,
     socket: {
+      drain() {
+        writer?.drain();
+      },
       data(_s, chunk) {
         for (const body of reader.push(chunk)) waiting.shift()?.(decode(body) as Response);
       },
@@ -19,18 +24,20 @@ export async function unixClient(path: string) {
       },
     },
   });
+  writer = new SocketWriter(socket as never);
+  const w = writer;
   return {
     request(msg: unknown): Promise<Response> {
       return new Promise((resolve) => {
         waiting.push(resolve);
-        socket.write(encodeFrame(msg));
+        w.write(encodeFrame(msg));
       });
     },
     /** Sends raw bytes (for malformed-frame tests). */
     raw(bytes: Uint8Array): Promise<Response> {
       return new Promise((resolve) => {
         waiting.push(resolve);
-        socket.write(bytes);
+        w.write(bytes);
       });
     },
     closed: closedP,
