@@ -231,7 +231,7 @@ describe("appd http: messages", () => {
     const s = await server();
     const c = await wsConnect(`${s.ws}/ws`, { headers: s.bearer });
     await s[Symbol.asyncDispose]();
-    expect((await c.closed).code).toBeGreaterThan(1000);
+    expect(await c.closed).toEqual({ code: 1001, reason: "Server closed" });
   });
 });
 
