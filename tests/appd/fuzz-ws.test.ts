@@ -131,6 +131,7 @@ function predict(m: string | Uint8Array, authed: boolean): Outcome {
 test("10,000 random and mutated messages: each answered or closed cleanly; the server keeps serving in flat memory", async () => {
   process.env.WEFT_LOG ??= "error";
   using store = tempDir("weft-fuzz-store-");
+  const savedStore = process.env.WEFT_APP_STORE;
   process.env.WEFT_APP_STORE = store.path; // empty: no fuzzed launch can start a guest
   const seed = Number(process.env.WEFT_FUZZ_SEED ?? 20_240_601);
   const r = rng(seed);
@@ -208,6 +209,7 @@ test("10,000 random and mutated messages: each answered or closed cleanly; the s
   } finally {
     await client?.close();
     await http.close();
-    delete process.env.WEFT_APP_STORE;
+    if (savedStore === undefined) delete process.env.WEFT_APP_STORE;
+    else process.env.WEFT_APP_STORE = savedStore;
   }
 }, 120_000);
