@@ -114,6 +114,24 @@ export class Scene {
     this.damageSurfaceTree(v.surface);
   }
 
+  /**
+   * Hides (or shows again) a view without unmapping it. A minimized view is
+   * not drawn, and its surfaces get no frame callbacks, so clients stop
+   * rendering for nobody.
+   */
+  minimize(v: View, on: boolean): void {
+    if (v.minimized === on) return;
+    if (on) this.damageSurfaceTree(v.surface);
+    v.minimized = on;
+    if (!on) {
+      this.damageSurfaceTree(v.surface);
+      this.focus(v);
+    } else if (this.focused === v) {
+      const next = [...this.views].reverse().find((x) => x !== v && x.layer === "normal" && x.kind !== "popup" && !x.minimized);
+      this.focus(next ?? null);
+    }
+  }
+
   setLayer(v: View, layer: Layer): void {
     if (v.layer === layer) return;
     v.layer = layer;

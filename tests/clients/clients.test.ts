@@ -56,6 +56,16 @@ describe("real clients", () => {
       await expectShown(h, c.pid, 10, 0.1);
     }));
 
+  test("weston-subsurfaces: a window made of subsurfaces is composed and shown", () =>
+    withHarness(async (h) => {
+      const c = h.spawn(["weston-subsurfaces"]);
+      const v = await h.mapped(c);
+      let subs = 0;
+      h.comp.scene.forEachSurface(v.surface, (s) => s.sub && subs++);
+      expect(subs).toBeGreaterThanOrEqual(1);
+      await expectShown(h, c.pid, 3);
+    }));
+
   test("weston-terminal maps with its decorations and text", () =>
     withHarness(async (h) => {
       const c = h.spawn(["weston-terminal", "--shell=/bin/sh"]);

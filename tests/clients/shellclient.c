@@ -6,8 +6,14 @@
 //   shellclient shell ROLE X Y W H RRGGBB   a weft shell window; commands on stdin:
 //       commit | metadata TITLE ROLE | geometry X Y W H | destroy-window |
 //       destroy-manager | quit
-//   shellclient pixel RRGGBB W H            an xdg toplevel showing one colour,
-//                                           scaled by a viewport to W×H
+//   shellclient pixel RRGGBB W H [max|full|popup]
+//                                           an xdg toplevel showing one colour,
+//                                           scaled by a viewport to W×H; "max"
+//                                           and "full" ask to be maximized or
+//                                           fullscreen (it then fills the size
+//                                           configured); "popup" adds a grabbing
+//                                           50×40 popup (colour inverted)
+//                                           anchored at (10,10,20,20) bottom-right
 // Every event is printed on stdout, one line each, flushed at once.
 #define _GNU_SOURCE
 #include <poll.h>
@@ -32,6 +38,7 @@ static struct wp_viewporter *viewporter;
 static struct wp_single_pixel_buffer_manager_v1 *spb;
 static struct wp_presentation *presentation;
 static struct wl_surface *surface;
+static struct wl_seat *seat;
 static uint32_t color;
 static int running = 1;
 
@@ -46,6 +53,7 @@ static void global(void *d, struct wl_registry *r, uint32_t name, const char *if
   else if (!strcmp(iface, "wp_viewporter")) viewporter = wl_registry_bind(r, name, &wp_viewporter_interface, 1);
   else if (!strcmp(iface, "wp_single_pixel_buffer_manager_v1")) spb = wl_registry_bind(r, name, &wp_single_pixel_buffer_manager_v1_interface, 1);
   else if (!strcmp(iface, "wp_presentation")) presentation = wl_registry_bind(r, name, &wp_presentation_interface, 1);
+  else if (!strcmp(iface, "wl_seat")) seat = wl_registry_bind(r, name, &wl_seat_interface, 1);
 }
 static void global_remove(void *d, struct wl_registry *r, uint32_t n) { (void)d, (void)r, (void)n; }
 static const struct wl_registry_listener registry_listener = {global, global_remove};
@@ -129,24 +137,88 @@ static void command(struct wl_display *dpy, char *line) {
 
 // ---- xdg toplevel with a single-pixel buffer ------------------------------------------------
 static int vp_w, vp_h;
+static const char *extra = "";
+static struct xdg_surface *toplevel_xdg;
+static struct xdg_toplevel *toplevel;
+static struct wp_viewport *viewport;
+static uint32_t last_serial;
+
+static void popup_configure(void *d, struct xdg_popup *p, int32_t x, int32_t y, int32_t w, int32_t h) { (void)d, (void)p, say("popup_configure %d %d %d %d", x, y, w, h); }
+static void popup_done(void *d, struct xdg_popup *p) { (void)d, (void)p, say("popup_done"); }
+static void popup_repositioned(void *d, struct xdg_popup *p, uint32_t t) { (void)d, (void)p, (void)t; }
+static const struct xdg_popup_listener popup_listener = {popup_configure, popup_done, popup_repositioned};
+static struct wl_surface *popup_surface;
+static void popup_xs_configure(void *d, struct xdg_surface *xs, uint32_t serial) {
+  (void)d;
+  xdg_surface_ack_configure(xs, serial);
+  uint32_t c = ~color & 0xffffff;
+  struct wl_buffer *buf = wp_single_pixel_buffer_manager_v1_create_u32_rgba_buffer(spb, ((c >> 16) & 0xff) * 0x01010101u, ((c >> 8) & 0xff) * 0x01010101u, (c & 0xff) * 0x01010101u, 0xffffffffu);
+  struct wp_viewport *vp = wp_viewporter_get_viewport(viewporter, popup_surface);
+  wp_viewport_set_destination(vp, 50, 40);
+  wl_surface_attach(popup_surface, buf, 0, 0);
+  wl_surface_commit(popup_surface);
+  say("popup_committed");
+}
+static const struct xdg_surface_listener popup_xs_listener = {popup_xs_configure};
+
+static void open_popup(void) {
+  struct xdg_positioner *pos = xdg_wm_base_create_positioner(wm_base);
+  xdg_positioner_set_size(pos, 50, 40);
+  xdg_positioner_set_anchor_rect(pos, 10, 10, 20, 20);
+  xdg_positioner_set_anchor(pos, XDG_POSITIONER_ANCHOR_BOTTOM_RIGHT);
+  xdg_positioner_set_gravity(pos, XDG_POSITIONER_GRAVITY_BOTTOM_RIGHT);
+  popup_surface = wl_compositor_create_surface(compositor);
+  struct xdg_surface *xs = xdg_wm_base_get_xdg_surface(wm_base, popup_surface);
+  xdg_surface_add_listener(xs, &popup_xs_listener, NULL);
+  struct xdg_popup *p = xdg_surface_get_popup(xs, toplevel_xdg, pos);
+  xdg_popup_add_listener(p, &popup_listener, NULL);
+  if (seat) xdg_popup_grab(p, seat, last_serial);
+  xdg_positioner_destroy(pos);
+  wl_surface_commit(popup_surface);
+}
+
+static void kb_keymap(void *d, struct wl_keyboard *k, uint32_t f, int32_t fd, uint32_t s) { (void)d, (void)k, (void)f, (void)s, close(fd); }
+static void kb_enter(void *d, struct wl_keyboard *k, uint32_t serial, struct wl_surface *s, struct wl_array *keys) {
+  (void)d, (void)k, (void)keys;
+  last_serial = serial;
+  say("keyboard_enter %s", s == surface ? "toplevel" : s == popup_surface ? "popup" : "other");
+}
+static void kb_leave(void *d, struct wl_keyboard *k, uint32_t serial, struct wl_surface *s) { (void)d, (void)k, (void)serial, (void)s; }
+static void kb_key(void *d, struct wl_keyboard *k, uint32_t serial, uint32_t t, uint32_t key, uint32_t st) { (void)d, (void)k, (void)t, last_serial = serial, say("key %u %u", key, st); }
+static void kb_mods(void *d, struct wl_keyboard *k, uint32_t serial, uint32_t a, uint32_t b, uint32_t c, uint32_t g) { (void)d, (void)k, (void)serial, (void)a, (void)b, (void)c, (void)g; }
+static void kb_repeat(void *d, struct wl_keyboard *k, int32_t r, int32_t dl) { (void)d, (void)k, (void)r, (void)dl; }
+static const struct wl_keyboard_listener kb_listener = {kb_keymap, kb_enter, kb_leave, kb_key, kb_mods, kb_repeat};
 static void ping(void *d, struct xdg_wm_base *b, uint32_t serial) { (void)d, xdg_wm_base_pong(b, serial); }
 static const struct xdg_wm_base_listener wm_listener = {ping};
 static void xs_configure(void *d, struct xdg_surface *xs, uint32_t serial) {
   (void)d;
   xdg_surface_ack_configure(xs, serial);
   static int done;
-  if (done++) return;
+  if (done++) {
+    // Later configures (maximize, activation): recommit at the configured size.
+    if (viewport && vp_w > 0) wp_viewport_set_destination(viewport, vp_w, vp_h);
+    wl_surface_commit(surface);
+    return;
+  }
   uint32_t r = (color >> 16) & 0xff, g = (color >> 8) & 0xff, bl = color & 0xff;
   struct wl_buffer *buf = wp_single_pixel_buffer_manager_v1_create_u32_rgba_buffer(spb, r * 0x01010101u, g * 0x01010101u, bl * 0x01010101u, 0xffffffffu);
-  struct wp_viewport *vp = wp_viewporter_get_viewport(viewporter, surface);
-  wp_viewport_set_destination(vp, vp_w, vp_h);
+  viewport = wp_viewporter_get_viewport(viewporter, surface);
+  wp_viewport_set_destination(viewport, vp_w, vp_h);
   wl_surface_attach(surface, buf, 0, 0);
   wl_surface_damage(surface, 0, 0, vp_w, vp_h);
   commit_with_feedback();
   say("committed");
+  if (!strcmp(extra, "popup")) open_popup();
 }
 static const struct xdg_surface_listener xs_listener = {xs_configure};
-static void tl_configure(void *d, struct xdg_toplevel *t, int32_t w, int32_t h, struct wl_array *s) { (void)d, (void)t, (void)s, say("toplevel_configure %d %d", w, h); }
+static void tl_configure(void *d, struct xdg_toplevel *t, int32_t w, int32_t h, struct wl_array *s) {
+  (void)d, (void)t;
+  char states[64] = "";
+  uint32_t *st;
+  wl_array_for_each(st, s) snprintf(states + strlen(states), sizeof states - strlen(states), " %u", *st);
+  say("toplevel_configure %d %d%s", w, h, states);
+  if (w > 0 && h > 0) vp_w = w, vp_h = h;
+}
 static void tl_close(void *d, struct xdg_toplevel *t) { (void)d, (void)t, say("close"); }
 static void tl_bounds(void *d, struct xdg_toplevel *t, int32_t w, int32_t h) { (void)d, (void)t, (void)w, (void)h; }
 static void tl_caps(void *d, struct xdg_toplevel *t, struct wl_array *c) { (void)d, (void)t, (void)c; }
@@ -163,18 +235,22 @@ int main(int argc, char **argv) {
     color = strtoul(argv[7], NULL, 16);
     window = zweft_shell_manager_v1_create_window(manager, "test.shellclient", "shellclient", argv[2], surface, atoi(argv[3]), atoi(argv[4]), atoi(argv[5]), atoi(argv[6]));
     zweft_shell_window_v1_add_listener(window, &window_listener, NULL);
-  } else if (argc == 5 && !strcmp(argv[1], "pixel") && wm_base && spb && viewporter) {
+  } else if ((argc == 5 || argc == 6) && !strcmp(argv[1], "pixel") && wm_base && spb && viewporter) {
     color = strtoul(argv[2], NULL, 16);
     vp_w = atoi(argv[3]), vp_h = atoi(argv[4]);
+    if (argc == 6) extra = argv[5];
+    if (seat) wl_keyboard_add_listener(wl_seat_get_keyboard(seat), &kb_listener, NULL);
     xdg_wm_base_add_listener(wm_base, &wm_listener, NULL);
-    struct xdg_surface *xs = xdg_wm_base_get_xdg_surface(wm_base, surface);
+    struct xdg_surface *xs = toplevel_xdg = xdg_wm_base_get_xdg_surface(wm_base, surface);
     xdg_surface_add_listener(xs, &xs_listener, NULL);
-    struct xdg_toplevel *tl = xdg_surface_get_toplevel(xs);
+    struct xdg_toplevel *tl = toplevel = xdg_surface_get_toplevel(xs);
     xdg_toplevel_add_listener(tl, &tl_listener, NULL);
     xdg_toplevel_set_app_id(tl, "test.pixel");
+    if (!strcmp(extra, "max")) xdg_toplevel_set_maximized(tl);
+    if (!strcmp(extra, "full")) xdg_toplevel_set_fullscreen(tl, NULL);
     wl_surface_commit(surface);
   } else {
-    fprintf(stderr, "usage: shellclient shell ROLE X Y W H RRGGBB | pixel RRGGBB W H\n");
+    fprintf(stderr, "usage: shellclient shell ROLE X Y W H RRGGBB | pixel RRGGBB W H [max|full|popup]\n");
     return 2;
   }
   say("ready");

@@ -303,11 +303,9 @@ const toplevelImpl = {
   // Minimized windows are not shown (and get no frame callbacks) until focused again.
   set_minimized(r: ToplevelRes) {
     const t = r.data;
-    const scene = t.xdg.comp.scene;
     if (!t.view.mapped) return;
-    scene.damageSurfaceTree(t.view.surface);
-    t.view.minimized = t.minimized = true;
-    if (scene.focused === t.view) scene.focus(null);
+    t.minimized = true;
+    t.xdg.comp.scene.minimize(t.view, true);
   },
 };
 

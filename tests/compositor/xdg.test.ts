@@ -1,0 +1,71 @@
+// xdg-shell behaviour a user sees: maximize and fullscreen, popups placed
+// by their positioner with grabs, and frame callbacks only while shown.
+import { afterEach, beforeEach, describe, expect, test } from "bun:test";
+import { Harness, pixel, SHELLCLIENT } from "./helpers.ts";
+import { BTN_LEFT } from "../../src/compositor/objects/seat.ts";
+
+let h: Harness;
+beforeEach(() => (h = new Harness({ width: 800, height: 600 })));
+afterEach(async () => {
+  expect(h.comp.server.internalErrors).toBe(0);
+  await h.dispose();
+});
+
+describe("xdg toplevel states", () => {
+  for (const [mode, state] of [
+    ["max", 1],
+    ["full", 2],
+  ] as const) {
+    test(`${mode === "max" ? "maximized" : "fullscreen"}: configured to the output and shown at 0,0`, async () => {
+      const c = h.scripted([SHELLCLIENT, "pixel", "00ff00", "100", "100", mode]);
+      expect(await c.line(/^toplevel_configure/)).toBe(`toplevel_configure 800 600 ${state}`);
+      const v = await h.waitFor("mapped", () => h.windowOf(c.pid));
+      await h.waitFor("full size", () => v.surface.width === 800 && v.frame().x === 0);
+      await h.comp.nextFrame();
+      const snap = h.pixels();
+      expect(pixel(snap, 0, 0)).toBe(0x00ff00);
+      expect(pixel(snap, 799, 599)).toBe(0x00ff00);
+    });
+  }
+});
+
+describe("xdg popups", () => {
+  test("placed by the positioner relative to the parent, grabbing keyboard, dismissed by a click outside", async () => {
+    const c = h.scripted([SHELLCLIENT, "pixel", "ff0000", "300", "200", "popup"]);
+    expect(await c.line(/^popup_configure/)).toBe("popup_configure 30 30 50 40");
+    const parent = await h.waitFor("toplevel", () => h.windowOf(c.pid));
+    const popup = await h.waitFor("popup", () => h.comp.scene.views.find((v) => v.kind === "popup" && v.mapped));
+    expect(h.comp.seat.keyboardFocus).toBe(popup.surface);
+    const f = parent.frame();
+    expect(popup.frame()).toEqual({ x: f.x + 30, y: f.y + 30, width: 50, height: 40 });
+    await h.comp.nextFrame();
+    const snap = h.pixels();
+    expect(pixel(snap, f.x + 31, f.y + 31)).toBe(0x00ffff);
+    expect(pixel(snap, f.x + 5, f.y + 5)).toBe(0xff0000);
+    // A click outside the client's surfaces ends the grab.
+    h.comp.seat.pointerMotion(f.x + f.width + 50, f.y + f.height + 50);
+    h.comp.seat.pointerButton(BTN_LEFT, true);
+    h.comp.seat.pointerButton(BTN_LEFT, false);
+    expect(await c.line(/^popup_done/)).toBe("popup_done");
+    expect(popup.mapped).toBe(false);
+    expect(await c.line(/^keyboard_enter/)).toBe("keyboard_enter toplevel");
+  });
+});
+
+describe("frame callbacks", () => {
+  test("only surfaces that are shown get them: a minimized client stops drawing, and resumes", async () => {
+    const c = h.spawn(["weston-simple-shm"]);
+    const v = await h.mapped(c);
+    let commits = 0;
+    const count = (s: { client: { pid: number } }) => s.client.pid === c.pid && commits++;
+    h.comp.events.on("commit", count);
+    h.comp.scene.minimize(v, true);
+    await h.idle(c.pid, 10);
+    const before = commits;
+    for (let i = 0; i < 10; i++) await h.comp.nextFrame();
+    expect(commits).toBe(before);
+    h.comp.scene.minimize(v, false);
+    await h.waitFor("commits again", () => commits > before + 5);
+    h.comp.events.off("commit", count);
+  });
+});
