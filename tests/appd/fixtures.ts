@@ -2,9 +2,8 @@
 // daemon serving it — what the API tests run against.
 import { cpSync, mkdirSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
-import { startDaemon, type Daemon } from "../../src/appd/daemon.ts";
+import { startDaemon, type Daemon, type DaemonOptions } from "../../src/appd/daemon.ts";
 import { installPackage } from "../../src/appd/package-store.ts";
-import type { SessionOptions } from "../../src/appd/sessions.ts";
 import { guestPath, ROOT, tempDir } from "../helpers.ts";
 
 export interface TestApp {
@@ -61,7 +60,18 @@ export interface TestDaemon extends Daemon {
  * A daemon on a temp store (WEFT_APP_STORE) with TEST_APPS and the bundled
  * hello example installed unsigned, its socket in a temp runtime dir.
  */
-export async function testDaemon(opts: SessionOptions = {}): Promise<TestDaemon> {
+/** The environment variables testDaemon points at its temp dirs; restored on dispose. */
+const ENV_KEYS = ["WEFT_APP_STORE", "XDG_RUNTIME_DIR", "WEFT_TRUSTED_KEYS", "HOME", "WEFT_LOG"] as const;
+
+export async function testDaemon(opts: DaemonOptions = {}): Promise<TestDaemon> {
+  // bun test runs every file in one process: leave the environment as found.
+  const saved = Object.fromEntries(ENV_KEYS.map((k) => [k, process.env[k]]));
+  const restoreEnv = () => {
+    for (const k of ENV_KEYS) {
+      if (saved[k] === undefined) delete process.env[k];
+      else process.env[k] = saved[k];
+    }
+  };
   process.env.WEFT_LOG ??= "error";
   const tmp = tempDir("weft-appd-");
   const store = join(tmp.path, "store");
@@ -78,13 +88,21 @@ export async function testDaemon(opts: SessionOptions = {}): Promise<TestDaemon>
     await installPackage(src, { root: store, allowUnsigned: true });
   }
   await installPackage(join(ROOT, "examples", "apps", "hello"), { root: store, allowUnsigned: true });
-  const d = await startDaemon({ socketPath: join(runtime, "appd.sock"), backoffMs: () => 10, httpPort: false, ...opts });
+  let d: Daemon;
+  try {
+    d = await startDaemon({ socketPath: join(runtime, "appd.sock"), backoffMs: () => 10, httpPort: false, ...opts });
+  } catch (e) {
+    restoreEnv();
+    tmp[Symbol.dispose]();
+    throw e;
+  }
   return {
     ...d,
     dir: tmp.path,
     async [Symbol.asyncDispose]() {
       await d.close();
       tmp[Symbol.dispose]();
+      restoreEnv();
     },
   };
 }
