@@ -9,7 +9,9 @@ gen=$out/protocol
 mkdir -p "$gen"
 SYS=/usr/share/wayland-protocols
 XMLS="protocol/weft-shell-unstable-v1.xml $SYS/stable/xdg-shell/xdg-shell.xml $SYS/stable/viewporter/viewporter.xml
-  $SYS/staging/single-pixel-buffer/single-pixel-buffer-v1.xml $SYS/stable/presentation-time/presentation-time.xml"
+  $SYS/staging/single-pixel-buffer/single-pixel-buffer-v1.xml $SYS/stable/presentation-time/presentation-time.xml
+  $SYS/unstable/xdg-decoration/xdg-decoration-unstable-v1.xml $SYS/unstable/xdg-output/xdg-output-unstable-v1.xml
+  protocol/cursor-shape-v1.xml $SYS/unstable/tablet/tablet-unstable-v2.xml"
 objs=()
 for xml in $XMLS; do
   name=$(basename "$xml" .xml)
