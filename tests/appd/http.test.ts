@@ -329,3 +329,58 @@ describe("appd http: against a real daemon", () => {
     }
   }, 20_000);
 });
+
+// The cookie path in a real browser: Debian's chromium through playwright-core.
+const CHROMIUM = "/usr/bin/chromium";
+describe("appd http: in a browser", () => {
+  test.skipIf(!existsSync(CHROMIUM))("(needs Debian chromium) /?token= signs the page in; its WebSocket gets live broadcasts; another local origin is refused even with the cookie", async () => {
+    const { chromium } = await import("playwright-core");
+    await using d = await testDaemon();
+    await using profile = tempDir("weft-chromium-");
+    const http = await serveHttp(d.api, { port: 0, runtimeDir: null });
+    // Another site on this host: same "site" for SameSite (ports do not count), so only the Origin check stops it.
+    const evil = Bun.serve({ port: 0, hostname: "127.0.0.1", fetch: () => new Response("<!doctype html><title>evil</title>", { headers: { "Content-Type": "text/html" } }) });
+    const browser = await chromium.launchPersistentContext(profile.path, {
+      executablePath: CHROMIUM,
+      headless: true,
+      args: ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update", "--no-first-run"],
+    });
+    try {
+      const page = await browser.newPage();
+      const base = `http://127.0.0.1:${http.port}`;
+      await page.goto(`${base}/?token=${http.token}`);
+      expect(page.url()).toBe(`${base}/`); // redirected: the token is gone from the address bar
+      await page.waitForSelector("#apps[data-ready='1']", { state: "attached", timeout: 10_000 }); // an empty list is "hidden"
+      expect(await page.evaluate(() => (globalThis as any).document.cookie)).toBe(""); // HttpOnly
+      // A launch elsewhere reaches the page as a broadcast; the page re-queries and shows it.
+      await d.api.handle(["LAUNCH_APP", "org.weft.test.ready", 0]);
+      // (a function, not a string: the page's CSP forbids eval, and playwright would eval a string)
+      await page.waitForFunction(() => (globalThis as any).document.querySelector("#apps").textContent.includes("org.weft.test.ready"), undefined, { timeout: 10_000 });
+      expect(await page.textContent("#apps")).toBe("1 org.weft.test.ready");
+
+      // Whatever the browser lets the evil page see, the server must not have served it: count the API's calls.
+      // (Only requests that carry the evil page's marker count: the signed-in page keeps querying.)
+      let served = 0;
+      const handle = d.api.handle.bind(d.api);
+      d.api.handle = (raw) => (JSON.stringify(raw).includes("4242") && served++, handle(raw));
+      const other = await browser.newPage();
+      await other.goto(`http://127.0.0.1:${evil.port}/`);
+      const attempt = await other.evaluate(async (target) => {
+        const ws = await new Promise<string>((resolve) => {
+          const s = new WebSocket(`ws://${target}/ws`);
+          s.onopen = () => (s.send('{"type":"QUERY_APP_STATE","session_id":4242}'), resolve("open"));
+          s.onerror = () => resolve("refused");
+        });
+        const rest = await fetch(`http://${target}/api/sessions/4242`, { credentials: "include" }).then((r) => `status ${r.status}`, () => "blocked");
+        await fetch(`http://${target}/api/launch`, { method: "POST", mode: "no-cors", credentials: "include", body: '{"app_id":"org.weft.test.ready","surface_id":4242}' });
+        return { ws, rest };
+      }, `127.0.0.1:${http.port}`);
+      expect(attempt).toEqual({ ws: "refused", rest: "blocked" });
+      expect(served).toBe(0);
+    } finally {
+      await browser.close();
+      evil.stop(true);
+      await http.close();
+    }
+  }, 60_000);
+});
