@@ -65,6 +65,11 @@ export function enterOutputs(surface: { resource: Resource; entered: Set<number>
   for (const o of set) {
     if (surface.entered.has(o.ptr)) continue;
     surface.entered.add(o.ptr);
-    if (surface.resource.is(wayland.wl_surface)) surface.resource.post("enter", o);
+    if (surface.resource.is(wayland.wl_surface)) {
+      surface.resource.post("enter", o);
+      // v6: the output's scale and transform are what we would like buffers in.
+      surface.resource.post("preferred_buffer_scale", 1);
+      surface.resource.post("preferred_buffer_transform", wl_output.enums.transform.normal);
+    }
   }
 }

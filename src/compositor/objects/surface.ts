@@ -63,6 +63,8 @@ export class Surface {
   scale = 1;
   viewport: Viewport = { src: null, dst: null };
   input: Region | null = null;
+  /** The attach/offset of the last commit: how far the client moved its content (roles apply it). */
+  offset = { dx: 0, dy: 0 };
   /** Committed frame callbacks, answered after the next repaint that shows this surface. */
   frames: Resource[] = [];
   /** Committed presentation feedbacks (wp_presentation). */
@@ -146,6 +148,7 @@ export class Surface {
       releaseBuffer(s.buffer);
       contentChanged = true;
     }
+    this.offset = { dx: s.dx, dy: s.dy };
     this.updateSize();
     // Subsurface positions and synchronized children apply with the parent.
     for (const c of this.stack) {

@@ -229,6 +229,10 @@ export class Toplevel {
     this.view.geometry = this.xdg.geometry;
     const g = this.view.geometry ?? { x: 0, y: 0, width: this.xdg.surface.width, height: this.xdg.surface.height };
     if (this.maximized || this.fullscreen) scene.move(this.view, -g.x, -g.y);
+    else if (this.view.mapped && (this.xdg.surface.offset.dx || this.xdg.surface.offset.dy)) {
+      // The client moved its content (resizing from the left or top edge).
+      scene.move(this.view, this.view.x + this.xdg.surface.offset.dx, this.view.y + this.xdg.surface.offset.dy);
+    }
     if (!this.view.mapped) {
       if (!this.maximized && !this.fullscreen) {
         const at = scene.place(g.width, g.height);
