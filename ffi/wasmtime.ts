@@ -98,6 +98,9 @@ const lib = dlopen(LIBWASMTIME_PATH, {
   wasmtime_linker_delete: { args: [P], returns: v },
   wasmtime_linker_define_wasi: { args: [P], returns: P },
   wasmtime_linker_instantiate: { args: [P, P, P, P, P], returns: P },
+  wasmtime_linker_instantiate_pre: { args: [P, P, P], returns: P },
+  wasmtime_instance_pre_instantiate: { args: [P, P, P, P], returns: P },
+  wasmtime_instance_pre_delete: { args: [P], returns: v },
   // instance / exports / memory
   wasmtime_instance_export_get: { args: [P, P, P, usize, P], returns: bool },
   wasmtime_memory_data_size: { args: [P, P], returns: usize },
@@ -458,8 +461,35 @@ export class Linker {
     if (t) return { trap: takeTrap(t) };
     return { instance };
   }
+  /**
+   * Resolves every import of `module` once (throws naming an unsatisfied
+   * import); instantiating the result skips that work on each launch.
+   */
+  instantiatePre(module: Module): InstancePre {
+    const out = outPtr();
+    check(C.wasmtime_linker_instantiate_pre(this.ptr, module.ptr, ptr(out)), "instantiate");
+    return new InstancePre(slotPtr(out)!);
+  }
   delete(): void {
     C.wasmtime_linker_delete(this.ptr);
+  }
+}
+
+/** A module with its imports already resolved by a linker (wasmtime_instance_pre_t). */
+export class InstancePre {
+  constructor(readonly ptr: Pointer) {}
+  /** Instantiates on the calling (main) thread; start functions run here. */
+  instantiate(store: Store): Instantiated {
+    const instance = new Uint8Array(INSTANCE_SIZE);
+    const trap = outPtr();
+    const err = C.wasmtime_instance_pre_instantiate(this.ptr, store.context, ptr(instance), ptr(trap));
+    if (err) return { error: takeError(err) };
+    const t = slotPtr(trap);
+    if (t) return { trap: takeTrap(t) };
+    return { instance };
+  }
+  delete(): void {
+    C.wasmtime_instance_pre_delete(this.ptr);
   }
 }
 

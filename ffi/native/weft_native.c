@@ -303,11 +303,9 @@ weft_guest *weft_guest_new(uint32_t id, wasmtime_store_t *store, wasm_engine_t *
   pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
   pthread_cond_init(&g->wake, &ca);
   pthread_condattr_destroy(&ca);
-  for (int i = 0; i < 2; i++) {
-    g->out[i].cap = out_cap;
-    g->out[i].buf = malloc(out_cap);
-    if (!g->out[i].buf) return NULL;
-  }
+  // Rings are allocated on first write: most guests never print much, and
+  // guests whose output is inherited or discarded never touch them.
+  for (int i = 0; i < 2; i++) g->out[i].cap = out_cap;
   // Every store under epoch interruption needs a deadline and a callback, or
   // the first epoch tick traps it.
   wt.set_epoch_deadline(g->ctx, 1);
@@ -320,6 +318,10 @@ static ptrdiff_t out_write(weft_guest *g, int which, const unsigned char *data, 
   ring *r = &g->out[which];
   size_t done = 0;
   pthread_mutex_lock(&g->out_lock);
+  if (!r->buf && !(r->buf = malloc(r->cap))) {
+    pthread_mutex_unlock(&g->out_lock);
+    return -ENOMEM;
+  }
   while (done < n) {
     while (r->len == r->cap && atomic_load(&g->stop) == STOP_NONE) pthread_cond_wait(&g->out_space, &g->out_lock);
     if (atomic_load(&g->stop) != STOP_NONE) break;
@@ -352,7 +354,7 @@ void *weft_stderr_callback(void) { return (void *)stderr_cb; }
 size_t weft_guest_read(weft_guest *g, int which, uint8_t *out, size_t max) {
   ring *r = &g->out[which];
   pthread_mutex_lock(&g->out_lock);
-  size_t n = r->len < max ? r->len : max;
+  size_t n = r->len < max ? r->len : max; // 0 for a ring never allocated
   size_t first = r->cap - r->head < n ? r->cap - r->head : n;
   memcpy(out, r->buf + r->head, first);
   memcpy(out + first, r->buf, n - first);

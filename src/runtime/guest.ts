@@ -7,7 +7,7 @@
 //   the guest's epoch callback (native) ends the call at its next check.
 import type { Pointer } from "bun:ffi";
 import { defineInterruptiblePoll, guestNative, StopReason } from "../../ffi/native.ts";
-import { check, exportFunc, exportMemorySize, Linker, Store, takeError, takeTrap, wasiConfig, type Module } from "../../ffi/wasmtime.ts";
+import { check, exportFunc, exportMemorySize, Linker, Store, takeError, takeTrap, wasiConfig, type InstancePre, type Module } from "../../ffi/wasmtime.ts";
 import { loopEvents } from "../loop/index.ts";
 import { GUEST_THREAD_STACK, engineFor } from "./engine.ts";
 import type { ExitStatus } from "./exit.ts";
@@ -69,6 +69,17 @@ function wasiLinkers(fuel: boolean) {
   return l;
 }
 
+/** Imports resolved once per compiled module (the linker of its engine never changes). */
+const pres = new WeakMap<Module, InstancePre>();
+function instancePre(module: Module, linker: Linker): InstancePre {
+  let pre = pres.get(module);
+  if (!pre) {
+    pre = linker.instantiatePre(module);
+    pres.set(module, pre);
+  }
+  return pre;
+}
+
 export class Guest {
   readonly id = nextId++;
   readonly exited: Promise<ExitStatus>;
@@ -123,7 +134,7 @@ export class Guest {
     loopEvents.onGuest(this.id, { exit: () => this.onExit(), output: () => this.drainOutput() });
     const linker = wasiLinkers(fuel);
     if (!guestNative.bindPollFallback(native, linker.base.ptr)) throw new Error("cannot bind WASI poll_oneoff");
-    const inst = linker.guest.instantiate(store, this.module);
+    const inst = instancePre(this.module, linker.guest).instantiate(store);
     if ("error" in inst) return this.endEarly(inst.error.exitStatus !== null ? { kind: "exit", code: inst.error.exitStatus } : { kind: "error", message: `instantiate: ${inst.error.message}` });
     if ("trap" in inst) return this.endEarly({ kind: "trap", trap: inst.trap.kind, message: inst.trap.message, frames: inst.trap.frames });
     this.instance = inst.instance;
