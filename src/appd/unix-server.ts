@@ -82,8 +82,8 @@ export function serveUnix(path: string, api: Api, opts: { allowUid?: number } = 
           let reply: Response;
           try {
             reply = await api.handle(decodeBody(body));
-          } catch {
-            reply = { type: "ERROR", code: ErrorCode.badRequest, message: "malformed MessagePack body" };
+          } catch (e) {
+            reply = { type: "ERROR", code: ErrorCode.badRequest, message: `malformed MessagePack body: ${(e as Error).message}` };
           }
           if (!c.closed) c.writer.write(encodeFrame(reply));
         });

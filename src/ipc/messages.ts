@@ -73,6 +73,13 @@ const FIELD_KINDS: Record<string, FieldKind> = {
 
 export class BadRequest extends Error {}
 
+/** Names a bad tag without serialising it: a hostile tag can be a 100k-deep array. */
+function describeTag(tag: unknown): string {
+  if (typeof tag === "string") return JSON.stringify(tag.slice(0, 64));
+  if (tag === undefined) return "(none)";
+  return `(a ${tag === null ? "null" : Array.isArray(tag) ? "list" : typeof tag}, not a string)`;
+}
+
 /**
  * Turns a decoded message (array or map form) into a typed request, or
  * throws BadRequest naming what is wrong. Unknown extra map fields are
@@ -84,13 +91,13 @@ export function parseRequest(msg: unknown): Request {
   if (Array.isArray(msg)) {
     tag = msg[0];
     const order = typeof tag === "string" ? FIELD_ORDER[tag as Request["type"]] : undefined;
-    if (!order) throw new BadRequest(`unknown request type ${JSON.stringify(tag)?.slice(0, 64)}`);
+    if (!order) throw new BadRequest(`unknown request type ${describeTag(tag)}`);
     fields = Object.fromEntries(order.map((name, i) => [name, msg[i + 1]]));
   } else if (msg && typeof msg === "object" && !(msg instanceof Uint8Array)) {
     fields = msg as Record<string, unknown>;
     tag = fields.type;
   } else throw new BadRequest("a request must be a map with a `type` field or an array starting with the type");
-  if (typeof tag !== "string" || !(tag in FIELD_ORDER)) throw new BadRequest(`unknown request type ${JSON.stringify(tag)?.slice(0, 64) ?? "(none)"}`);
+  if (typeof tag !== "string" || !(tag in FIELD_ORDER)) throw new BadRequest(`unknown request type ${describeTag(tag)}`);
   const out: Record<string, unknown> = { type: tag };
   for (const name of FIELD_ORDER[tag as Request["type"]]) {
     const v = fields[name];

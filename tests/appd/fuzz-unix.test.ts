@@ -91,3 +91,15 @@ test("a frame just over the cap is refused; one just under is read", async () =>
   expect(await c.raw(over)).toMatchObject({ type: "ERROR", code: 4 });
   await c.closed;
 });
+
+test("a 100,000-deep nested frame is refused at once, without stalling the loop", async () => {
+  await using d = await testDaemon();
+  const c = await unixClient(d.unix.path);
+  const body = new Uint8Array(100_001).fill(0x91); // fixarray(1) × 100,000 …
+  body[100_000] = 0xc0; // … around a nil
+  const t0 = performance.now();
+  expect(await c.raw(frame(body))).toMatchObject({ type: "ERROR", code: 1 });
+  expect(performance.now() - t0).toBeLessThan(200);
+  expect((await c.request(["QUERY_RUNNING"])).type).toBe("RUNNING_APPS");
+  await c.close();
+});
