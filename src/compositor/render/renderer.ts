@@ -1,5 +1,8 @@
 // Software compositing with pixman: redraws only the damaged rectangles of
 // an output, bottom to top: background, then every shown surface tree.
+// Per damaged rectangle, drawing starts at the topmost opaque surface that
+// covers it all (nothing below can show), so a client redrawing itself
+// costs one copy, not background + blend.
 import { Op, pixman, Repeat, type Image } from "../../../ffi/pixman.ts";
 import { intersect, type Rect } from "../geometry.ts";
 import type { Scene } from "../scene.ts";
@@ -11,34 +14,42 @@ export interface Target {
   height: number;
 }
 
+interface Layer {
+  s: Surface;
+  at: Rect;
+  opaque: boolean;
+}
+
+const covers = (a: Rect, b: Rect) => a.x <= b.x && a.y <= b.y && a.x + a.width >= b.x + b.width && a.y + a.height >= b.y + b.height;
+
 export function render(scene: Scene, target: Target, damage: Rect[]): void {
   if (damage.length === 0) return;
-  const bg = scene.background;
-  pixman.fillBoxes(
-    Op.src,
-    target.image,
-    bg,
-    damage.map((r) => [r.x, r.y, r.x + r.width, r.y + r.height]),
-  );
+  const layers: Layer[] = [];
   for (const v of scene.views) {
     if (!v.mapped || v.minimized || v.kind === "cursor") continue;
     scene.forEachSurface(v.surface, (s) => {
-      const b = scene.surfaceBounds(s);
-      if (!b) return;
-      for (const d of damage) {
-        const clip = intersect(b, d);
-        if (clip) drawSurface(s, b, clip, target);
-      }
+      const at = scene.surfaceBounds(s);
+      const c = s.content;
+      if (!at || !c) return;
+      layers.push({ s, at, opaque: c.kind === "image" ? c.opaque : c.rgba[3] >= 1 });
     });
+  }
+  for (const d of damage) {
+    let first = layers.length - 1;
+    while (first >= 0 && !(layers[first].opaque && covers(layers[first].at, d))) first--;
+    if (first < 0) pixman.fillBoxes(Op.src, target.image, scene.background, [[d.x, d.y, d.x + d.width, d.y + d.height]]);
+    for (let i = Math.max(0, first); i < layers.length; i++) {
+      const clip = intersect(layers[i].at, d);
+      if (clip) drawSurface(layers[i].s, layers[i].at, clip, target, i === first ? Op.src : Op.over);
+    }
   }
 }
 
-function drawSurface(s: Surface, at: Rect, clip: Rect, t: Target): void {
+function drawSurface(s: Surface, at: Rect, clip: Rect, t: Target, op: number): void {
   const c = s.content;
   if (!c) return;
   if (c.kind === "color") {
-    const [r, g, b, a] = c.rgba;
-    pixman.fillBoxes(Op.over, t.image, [r, g, b, a], [[clip.x, clip.y, clip.x + clip.width, clip.y + clip.height]]);
+    pixman.fillBoxes(op, t.image, c.rgba, [[clip.x, clip.y, clip.x + clip.width, clip.y + clip.height]]);
     return;
   }
   const vp = s.viewport;
@@ -52,7 +63,7 @@ function drawSurface(s: Surface, at: Rect, clip: Rect, t: Target): void {
     pixman.setScale(c.img, srcW / Math.max(1, s.width), srcH / Math.max(1, s.height), srcX, srcY);
     pixman.setRepeat(c.img, Repeat.pad);
   }
-  pixman.composite(Op.over, c.img, null, t.image, clip.x - at.x, clip.y - at.y, 0, 0, clip.x, clip.y, clip.width, clip.height);
+  pixman.composite(op, c.img, null, t.image, clip.x - at.x, clip.y - at.y, 0, 0, clip.x, clip.y, clip.width, clip.height);
   if (scaled) {
     pixman.setScale(c.img, 1, 1);
     pixman.setRepeat(c.img, Repeat.none);
