@@ -99,6 +99,29 @@ describe("real clients", () => {
       { width: 1600, height: 900 },
     ));
 
+  test("gtk3-widget-factory: a combo box opens its list as an xdg_popup placed below it", () =>
+    withHarness(
+      async (h) => {
+        const c = h.spawn(["gtk3-widget-factory"]);
+        const v = await h.mapped(c, 30_000);
+        await h.idle(c.pid);
+        // The first combo box's arrow button (window-relative position on Debian 12's Adwaita).
+        const at = { x: v.x + 379, y: v.y + 96 };
+        h.comp.seat.pointerMotion(at.x, at.y);
+        h.comp.seat.pointerButton(BTN_LEFT, true);
+        h.comp.seat.pointerButton(BTN_LEFT, false);
+        const popup = await h.waitFor("popup", () => h.comp.scene.views.find((x) => x.kind === "popup" && x.mapped));
+        await h.comp.nextFrame();
+        const f = popup.frame();
+        expect(f.y).toBeGreaterThan(at.y);
+        expect(f.y).toBeLessThan(at.y + 60);
+        expect(f.x).toBeLessThan(at.x);
+        expect(f.x + f.width).toBeGreaterThan(at.x - 40);
+        expect(stats(h.pixels(), f, background(h.comp)).colours).toBeGreaterThan(5);
+      },
+      { width: 1600, height: 900 },
+    ));
+
   test("wayland-info sees every global weft promises", () =>
     withHarness(async (h) => {
       const { code, out } = await h.run(["wayland-info"]);
