@@ -3,6 +3,7 @@
 // src/cli/<command>.ts; everything else lives there.
 import pkg from "../package.json" with { type: "json" };
 import { UsageError, type Command } from "../src/cli/command.ts";
+import { buildInfo } from "../src/system/assets.ts";
 
 const WASMTIME_VERSION = "49.0.0"; // kept equal to ffi/wasmtime.ts; not imported so --version loads no library
 
@@ -45,7 +46,8 @@ export async function main(argv: string[]): Promise<number> {
     return name === undefined ? 2 : 0;
   }
   if (name === "-V" || name === "--version") {
-    console.log(`weft ${pkg.version} (bun ${Bun.version}, wasmtime ${WASMTIME_VERSION})`);
+    const b = buildInfo(); // set in the single-file build (scripts/build.ts)
+    console.log(`weft ${pkg.version} (bun ${Bun.version}, wasmtime ${WASMTIME_VERSION})${b ? `\nsingle-file build of ${b.commit}, ${b.builtAt}` : ""}`);
     return 0;
   }
   const entry = commands[name];

@@ -11,6 +11,7 @@ const lib = dlopen("libc.so.6", {
   bind: { args: [i32, P, u32], returns: i32 },
   listen: { args: [i32, i32], returns: i32 },
   accept4: { args: [i32, P, P, i32], returns: i32 },
+  sendto: { args: [i32, P, "usize", i32, P, u32], returns: FFIType.i64 }, // ssize_t
   getsockopt: { args: [i32, i32, i32, P, P], returns: i32 },
   close: { args: [i32], returns: i32 },
   getuid: { args: [], returns: u32 },
@@ -21,6 +22,8 @@ const C = lib.symbols as unknown as PointerReturns<typeof lib.symbols>;
 
 const AF_UNIX = 1;
 const SOCK_STREAM = 1;
+const SOCK_DGRAM = 2;
+const MSG_NOSIGNAL = 0x4000;
 const SOCK_NONBLOCK = 0o4000;
 const SOCK_CLOEXEC = 0o2000000;
 const SOL_SOCKET = 1;
@@ -75,6 +78,39 @@ export function acceptOne(listenFd: number): number | null {
   const e = errno();
   if (e === EAGAIN) return null;
   throw new SysError("accept", e);
+}
+
+/**
+ * struct sockaddr_un for `path` and its length. A leading "@" means Linux's
+ * abstract namespace (sd_notify's convention): the name starts with a NUL and
+ * the length counts only the bytes used.
+ */
+function sockaddrUn(path: string): { addr: Uint8Array; len: number } {
+  const enc = new TextEncoder().encode(path);
+  if (enc.length >= SOCKADDR_UN.pathMax) throw new Error(`socket path too long (${enc.length} bytes, max ${SOCKADDR_UN.pathMax - 1}): ${path}`);
+  const addr = new Uint8Array(SOCKADDR_UN.size);
+  new DataView(addr.buffer).setUint16(SOCKADDR_UN.family, AF_UNIX, true);
+  addr.set(enc, SOCKADDR_UN.path);
+  if (path.startsWith("@")) {
+    addr[SOCKADDR_UN.path] = 0;
+    return { addr, len: SOCKADDR_UN.path + enc.length };
+  }
+  return { addr, len: SOCKADDR_UN.size };
+}
+
+/** An unbound, close-on-exec Unix datagram socket (for sendDatagram). */
+export function datagramSocket(): number {
+  const fd = C.socket(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+  if (fd < 0) throw new SysError("socket(AF_UNIX, SOCK_DGRAM)", errno());
+  return fd;
+}
+
+/** Sends one datagram from `fd` to the Unix socket at `path` ("@name" = abstract). */
+export function sendDatagram(fd: number, path: string, data: Uint8Array): void {
+  const { addr, len } = sockaddrUn(path);
+  const n = Number(C.sendto(fd, ptr(data), data.length, MSG_NOSIGNAL, ptr(addr), len));
+  if (n < 0) throw new SysError(`sendto ${path}`, errno());
+  if (n !== data.length) throw new Error(`sendto ${path}: sent ${n} of ${data.length} bytes`);
 }
 
 export interface PeerCred {

@@ -1,8 +1,8 @@
 // `weft run`: start weft — the Wayland compositor (headless until the DRM
 // backend lands) and the app daemon with the runtime, on one loop.
-import { join } from "node:path";
-import { ROOT } from "../system/assets.ts";
+import { bundledAppDirs } from "../system/assets.ts";
 import { ensureXdgRuntimeDir } from "../system/paths.ts";
+import { systemdNotifier } from "../system/sdnotify.ts";
 import { UsageError, type Command } from "./command.ts";
 
 const help = `Usage: weft run [OPTIONS]
@@ -38,6 +38,10 @@ Exit status:
   1  could not start (no XDG_RUNTIME_DIR, socket in use, …)
   2  bad command line
 `;
+
+function plural(n: number, what: string): string {
+  return `${n} ${what}${n === 1 ? "" : "s"}`;
+}
 
 function intOpt(name: string, v: string | undefined, min: number, max: number): number {
   const n = Number(v);
@@ -103,22 +107,35 @@ const run: Command = {
       return 0;
     }
     if (!o.compositor && !o.appd) throw new UsageError("--no-compositor and --no-appd leave nothing to run");
+    // Under systemd (Type=notify): READY once everything is up, STATUS, WATCHDOG from this loop, STOPPING.
+    const sd = systemdNotifier();
     const chosen = ensureXdgRuntimeDir();
     if (chosen) console.error(`weft run: XDG_RUNTIME_DIR was not set; using ${chosen} (export XDG_RUNTIME_DIR=${chosen} for clients)`);
     const stops: (() => Promise<void> | void)[] = [];
+    const status: { clients?: () => number; apps?: () => number; connections?: () => number; onSessions?: (fn: () => void) => () => void } = {};
     if (o.compositor) {
       const { Compositor } = await import("../compositor/compositor.ts");
       const { startControl } = await import("../compositor/control.ts");
       const comp = new Compositor({ width: o.width, height: o.height, refresh: o.refresh, socket: o.socket });
       const control = startControl(comp, { testInput: o.testInput });
       stops.push(() => control.close(), () => comp.destroy());
+      status.clients = () => comp.server.clients.size;
       process.stdout.write(`WAYLAND_DISPLAY=${comp.socket}\n`);
     }
     if (o.appd) {
       const { startDaemon } = await import("../appd/daemon.ts");
       const { log } = await import("../system/log.ts");
-      const daemon = await startDaemon({ allowUnsigned: o.allowUnsigned, httpPort: o.httpPort, bundledApps: [join(ROOT, "examples", "apps", "hello")] });
+      const daemon = await startDaemon({ allowUnsigned: o.allowUnsigned, httpPort: o.httpPort, bundledApps: bundledAppDirs() });
       stops.unshift(() => daemon.shutdown());
+      status.apps = () => daemon.sessions.running().length;
+      status.connections = () => daemon.unix.stats().connections;
+      status.onSessions = (fn) => {
+        const off = daemon.sessions.on(fn);
+        return () => void off();
+      };
+      // The runtime is up when its engine (and the loop's native threads) are, not at the first launch.
+      const { engineFor } = await import("../runtime/engine.ts");
+      engineFor();
       process.stdout.write(`APPD_SOCKET=${daemon.unix.path}\n`);
       if (daemon.http) {
         process.stdout.write(`APPD_URL=${daemon.http.url}\n`);
@@ -126,12 +143,29 @@ const run: Command = {
         log.info(`system UI: ${daemon.http.url}?token=<the token in $XDG_RUNTIME_DIR/weft/appd.token>`);
       }
     }
+    const statusLine = () => {
+      const parts: string[] = [];
+      if (status.apps) parts.push(plural(status.apps(), "app") + " running");
+      if (status.clients) parts.push(plural(status.clients(), "Wayland client"));
+      if (status.connections) parts.push(plural(status.connections(), "API connection"));
+      return parts.join(", ");
+    };
+    sd.ready(statusLine());
+    const stopWatchdog = sd.startWatchdog();
+    // STATUS follows the counts; sent only when the line changes.
+    const statusTimer = sd.enabled ? setInterval(() => sd.status(statusLine()), 2000) : null;
+    statusTimer?.unref();
+    const offSessions = sd.enabled ? status.onSessions?.(() => queueMicrotask(() => sd.status(statusLine()))) : undefined;
     const signal = await new Promise<string>((resolve) => {
       process.once("SIGINT", () => resolve("SIGINT"));
       process.once("SIGTERM", () => resolve("SIGTERM"));
     });
-    void signal;
+    if (statusTimer) clearInterval(statusTimer);
+    offSessions?.();
+    sd.stopping(`stopping (${signal}): saving ${status.apps ? plural(status.apps(), "running app") : "state"}`);
     for (const stop of stops) await stop();
+    stopWatchdog();
+    sd.close();
     return 0;
   },
 };
