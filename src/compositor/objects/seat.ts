@@ -53,7 +53,7 @@ export class Seat {
   keyboardFocus: Surface | null = null;
   private keys = new Set<number>();
   // touch
-  private touchPoints = new Map<number, { surface: Surface; x0: number; y0: number; x: number; y: number }>();
+  private touchPoints = new Map<number, { surface: Surface | null; x0: number; y0: number; x: number; y: number }>();
   private gestureStart: { fingers: number; x: number; y: number } | null = null;
   popupGrab: PopupGrab | null = null;
 
@@ -122,6 +122,14 @@ export class Seat {
     return (s && map.get(s.client.ptr)) || [];
   }
 
+  /** A surface is being destroyed: forget every reference the seat holds to it. */
+  surfaceGone(s: Surface): void {
+    if (this.keyboardFocus === s) this.keyboardFocus = null;
+    if (this.pointerFocus === s) this.pointerFocus = null;
+    if (this.cursor.surface === s) this.cursor = { surface: null, hotspotX: 0, hotspotY: 0 };
+    for (const p of this.touchPoints.values()) if (p.surface === s) p.surface = null; // the finger still counts for gestures
+  }
+
   isCursor(s: Surface): boolean {
     return this.cursor.surface === s;
   }
@@ -145,12 +153,7 @@ export class Seat {
     const serial = this.comp.server.nextSerial();
     if (old && !old.destroyed) for (const k of this.of(this.keyboards, old)) k.post("leave", serial, old.resource);
     this.keyboardFocus = s;
-    if (s) {
-      for (const k of this.of(this.keyboards, s)) this.sendKeyboardEnter(k, s, serial);
-      s.onDestroy(() => {
-        if (this.keyboardFocus === s) this.keyboardFocus = null;
-      });
-    }
+    if (s) for (const k of this.of(this.keyboards, s)) this.sendKeyboardEnter(k, s, serial);
     this.comp.dataDevice.focusChanged(s?.client ?? null);
   }
 
@@ -173,12 +176,7 @@ export class Seat {
       }
     }
     this.pointerFocus = s;
-    if (s) {
-      for (const p of this.of(this.pointers, s)) this.sendPointerEnter(p, s, sx, sy);
-      s.onDestroy(() => {
-        if (this.pointerFocus === s) this.pointerFocus = null;
-      });
-    }
+    if (s) for (const p of this.of(this.pointers, s)) this.sendPointerEnter(p, s, sx, sy);
   }
 
   private sendPointerEnter(p: PointerRes, s: Surface, sx?: number, sy?: number): void {
@@ -292,7 +290,7 @@ export class Seat {
       }
       if (hit.view.kind !== "popup") this.comp.scene.focus(rootView(this.comp, hit.view));
     } else {
-      this.touchPoints.set(id, { surface: null as unknown as Surface, x0: x, y0: y, x, y });
+      this.touchPoints.set(id, { surface: null, x0: x, y0: y, x, y });
     }
     this.comp.server.scheduleFlush();
   }

@@ -232,6 +232,7 @@ export class Surface {
   _destroy(): void {
     this.destroyed = true;
     this.comp.scene.damageSurfaceTree(this);
+    this.comp.seat.surfaceGone(this);
     this.role?.surfaceDestroyed?.(this);
     for (const h of this.destroyHooks.splice(0)) h();
     for (const fb of this.feedbacks) this.comp.presentation.discard(fb);

@@ -326,6 +326,11 @@ export class Popup {
   ) {
     this.view = new View(xdg.surface, "popup", "popup", { unmapped: () => this.dismiss() });
     this.place();
+    // However the popup object ends (request, disconnect), its grab and view go with it.
+    res.onDestroy(() => {
+      this.endGrab();
+      this.xdg.comp.scene.unmap(this.view);
+    });
   }
 
   /** The parent's window-geometry origin on the output. */
@@ -400,8 +405,6 @@ const popupImpl = {
     if (chain && p.grabbed && chain[chain.length - 1] !== p) {
       throw new ProtocolError(r, WM_ERR.not_the_topmost_popup, "destroyed a popup that is not the topmost");
     }
-    p.endGrab();
-    p.xdg.comp.scene.unmap(p.view);
   },
   // Explicit grab: keyboard focus goes to the popup; a click elsewhere dismisses it.
   grab(r: PopupRes) {
