@@ -11,7 +11,7 @@ const WASMTIME_VERSION = "49.0.0"; // kept equal to ffi/wasmtime.ts; not importe
 const appctl = () => import("../src/cli/appctl.ts");
 const commands: Record<string, { summary: string; load: () => Promise<Command> }> = {
   run: { summary: "start weft: compositor, app daemon and runtime", load: async () => (await import("../src/cli/run.ts")).default },
-  exec: { summary: "run a WASI Preview 1 module in-process", load: async () => (await import("../src/cli/exec.ts")).default },
+  exec: { summary: "run a WASI module or component in-process", load: async () => (await import("../src/cli/exec.ts")).default },
   pack: { summary: "make, check, sign, bundle and install app packages", load: async () => (await import("../src/cli/pack.ts")).default },
   apps: { summary: "list the installed apps (of a running weft)", load: async () => (await appctl()).apps },
   launch: { summary: "launch an installed app", load: async () => (await appctl()).launch },

@@ -9,7 +9,7 @@ import { cstr, LIBWASMTIME_PATH } from "./wasmtime.ts";
 const { ptr: P, i32, u32, u64, void: v } = FFIType;
 const usize = "usize" as const;
 
-const ABI_VERSION = 3;
+const ABI_VERSION = 4;
 
 /** weft_event: { uint32_t kind; uint32_t id; uint64_t arg } */
 export const EVENT = { size: 16, kind: 0, id: 4, arg: 8 } as const;
@@ -43,6 +43,8 @@ const lib = dlopen(path, {
   weft_guest_free: { args: [P], returns: v },
   weft_define_poll_oneoff: { args: [P], returns: P },
   weft_guest_set_cpu_quota: { args: [P, u32], returns: v },
+  weft_guest_start_component: { args: [P, P, u64, usize], returns: i32 },
+  weft_guest_run_failed: { args: [P], returns: i32 },
   weft_guest_bind_poll_fallback: { args: [P, P], returns: i32 },
 });
 const N = lib.symbols as unknown as PointerReturns<typeof lib.symbols>;
@@ -106,6 +108,11 @@ export const guestNative = {
   read: (g: Pointer, which: 0 | 1, into: Uint8Array): number => Number(N.weft_guest_read(g, which, ptr(into), into.length)),
   start: (g: Pointer, func: Uint8Array, cpuBudgetNs: number, stackBytes: number): number =>
     N.weft_guest_start(g, ptr(func), BigInt(cpuBudgetNs), stackBytes),
+  /** Starts a component's wasi:cli/run `run` (a wasmtime_component_func_t). */
+  startComponent: (g: Pointer, run: Uint8Array, cpuBudgetNs: number, stackBytes: number): number =>
+    N.weft_guest_start_component(g, ptr(run), BigInt(cpuBudgetNs), stackBytes),
+  /** A component's run returned err(_). */
+  runFailed: (g: Pointer): boolean => N.weft_guest_run_failed(g) !== 0,
   stop: (g: Pointer) => N.weft_guest_stop(g),
   /** Share of one CPU in permille (1000 = a whole core = unthrottled). */
   setCpuQuota: (g: Pointer, permille: number) => N.weft_guest_set_cpu_quota(g, permille),

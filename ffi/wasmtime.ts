@@ -31,6 +31,11 @@ const MEMORY_SIZE = 24;
 const EXTERN = { size: 32, kind: 0, of: 8 } as const;
 const EXTERN_KIND = { func: 0, global: 1, table: 2, memory: 3, sharedmemory: 4 } as const;
 
+/** wasmtime_component_instance_t: { uint64_t store_id; uint32_t __private } */
+const COMPONENT_INSTANCE_SIZE = 16;
+/** wasmtime_component_func_t: { { uint64_t store_id; uint32_t } ; uint32_t; void* } — what the helper calls */
+export const COMPONENT_FUNC_SIZE = 32;
+
 /** wasmtime_opt_level_t */
 export const OptLevel = { none: 0, speed: 1, speedAndSize: 2 } as const;
 
@@ -69,6 +74,13 @@ const lib = dlopen(LIBWASMTIME_PATH, {
   wasmtime_component_serialize: { args: [P, P], returns: P },
   wasmtime_component_deserialize: { args: [P, P, usize, P], returns: P },
   wasmtime_component_delete: { args: [P], returns: v },
+  wasmtime_component_linker_new: { args: [P], returns: P },
+  wasmtime_component_linker_add_wasip2: { args: [P], returns: P },
+  wasmtime_component_linker_instantiate: { args: [P, P, P, P], returns: P },
+  wasmtime_component_linker_delete: { args: [P], returns: v },
+  wasmtime_component_instance_get_export_index: { args: [P, P, P, P, usize], returns: P },
+  wasmtime_component_instance_get_func: { args: [P, P, P, P], returns: bool },
+  wasmtime_component_export_index_delete: { args: [P], returns: v },
   // byte vectors returned by serialize/message calls
   wasm_byte_vec_delete: { args: [P], returns: v },
   // store
@@ -241,6 +253,32 @@ export const TRAP_CODES = [
   "interrupt",
   "out of fuel",
 ] as const;
+
+/**
+ * Wasmtime's own words for a trap (how it prints one inside an error, as
+ * component calls report them) → the names TRAP_CODES uses.
+ */
+const TRAP_TEXT: [RegExp, string][] = [
+  [/call stack exhausted/, "stack overflow"],
+  [/out of bounds memory access/, "out-of-bounds memory access"],
+  [/misaligned memory access/, "misaligned memory access"],
+  [/undefined element|out of bounds table access/, "out-of-bounds table access"],
+  [/uninitialized element|null reference/, "indirect call to null"],
+  [/indirect call type mismatch/, "bad signature"],
+  [/integer overflow/, "integer overflow"],
+  [/integer divide by zero/, "integer divide by zero"],
+  [/invalid conversion to integer/, "invalid conversion to integer"],
+  [/unreachable/, "unreachable"],
+  [/all fuel consumed/, "out of fuel"],
+];
+
+/** The trap an error message describes, if it describes one ("wasm trap: …"). */
+export function trapInMessage(message: string): string | null {
+  const m = /wasm trap: (.*)/.exec(message);
+  if (!m) return null;
+  for (const [re, name] of TRAP_TEXT) if (re.test(m[1])) return name;
+  return m[1].trim();
+}
 
 export interface Trap {
   code: number | null;
@@ -514,4 +552,51 @@ export function exportMemorySize(store: Store, instance: Uint8Array, name = "mem
   if (!of) return null;
   const mem = of.slice(0, MEMORY_SIZE);
   return Number(C.wasmtime_memory_data_size(store.context, ptr(mem)));
+}
+
+// ---- component linker + instance ------------------------------------------------
+/** The export every `wasi:cli/command`-style component has; the version varies (0.2.0 … 0.2.x). */
+const CLI_RUN = "wasi:cli/run@0.2.";
+
+export type ComponentInstantiated = { instance: Uint8Array } | { error: WasmtimeError };
+
+export class ComponentLinker {
+  readonly ptr: Pointer;
+  constructor(engine: Engine) {
+    this.ptr = C.wasmtime_component_linker_new(engine.ptr)!;
+  }
+  /** Synchronous WASI 0.2 (the async one panics without a Tokio reactor: ARCHITECTURE.md). */
+  addWasip2(): void {
+    check(C.wasmtime_component_linker_add_wasip2(this.ptr), "define wasi p2");
+  }
+  instantiate(store: Store, component: Component): ComponentInstantiated {
+    const instance = new Uint8Array(COMPONENT_INSTANCE_SIZE);
+    const err = C.wasmtime_component_linker_instantiate(this.ptr, store.context, component.ptr, ptr(instance));
+    if (err) return { error: takeError(err) };
+    return { instance };
+  }
+  delete(): void {
+    C.wasmtime_component_linker_delete(this.ptr);
+  }
+}
+
+/**
+ * The `run` function of the instance's `wasi:cli/run@0.2.x` export, as the
+ * wasmtime_component_func_t the helper calls; null when it has none.
+ */
+export function componentRunFunc(store: Store, instance: Uint8Array, maxMinor = 20): Uint8Array | null {
+  for (let patch = maxMinor; patch >= 0; patch--) {
+    const iface = enc.encode(`${CLI_RUN}${patch}`);
+    const ifaceIdx = C.wasmtime_component_instance_get_export_index(ptr(instance), store.context, null, ptr(iface), iface.length);
+    if (!ifaceIdx) continue;
+    const name = enc.encode("run");
+    const fnIdx = C.wasmtime_component_instance_get_export_index(ptr(instance), store.context, ifaceIdx, ptr(name), name.length);
+    C.wasmtime_component_export_index_delete(ifaceIdx);
+    if (!fnIdx) return null;
+    const func = new Uint8Array(COMPONENT_FUNC_SIZE);
+    const ok = C.wasmtime_component_instance_get_func(ptr(instance), store.context, fnIdx, ptr(func));
+    C.wasmtime_component_export_index_delete(fnIdx);
+    return ok ? func : null;
+  }
+  return null;
 }

@@ -53,6 +53,9 @@ typedef struct { uint64_t store_id; void *private_; } wasmtime_func_t; // 16 byt
 typedef struct { uint8_t kind; uint8_t pad_[7]; union { int32_t i32; int64_t i64; uint8_t raw[24]; } of; } wasmtime_val_t;
 typedef struct { uint8_t kind; uint8_t pad_[7]; union { wasmtime_func_t func; uint8_t raw[24]; } of; } wasmtime_extern_t;
 enum { EXTERN_FUNC = 0, EXTERN_MEMORY = 3, VALKIND_I32 = 0 };
+typedef struct { uint8_t opaque[32]; } wasmtime_component_func_t; // 32 bytes
+typedef struct { uint8_t kind; uint8_t pad_[7]; union { uint8_t is_ok; uint8_t raw[24]; } of; } wasmtime_component_val_t;
+enum { COMPONENT_VAL_RESULT = 19 };
 typedef wasmtime_error_t *(*epoch_cb_t)(wasmtime_context_t *, void *, uint64_t *, uint8_t *);
 typedef wasm_trap_t *(*host_cb_t)(void *, wasmtime_caller_t *, const wasmtime_val_t *, size_t, wasmtime_val_t *, size_t);
 
@@ -80,6 +83,10 @@ static struct {
   wasm_valtype_t *(*valtype_new)(uint8_t);
   void (*valtype_vec_new)(wasm_valtype_vec_t *, size_t, wasm_valtype_t *const *);
   wasm_functype_t *(*functype_new)(wasm_valtype_vec_t *, wasm_valtype_vec_t *);
+  wasmtime_error_t *(*component_func_call)(const wasmtime_component_func_t *, wasmtime_context_t *,
+                                           const wasmtime_component_val_t *, size_t, wasmtime_component_val_t *, size_t);
+  wasmtime_error_t *(*component_func_post_return)(const wasmtime_component_func_t *, wasmtime_context_t *);
+  void (*component_val_delete)(wasmtime_component_val_t *);
   void (*functype_delete)(wasm_functype_t *);
 } wt;
 
@@ -214,6 +221,9 @@ typedef struct weft_guest {
   wasmtime_context_t *ctx;
   wasm_engine_t *engine;
   wasmtime_func_t func;
+  int is_component;
+  wasmtime_component_func_t cfunc; // wasi:cli/run's run: func() -> result
+  int run_failed;                  // run returned err(_)
   atomic_int stop;           // STOP_*
   uint64_t cpu_budget_ns;    // 0 = unlimited
   uint32_t cpu_quota_permille; // share of one CPU, like CPUQuota=; 0 or >= 1000 = unthrottled
@@ -375,7 +385,18 @@ static void *guest_main(void *arg) {
   current_guest = g;
   clock_gettime(g->cpu_clock, &g->cpu_at_start);
   if (atomic_load(&g->stop) == STOP_NONE) {
-    g->error = wt.func_call(g->ctx, &g->func, NULL, 0, NULL, 0, &g->trap);
+    if (g->is_component) {
+      wasmtime_component_val_t result;
+      memset(&result, 0, sizeof result);
+      g->error = wt.component_func_call(&g->cfunc, g->ctx, NULL, 0, &result, 1);
+      if (!g->error) {
+        g->run_failed = result.kind == COMPONENT_VAL_RESULT && !result.of.is_ok;
+        wt.component_val_delete(&result);
+        g->error = wt.component_func_post_return(&g->cfunc, g->ctx);
+      }
+    } else {
+      g->error = wt.func_call(g->ctx, &g->func, NULL, 0, NULL, 0, &g->trap);
+    }
   }
   g->cpu_used_ns = guest_cpu_ns(g);
   running_delta(-1);
@@ -402,6 +423,15 @@ int weft_guest_start(weft_guest *g, const wasmtime_func_t *func, uint64_t cpu_bu
   g->started = 1;
   return 0;
 }
+
+// The same for a component: `run` of its wasi:cli/run export, resolved on the main thread.
+int weft_guest_start_component(weft_guest *g, const wasmtime_component_func_t *run, uint64_t cpu_budget_ns,
+                               size_t stack_bytes) {
+  g->is_component = 1;
+  g->cfunc = *run;
+  return weft_guest_start(g, &g->func, cpu_budget_ns, stack_bytes);
+}
+int weft_guest_run_failed(weft_guest *g) { return g->run_failed; }
 
 // Stop request from the loop: flag, boost the thread back to normal priority
 // (a starved SCHED_IDLE spinner would otherwise take long to notice; needs
@@ -587,6 +617,9 @@ int weft_init(const char *libwasmtime) {
   SYM(valtype_vec_new, "wasm_valtype_vec_new");
   SYM(functype_new, "wasm_functype_new");
   SYM(functype_delete, "wasm_functype_delete");
+  SYM(component_func_call, "wasmtime_component_func_call");
+  SYM(component_func_post_return, "wasmtime_component_func_post_return");
+  SYM(component_val_delete, "wasmtime_component_val_delete");
 #undef SYM
   int p[2];
   if (pipe2(p, O_CLOEXEC) != 0) return -errno;
@@ -606,4 +639,4 @@ int weft_init(const char *libwasmtime) {
   return pipe_r;
 }
 
-int weft_abi_version(void) { return 3; }
+int weft_abi_version(void) { return 4; }

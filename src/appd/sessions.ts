@@ -8,7 +8,7 @@
 import { mkdirSync, existsSync } from "node:fs";
 import { homedir } from "node:os";
 import { join } from "node:path";
-import { loadModule, wasmKind } from "../runtime/cache.ts";
+import { loadWasm, wasmKind } from "../runtime/cache.ts";
 import { describeExit, type ExitStatus } from "../runtime/exit.ts";
 import { Guest, type Preopen } from "../runtime/guest.ts";
 import type { ExitInfo, SessionState } from "../ipc/messages.ts";
@@ -83,7 +83,7 @@ export class Session {
     this.state = "starting";
     this.partial = { stdout: "", stderr: "" };
     const rt = this.manifest.runtime;
-    const guest = new Guest(loadModule(this.wasm), {
+    const guest = new Guest(loadWasm(this.wasm), {
       argv: [rt.module],
       env: [["WEFT_APP_ID", this.appId], ["WEFT_SESSION_ID", String(this.id)]],
       preopens: this.preopens,
@@ -239,11 +239,9 @@ export class SessionManager {
     }
     const { app } = check;
     const wasm = new Uint8Array(await Bun.file(join(app.dir, app.manifest.runtime.module)).arrayBuffer());
-    const kind = wasmKind(wasm);
-    if (kind === "component") throw new LaunchError(`${appId}: ${app.manifest.runtime.module} is a component; components are not supported yet`);
-    if (kind !== "module") throw new LaunchError(`${appId}: ${app.manifest.runtime.module} is not a WebAssembly module`);
+    if (!wasmKind(wasm)) throw new LaunchError(`${appId}: ${app.manifest.runtime.module} is not a WebAssembly module or component`);
     try {
-      loadModule(wasm);
+      loadWasm(wasm);
     } catch (err) {
       throw new LaunchError(`${appId}: invalid module: ${(err as Error).message.split("\n")[0]}`);
     }

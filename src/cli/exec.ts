@@ -2,15 +2,17 @@
 // program: stdio passed through, its exit code becomes ours.
 import { existsSync, statSync } from "node:fs";
 import { resolve } from "node:path";
-import { loadModule, wasmKind } from "../runtime/cache.ts";
+import { loadWasm, wasmKind } from "../runtime/cache.ts";
 import { describeExit, EXIT_CODES, exitCode } from "../runtime/exit.ts";
 import { Guest, type Preopen } from "../runtime/guest.ts";
 import { UsageError, type Command } from "./command.ts";
 
 const help = `Usage: weft exec [OPTIONS] MODULE.wasm [ARGS...]
 
-Run a WASI Preview 1 command module in-process. The guest's stdin, stdout and
-stderr are this terminal's; weft exits with the guest's exit code.
+Run a WASI command in-process: a Preview 1 core module (its _start) or a
+WASI 0.2 component (its wasi:cli/run). The guest's stdin, stdout and stderr
+are this terminal's; weft exits with the guest's exit code (a component can
+only say success or failure: 0 or 1).
 
 Options:
   --dir HOST[::GUEST][:ro]  Give the guest the host directory HOST, seen as
@@ -29,7 +31,7 @@ Exit status:
   the guest's own exit code, or
   ${EXIT_CODES.usage}    bad command line
   ${EXIT_CODES.timeout}  --timeout reached
-  ${EXIT_CODES.cannotLoad}  the file is not a valid WASI command module
+  ${EXIT_CODES.cannotLoad}  the file is not a valid WASI command (module or component)
   ${EXIT_CODES.notFound}  the module file does not exist
   ${EXIT_CODES.trap}  the guest trapped (the trap is printed on stderr)
   ${EXIT_CODES.outOfMemory}  the guest ran out of memory under --mem
@@ -139,18 +141,13 @@ async function run(argv: string[]): Promise<number> {
     return EXIT_CODES.notFound;
   }
   const wasm = new Uint8Array(await file.arrayBuffer());
-  const kind = wasmKind(wasm);
-  if (kind !== "module") {
-    console.error(
-      kind === "component"
-        ? `weft: ${parsed.module}: is a WebAssembly component; \`weft exec\` runs Preview 1 core modules`
-        : `weft: ${parsed.module}: not a WebAssembly module (bad magic number or version)`,
-    );
+  if (!wasmKind(wasm)) {
+    console.error(`weft: ${parsed.module}: not a WebAssembly module (bad magic number or version)`);
     return EXIT_CODES.cannotLoad;
   }
   let module;
   try {
-    module = loadModule(wasm, { fuel: parsed.fuel !== undefined });
+    module = loadWasm(wasm, { fuel: parsed.fuel !== undefined });
   } catch (err) {
     console.error(`weft: ${parsed.module}: invalid module: ${(err as Error).message.replace(/^compile: /, "").split("\n")[0]}`);
     return EXIT_CODES.cannotLoad;
@@ -178,4 +175,4 @@ async function run(argv: string[]): Promise<number> {
   return exitCode(status);
 }
 
-export default { name: "exec", summary: "run a WASI Preview 1 module in-process", help, run } satisfies Command;
+export default { name: "exec", summary: "run a WASI module or component in-process", help, run } satisfies Command;

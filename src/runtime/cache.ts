@@ -3,12 +3,12 @@
 // so a changed Wasmtime or engine config is simply a different key. A corrupt
 // or foreign cache file is discarded and recompiled, never trusted.
 import { mkdirSync, readFileSync, renameSync, rmSync, writeFileSync } from "node:fs";
-import { join } from "node:path";
-import { Module } from "../../ffi/wasmtime.ts";
+import { dirname, join } from "node:path";
+import { Component, Module, type Engine } from "../../ffi/wasmtime.ts";
 import { cacheDir } from "../system/paths.ts";
 import { engineFingerprint, engineFor } from "./engine.ts";
 
-const memory = new Map<string, Module>();
+const memory = new Map<string, unknown>();
 
 export interface CacheStats {
   memoryHits: number;
@@ -36,41 +36,69 @@ export function wasmKind(bytes: Uint8Array): "module" | "component" | null {
   return null;
 }
 
-/** Returns the compiled module for `wasm`, compiling at most once per key. */
-export function loadModule(wasm: Uint8Array, opts: { fuel?: boolean; disk?: boolean } = {}): Module {
+interface Compiled {
+  serialize(): Uint8Array;
+}
+interface CompiledKind<T extends Compiled> {
+  dir: string;
+  compile(engine: Engine, wasm: Uint8Array): T;
+  deserialize(engine: Engine, bytes: Uint8Array): T;
+}
+const MODULES: CompiledKind<Module> = { dir: "modules", compile: Module.compile, deserialize: Module.deserialize };
+const COMPONENTS: CompiledKind<Component> = { dir: "components", compile: Component.compile, deserialize: Component.deserialize };
+
+/** Compiles `wasm` at most once per key: memory first, then the disk cache, then Cranelift. */
+function load<T extends Compiled>(kind: CompiledKind<T>, wasm: Uint8Array, opts: { fuel?: boolean; disk?: boolean }): T {
   const fuel = opts.fuel ?? false;
-  const key = keyOf(wasm, fuel);
-  const hit = memory.get(key);
+  const key = `${kind.dir}/${keyOf(wasm, fuel)}`;
+  const hit = memory.get(key) as T | undefined;
   if (hit) {
     cacheStats.memoryHits++;
     return hit;
   }
   const engine = engineFor(fuel);
-  const dir = join(cacheDir(), "modules");
-  const file = join(dir, `${key}.cwasm`);
-  let module: Module | null = null;
+  const file = join(cacheDir(), `${key}.cwasm`);
+  let compiled: T | null = null;
   if (opts.disk !== false) {
     try {
-      module = Module.deserialize(engine, readFileSync(file));
+      compiled = kind.deserialize(engine, readFileSync(file));
       cacheStats.diskHits++;
     } catch {
-      module = null; // missing, truncated or from another engine: recompile below
+      compiled = null; // missing, truncated or from another engine: recompile below
     }
   }
-  if (!module) {
-    module = Module.compile(engine, wasm);
+  if (!compiled) {
+    compiled = kind.compile(engine, wasm);
     cacheStats.compiles++;
     if (opts.disk !== false) {
+      const tmp = `${file}.${process.pid}.tmp`;
       try {
-        mkdirSync(dir, { recursive: true, mode: 0o700 });
-        const tmp = `${file}.${process.pid}.tmp`;
-        writeFileSync(tmp, module.serialize(), { mode: 0o600 });
+        mkdirSync(dirname(file), { recursive: true, mode: 0o700 });
+        writeFileSync(tmp, compiled.serialize(), { mode: 0o600 });
         renameSync(tmp, file);
       } catch {
-        rmSync(`${file}.${process.pid}.tmp`, { force: true }); // a read-only cache only costs speed
+        rmSync(tmp, { force: true }); // a read-only cache only costs speed
       }
     }
   }
-  memory.set(key, module);
-  return module;
+  memory.set(key, compiled);
+  return compiled;
+}
+
+/** The compiled core module for `wasm`. */
+export function loadModule(wasm: Uint8Array, opts: { fuel?: boolean; disk?: boolean } = {}): Module {
+  return load(MODULES, wasm, opts);
+}
+
+/** The compiled component for `wasm`. */
+export function loadComponent(wasm: Uint8Array, opts: { fuel?: boolean; disk?: boolean } = {}): Component {
+  return load(COMPONENTS, wasm, opts);
+}
+
+/** Either, by what the bytes say they are; throws for anything else. */
+export function loadWasm(wasm: Uint8Array, opts: { fuel?: boolean; disk?: boolean } = {}): Module | Component {
+  const kind = wasmKind(wasm);
+  if (kind === "component") return loadComponent(wasm, opts);
+  if (kind === "module") return loadModule(wasm, opts);
+  throw new Error("compile: not a WebAssembly module or component (bad magic number or version)");
 }

@@ -7,7 +7,22 @@
 //   the guest's epoch callback (native) ends the call at its next check.
 import type { Pointer } from "bun:ffi";
 import { defineInterruptiblePoll, guestNative, StopReason } from "../../ffi/native.ts";
-import { check, exportFunc, exportMemorySize, Linker, Store, takeError, takeTrap, wasiConfig, type InstancePre, type Module } from "../../ffi/wasmtime.ts";
+import {
+  check,
+  Component,
+  ComponentLinker,
+  componentRunFunc,
+  exportFunc,
+  exportMemorySize,
+  Linker,
+  Store,
+  takeError,
+  takeTrap,
+  trapInMessage,
+  wasiConfig,
+  type InstancePre,
+  type Module,
+} from "../../ffi/wasmtime.ts";
 import { loopEvents } from "../loop/index.ts";
 import { GUEST_THREAD_STACK, engineFor } from "./engine.ts";
 import type { ExitStatus } from "./exit.ts";
@@ -69,6 +84,19 @@ function wasiLinkers(fuel: boolean) {
   return l;
 }
 
+/** One component linker with synchronous WASI 0.2 per engine. */
+const componentLinkers = new Map<Pointer, ComponentLinker>();
+function componentLinker(fuel: boolean): ComponentLinker {
+  const engine = engineFor(fuel);
+  let l = componentLinkers.get(engine.ptr);
+  if (!l) {
+    l = new ComponentLinker(engine);
+    l.addWasip2();
+    componentLinkers.set(engine.ptr, l);
+  }
+  return l;
+}
+
 /** Imports resolved once per compiled module (the linker of its engine never changes). */
 const pres = new WeakMap<Module, InstancePre>();
 function instancePre(module: Module, linker: Linker): InstancePre {
@@ -94,7 +122,7 @@ export class Guest {
   private done = false;
 
   constructor(
-    readonly module: Module,
+    readonly module: Module | Component,
     private readonly opts: GuestOptions,
   ) {
     this.exited = new Promise((r) => (this.resolveExit = r));
@@ -132,6 +160,7 @@ export class Guest {
       }),
     );
     loopEvents.onGuest(this.id, { exit: () => this.onExit(), output: () => this.drainOutput() });
+    if (this.module instanceof Component) return this.launchComponent(store, native, fuel);
     const linker = wasiLinkers(fuel);
     if (!guestNative.bindPollFallback(native, linker.base.ptr)) throw new Error("cannot bind WASI poll_oneoff");
     const inst = instancePre(this.module, linker.guest).instantiate(store);
@@ -144,6 +173,21 @@ export class Guest {
     const rc = guestNative.start(native, start, o.cpuMs ? o.cpuMs * 1e6 : 0, GUEST_THREAD_STACK);
     if (rc < 0) return this.endEarly({ kind: "error", message: `cannot start guest thread (errno ${-rc})` });
     if (o.timeoutMs) this.timer = setTimeout(() => this.stop("timeout"), o.timeoutMs);
+  }
+
+  /**
+   * Components run `run` of their wasi:cli/run export, with Wasmtime's
+   * synchronous WASI 0.2. Limitation: a component blocked in a WASI 0.2 sleep
+   * notices a stop only when the sleep returns (no interruptible poll yet).
+   */
+  private launchComponent(store: Store, native: Pointer, fuel: boolean): void {
+    const inst = componentLinker(fuel).instantiate(store, this.module as Component);
+    if ("error" in inst) return this.endEarly(inst.error.exitStatus !== null ? { kind: "exit", code: inst.error.exitStatus } : { kind: "error", message: `instantiate: ${inst.error.message}` });
+    const run = componentRunFunc(store, inst.instance);
+    if (!run) return this.endEarly({ kind: "error", message: "component has no wasi:cli/run export (not a command)" });
+    const rc = guestNative.startComponent(native, run, this.opts.cpuMs ? this.opts.cpuMs * 1e6 : 0, GUEST_THREAD_STACK);
+    if (rc < 0) return this.endEarly({ kind: "error", message: `cannot start guest thread (errno ${-rc})` });
+    if (this.opts.timeoutMs) this.timer = setTimeout(() => this.stop("timeout"), this.opts.timeoutMs);
   }
 
   private endEarly(status: ExitStatus): void {
@@ -197,10 +241,12 @@ export class Guest {
       status = { kind: "trap", trap: t.kind, message: t.message, frames: t.frames };
     } else if (err) {
       const e = takeError(err);
+      const trapped = trapInMessage(e.message); // components report traps as errors
       if (e.exitStatus !== null) status = { kind: "exit", code: e.exitStatus };
       else if (reason === StopReason.cpu) status = { kind: "cpu-limit", limitMs: this.opts.cpuMs ?? 0 };
+      else if (trapped) status = { kind: "trap", trap: trapped, message: e.message, frames: e.frames };
       else status = { kind: "error", message: e.message };
-    } else status = { kind: "exit", code: 0 };
+    } else status = { kind: "exit", code: guestNative.runFailed(native) ? 1 : 0 };
     if (status.kind === "trap" || (status.kind === "exit" && status.code !== 0)) status = this.classifyOom(status);
     if (status.kind === "trap" && status.trap === "out of fuel") status = { kind: "out-of-fuel" };
     this.cleanup();
