@@ -9,11 +9,11 @@ import { cstr, LIBWASMTIME_PATH } from "./wasmtime.ts";
 const { ptr: P, i32, u32, u64, void: v } = FFIType;
 const usize = "usize" as const;
 
-const ABI_VERSION = 4;
+const ABI_VERSION = 5;
 
 /** weft_event: { uint32_t kind; uint32_t id; uint64_t arg } */
 export const EVENT = { size: 16, kind: 0, id: 4, arg: 8 } as const;
-export const EventKind = { fdReady: 1, guestExit: 2, guestOutput: 3 } as const;
+export const EventKind = { fdReady: 1, guestExit: 2, guestOutput: 3, guestReady: 4, guestIpc: 5 } as const;
 /** weft_guest_stop_reason */
 export const StopReason = { none: 0, host: 1, cpu: 2 } as const;
 
@@ -45,6 +45,10 @@ const lib = dlopen(path, {
   weft_guest_set_cpu_quota: { args: [P, u32], returns: v },
   weft_guest_start_component: { args: [P, P, u64, usize], returns: i32 },
   weft_guest_run_failed: { args: [P], returns: i32 },
+  weft_define_weft_app: { args: [P], returns: P },
+  weft_guest_ipc_push: { args: [P, P, usize], returns: i32 },
+  weft_guest_ipc_peek: { args: [P], returns: FFIType.i64 },
+  weft_guest_ipc_take: { args: [P, P, usize], returns: FFIType.i64 },
   weft_guest_bind_poll_fallback: { args: [P, P], returns: i32 },
 });
 const N = lib.symbols as unknown as PointerReturns<typeof lib.symbols>;
@@ -113,6 +117,19 @@ export const guestNative = {
     N.weft_guest_start_component(g, ptr(run), BigInt(cpuBudgetNs), stackBytes),
   /** A component's run returned err(_). */
   runFailed: (g: Pointer): boolean => N.weft_guest_run_failed(g) !== 0,
+  /** Queues `bytes` for the guest's ipc.recv; false when its inbox is full. */
+  ipcPush: (g: Pointer, bytes: Uint8Array): boolean => N.weft_guest_ipc_push(g, ptr(bytes.length ? bytes : new Uint8Array(1)), bytes.length) === 0,
+  /** Takes every message the guest sent with ipc.send. */
+  ipcTakeAll: (g: Pointer): Uint8Array[] => {
+    const out: Uint8Array[] = [];
+    for (;;) {
+      const len = Number(N.weft_guest_ipc_peek(g));
+      if (len < 0) return out;
+      const buf = new Uint8Array(Math.max(len, 1));
+      const n = Number(N.weft_guest_ipc_take(g, ptr(buf), buf.length));
+      if (n >= 0) out.push(buf.subarray(0, n));
+    }
+  },
   stop: (g: Pointer) => N.weft_guest_stop(g),
   /** Share of one CPU in permille (1000 = a whole core = unthrottled). */
   setCpuQuota: (g: Pointer, permille: number) => N.weft_guest_set_cpu_quota(g, permille),
@@ -125,6 +142,11 @@ export const guestNative = {
   /** Binds Wasmtime's own poll_oneoff (from a plain-WASI linker) for delegated subscriptions. */
   bindPollFallback: (g: Pointer, baseLinker: Pointer): boolean => N.weft_guest_bind_poll_fallback(g, baseLinker) === 0,
 };
+
+/** Defines weft:app@0.1.0 (native host functions) in a component linker; returns a wasmtime_error_t* or null. */
+export function defineWeftApp(componentLinker: Pointer): Pointer | null {
+  return N.weft_define_weft_app(componentLinker);
+}
 
 /** Shadows poll_oneoff in a linker that has WASI defined; returns a wasmtime_error_t* or null. */
 export function defineInterruptiblePoll(linker: Pointer): Pointer | null {

@@ -54,8 +54,23 @@ typedef struct { uint8_t kind; uint8_t pad_[7]; union { int32_t i32; int64_t i64
 typedef struct { uint8_t kind; uint8_t pad_[7]; union { wasmtime_func_t func; uint8_t raw[24]; } of; } wasmtime_extern_t;
 enum { EXTERN_FUNC = 0, EXTERN_MEMORY = 3, VALKIND_I32 = 0 };
 typedef struct { uint8_t opaque[32]; } wasmtime_component_func_t; // 32 bytes
-typedef struct { uint8_t kind; uint8_t pad_[7]; union { uint8_t is_ok; uint8_t raw[24]; } of; } wasmtime_component_val_t;
-enum { COMPONENT_VAL_RESULT = 19 };
+typedef struct wasmtime_component_val wasmtime_component_val_t;
+struct wasmtime_component_val {
+  uint8_t kind;
+  uint8_t pad_[7];
+  union {
+    wasm_byte_vec_t string;                                     // kind 12
+    wasmtime_component_val_t *option;                           // kind 18, NULL = none
+    struct { uint8_t is_ok; wasmtime_component_val_t *val; } result; // kind 19, val NULL = unit
+    uint8_t raw[24];
+  } of;
+};
+enum { COMPONENT_VAL_STRING = 12, COMPONENT_VAL_OPTION = 18, COMPONENT_VAL_RESULT = 19 };
+typedef struct wasmtime_component_linker wasmtime_component_linker_t;
+typedef struct wasmtime_component_linker_instance wasmtime_component_linker_instance_t;
+typedef struct wasmtime_component_func_type wasmtime_component_func_type_t;
+typedef wasmtime_error_t *(*component_host_cb_t)(void *, wasmtime_context_t *, const wasmtime_component_func_type_t *,
+                                                 wasmtime_component_val_t *, size_t, wasmtime_component_val_t *, size_t);
 typedef wasmtime_error_t *(*epoch_cb_t)(wasmtime_context_t *, void *, uint64_t *, uint8_t *);
 typedef wasm_trap_t *(*host_cb_t)(void *, wasmtime_caller_t *, const wasmtime_val_t *, size_t, wasmtime_val_t *, size_t);
 
@@ -87,11 +102,19 @@ static struct {
                                            const wasmtime_component_val_t *, size_t, wasmtime_component_val_t *, size_t);
   wasmtime_error_t *(*component_func_post_return)(const wasmtime_component_func_t *, wasmtime_context_t *);
   void (*component_val_delete)(wasmtime_component_val_t *);
+  wasmtime_component_val_t *(*component_val_new)(wasmtime_component_val_t *);
+  void (*byte_vec_new)(wasm_byte_vec_t *, size_t, const char *);
+  wasmtime_component_linker_instance_t *(*component_linker_root)(wasmtime_component_linker_t *);
+  wasmtime_error_t *(*component_linker_instance_add_instance)(wasmtime_component_linker_instance_t *, const char *, size_t,
+                                                              wasmtime_component_linker_instance_t **);
+  wasmtime_error_t *(*component_linker_instance_add_func)(wasmtime_component_linker_instance_t *, const char *, size_t,
+                                                          component_host_cb_t, void *, void (*)(void *));
+  void (*component_linker_instance_delete)(wasmtime_component_linker_instance_t *);
   void (*functype_delete)(wasm_functype_t *);
 } wt;
 
 // ---- event queue -----------------------------------------------------------
-enum { EV_FD_READY = 1, EV_GUEST_EXIT = 2, EV_GUEST_OUTPUT = 3 };
+enum { EV_FD_READY = 1, EV_GUEST_EXIT = 2, EV_GUEST_OUTPUT = 3, EV_GUEST_READY = 4, EV_GUEST_IPC = 5 };
 typedef struct { uint32_t kind; uint32_t id; uint64_t arg; } weft_event; // 16 bytes, read by JS
 
 static pthread_mutex_t q_lock = PTHREAD_MUTEX_INITIALIZER;
@@ -213,6 +236,12 @@ typedef struct {
   uint64_t total;        // bytes ever written (for the loop's accounting)
 } ring;
 
+struct msg {
+  struct msg *next;
+  size_t len;
+  char data[];
+};
+
 typedef struct weft_guest {
   uint32_t id;
   pthread_t thread;
@@ -239,6 +268,11 @@ typedef struct weft_guest {
   pthread_cond_t out_space;
   pthread_cond_t wake; // CLOCK_MONOTONIC; signalled on stop, waited on by sleeps
   ring out[2];
+  // weft:app/ipc: bounded queues of strings, both directions, under out_lock
+  struct msg *inbox, *inbox_tail;   // loop → guest (ipc.recv)
+  struct msg *outbox, *outbox_tail; // guest → loop (ipc.send)
+  size_t inbox_n, outbox_n, inbox_bytes, outbox_bytes;
+  int ipc_signalled;
   int has_poll_fallback;
   wasmtime_func_t poll_fallback; // Wasmtime's own poll_oneoff, bound to this store
   int out_signalled; // an EV_GUEST_OUTPUT is pending for this guest
@@ -390,7 +424,7 @@ static void *guest_main(void *arg) {
       memset(&result, 0, sizeof result);
       g->error = wt.component_func_call(&g->cfunc, g->ctx, NULL, 0, &result, 1);
       if (!g->error) {
-        g->run_failed = result.kind == COMPONENT_VAL_RESULT && !result.of.is_ok;
+        g->run_failed = result.kind == COMPONENT_VAL_RESULT && !result.of.result.is_ok;
         wt.component_val_delete(&result);
         g->error = wt.component_func_post_return(&g->cfunc, g->ctx);
       }
@@ -464,8 +498,18 @@ void weft_guest_join(weft_guest *g) {
 }
 
 // The store belongs to the loop; it deletes it (on the main thread) before this.
+static void free_msgs(struct msg *m) {
+  while (m) {
+    struct msg *next = m->next;
+    free(m);
+    m = next;
+  }
+}
+
 void weft_guest_free(weft_guest *g) {
   weft_guest_join(g);
+  free_msgs(g->inbox);
+  free_msgs(g->outbox);
   for (int i = 0; i < 2; i++) free(g->out[i].buf);
   pthread_mutex_destroy(&g->out_lock);
   pthread_cond_destroy(&g->out_space);
@@ -586,6 +630,188 @@ int weft_guest_bind_poll_fallback(weft_guest *g, const wasmtime_linker_t *base) 
   return 0;
 }
 
+
+// ---- weft:app@0.1.0 for components (spec §4) ---------------------------------------
+// Native host functions, run on the guest's thread: they only touch the
+// guest's queues and wake the loop (no JS off the main thread). IPC queues
+// are bounded; a full queue is an err for send and backs nothing up.
+#define IPC_MAX_MSGS 256
+#define IPC_MAX_BYTES (1u << 20)
+
+static wasmtime_error_t *set_string(wasmtime_component_val_t *v, const char *data, size_t len) {
+  v->kind = COMPONENT_VAL_STRING;
+  wt.byte_vec_new(&v->of.string, len, data);
+  return NULL;
+}
+
+// result<_, string> (or result<T, string> answered with err)
+static void set_result(wasmtime_component_val_t *v, int ok, const char *err) {
+  v->kind = COMPONENT_VAL_RESULT;
+  v->of.result.is_ok = (uint8_t)ok;
+  v->of.result.val = NULL;
+  if (!ok) {
+    wasmtime_component_val_t e;
+    memset(&e, 0, sizeof e);
+    set_string(&e, err, strlen(err));
+    v->of.result.val = wt.component_val_new(&e);
+  }
+}
+
+static wasmtime_error_t *notify_ready(void *env, wasmtime_context_t *ctx, const wasmtime_component_func_type_t *ty,
+                                      wasmtime_component_val_t *args, size_t nargs, wasmtime_component_val_t *res, size_t nres) {
+  (void)env; (void)ctx; (void)ty; (void)args; (void)nargs; (void)res; (void)nres;
+  weft_guest *g = current_guest;
+  if (g) q_push(EV_GUEST_READY, g->id, 0);
+  return NULL;
+}
+
+static wasmtime_error_t *ipc_send(void *env, wasmtime_context_t *ctx, const wasmtime_component_func_type_t *ty,
+                                  wasmtime_component_val_t *args, size_t nargs, wasmtime_component_val_t *res, size_t nres) {
+  (void)env; (void)ctx; (void)ty; (void)nres;
+  weft_guest *g = current_guest;
+  if (!g || nargs != 1 || args[0].kind != COMPONENT_VAL_STRING) return wt.error_new("ipc.send: bad arguments");
+  size_t len = args[0].of.string.size;
+  pthread_mutex_lock(&g->out_lock);
+  if (g->outbox_n >= IPC_MAX_MSGS || g->outbox_bytes + len > IPC_MAX_BYTES) {
+    pthread_mutex_unlock(&g->out_lock);
+    set_result(&res[0], 0, "ipc queue full: the UI is not reading");
+    return NULL;
+  }
+  struct msg *m = malloc(sizeof *m + len);
+  if (!m) {
+    pthread_mutex_unlock(&g->out_lock);
+    set_result(&res[0], 0, "out of host memory");
+    return NULL;
+  }
+  m->next = NULL;
+  m->len = len;
+  memcpy(m->data, args[0].of.string.data, len); // arguments are borrowed: copy
+  if (g->outbox_tail) g->outbox_tail->next = m; else g->outbox = m;
+  g->outbox_tail = m;
+  g->outbox_n++;
+  g->outbox_bytes += len;
+  int wake = !g->ipc_signalled;
+  g->ipc_signalled = 1;
+  pthread_mutex_unlock(&g->out_lock);
+  if (wake) q_push(EV_GUEST_IPC, g->id, 0);
+  set_result(&res[0], 1, NULL);
+  return NULL;
+}
+
+static wasmtime_error_t *ipc_recv(void *env, wasmtime_context_t *ctx, const wasmtime_component_func_type_t *ty,
+                                  wasmtime_component_val_t *args, size_t nargs, wasmtime_component_val_t *res, size_t nres) {
+  (void)env; (void)ctx; (void)ty; (void)args; (void)nargs; (void)nres;
+  weft_guest *g = current_guest;
+  res[0].kind = COMPONENT_VAL_OPTION;
+  res[0].of.option = NULL;
+  if (!g) return NULL;
+  pthread_mutex_lock(&g->out_lock);
+  struct msg *m = g->inbox;
+  if (m) {
+    g->inbox = m->next;
+    if (!g->inbox) g->inbox_tail = NULL;
+    g->inbox_n--;
+    g->inbox_bytes -= m->len;
+  }
+  pthread_mutex_unlock(&g->out_lock);
+  if (m) { // non-blocking (spec §4): none when nothing waits
+    wasmtime_component_val_t s;
+    memset(&s, 0, sizeof s);
+    set_string(&s, m->data, m->len);
+    res[0].of.option = wt.component_val_new(&s);
+    free(m);
+  }
+  return NULL;
+}
+
+// fetch, notifications and clipboard answer err until weft implements them:
+// apps that import them still link and run, and see a clear reason.
+static wasmtime_error_t *unavailable(void *env, wasmtime_context_t *ctx, const wasmtime_component_func_type_t *ty,
+                                     wasmtime_component_val_t *args, size_t nargs, wasmtime_component_val_t *res, size_t nres) {
+  (void)ctx; (void)ty; (void)args; (void)nargs;
+  if (nres == 1) set_result(&res[0], 0, (const char *)env);
+  return NULL;
+}
+
+static wasmtime_error_t *add_funcs(wasmtime_component_linker_instance_t *root, const char *iface,
+                                   const char *const *names, const component_host_cb_t *cbs, void *const *envs, int n) {
+  wasmtime_component_linker_instance_t *inst = NULL;
+  wasmtime_error_t *err = wt.component_linker_instance_add_instance(root, iface, strlen(iface), &inst);
+  if (err) return err;
+  for (int i = 0; i < n && !err; i++) err = wt.component_linker_instance_add_func(inst, names[i], strlen(names[i]), cbs[i], envs[i], NULL);
+  wt.component_linker_instance_delete(inst);
+  return err;
+}
+
+// Defines weft:app@0.1.0 in a component linker. Returns a wasmtime_error_t* or NULL.
+wasmtime_error_t *weft_define_weft_app(wasmtime_component_linker_t *linker) {
+  wasmtime_component_linker_instance_t *root = wt.component_linker_root(linker);
+  static const char *no_fetch = "weft:app/fetch is not available in this weft yet";
+  static const char *no_notes = "weft:app/notifications is not available in this weft yet";
+  static const char *no_clip = "weft:app/clipboard is not available in this weft yet";
+  wasmtime_error_t *err = add_funcs(root, "weft:app/notify@0.1.0", (const char *const[]){"ready"},
+                                    (const component_host_cb_t[]){notify_ready}, (void *const[]){NULL}, 1);
+  if (!err) err = add_funcs(root, "weft:app/ipc@0.1.0", (const char *const[]){"send", "recv"},
+                            (const component_host_cb_t[]){ipc_send, ipc_recv}, (void *const[]){NULL, NULL}, 2);
+  if (!err) err = add_funcs(root, "weft:app/fetch@0.1.0", (const char *const[]){"fetch"},
+                            (const component_host_cb_t[]){unavailable}, (void *const[]){(void *)no_fetch}, 1);
+  if (!err) err = add_funcs(root, "weft:app/notifications@0.1.0", (const char *const[]){"notify"},
+                            (const component_host_cb_t[]){unavailable}, (void *const[]){(void *)no_notes}, 1);
+  if (!err) err = add_funcs(root, "weft:app/clipboard@0.1.0", (const char *const[]){"read", "write"},
+                            (const component_host_cb_t[]){unavailable, unavailable}, (void *const[]){(void *)no_clip, (void *)no_clip}, 2);
+  wt.component_linker_instance_delete(root);
+  return err;
+}
+
+// Loop → guest: queue one message for ipc.recv. 0, or -ENOSPC when the guest is not reading.
+int weft_guest_ipc_push(weft_guest *g, const char *data, size_t len) {
+  struct msg *m = malloc(sizeof *m + len);
+  if (!m) return -ENOMEM;
+  m->next = NULL;
+  m->len = len;
+  memcpy(m->data, data, len);
+  pthread_mutex_lock(&g->out_lock);
+  if (g->inbox_n >= IPC_MAX_MSGS || g->inbox_bytes + len > IPC_MAX_BYTES) {
+    pthread_mutex_unlock(&g->out_lock);
+    free(m);
+    return -ENOSPC;
+  }
+  if (g->inbox_tail) g->inbox_tail->next = m; else g->inbox = m;
+  g->inbox_tail = m;
+  g->inbox_n++;
+  g->inbox_bytes += len;
+  pthread_mutex_unlock(&g->out_lock);
+  return 0;
+}
+
+// Guest → loop: length of the next ipc.send message (-1 when none).
+long weft_guest_ipc_peek(weft_guest *g) {
+  pthread_mutex_lock(&g->out_lock);
+  long n = g->outbox ? (long)g->outbox->len : -1;
+  if (!g->outbox) g->ipc_signalled = 0;
+  pthread_mutex_unlock(&g->out_lock);
+  return n;
+}
+
+// Copies the next message into `out` (at least peek bytes) and drops it.
+long weft_guest_ipc_take(weft_guest *g, char *out, size_t max) {
+  pthread_mutex_lock(&g->out_lock);
+  struct msg *m = g->outbox;
+  if (!m || m->len > max) {
+    pthread_mutex_unlock(&g->out_lock);
+    return m ? -(long)m->len : -1;
+  }
+  g->outbox = m->next;
+  if (!g->outbox) g->outbox_tail = NULL;
+  g->outbox_n--;
+  g->outbox_bytes -= m->len;
+  pthread_mutex_unlock(&g->out_lock);
+  long n = (long)m->len;
+  memcpy(out, m->data, m->len);
+  free(m);
+  return n;
+}
+
 // ---- init ---------------------------------------------------------------------
 static int inited;
 
@@ -620,6 +846,12 @@ int weft_init(const char *libwasmtime) {
   SYM(component_func_call, "wasmtime_component_func_call");
   SYM(component_func_post_return, "wasmtime_component_func_post_return");
   SYM(component_val_delete, "wasmtime_component_val_delete");
+  SYM(component_val_new, "wasmtime_component_val_new");
+  SYM(byte_vec_new, "wasm_byte_vec_new");
+  SYM(component_linker_root, "wasmtime_component_linker_root");
+  SYM(component_linker_instance_add_instance, "wasmtime_component_linker_instance_add_instance");
+  SYM(component_linker_instance_add_func, "wasmtime_component_linker_instance_add_func");
+  SYM(component_linker_instance_delete, "wasmtime_component_linker_instance_delete");
 #undef SYM
   int p[2];
   if (pipe2(p, O_CLOEXEC) != 0) return -errno;
@@ -639,4 +871,4 @@ int weft_init(const char *libwasmtime) {
   return pipe_r;
 }
 
-int weft_abi_version(void) { return 4; }
+int weft_abi_version(void) { return 5; }

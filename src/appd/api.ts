@@ -19,6 +19,7 @@ export class Api {
       if (e.type === "launched") this.broadcast({ type: "LAUNCH_ACK", session_id: s.id, app_id: s.appId });
       else if (e.type === "ready") this.broadcast({ type: "APP_READY", session_id: s.id, app_id: s.appId });
       else if (e.type === "state") this.broadcast(this.stateOf(s.id));
+      else if (e.type === "ipc") this.broadcast({ type: "IPC_MESSAGE", session_id: s.id, payload: e.payload });
     });
   }
 
@@ -96,7 +97,9 @@ export class Api {
       case "IPC_FORWARD": {
         const s = this.sessions.sessions.get(req.session_id);
         if (!s || !s.alive) return err(ErrorCode.notFound, `no running session ${req.session_id}`);
-        return err(ErrorCode.unsupported, `session ${req.session_id} runs a Preview 1 module, which has no weft:app/ipc to receive messages`);
+        if (!s.isComponent) return err(ErrorCode.unsupported, `session ${req.session_id} runs a Preview 1 module, which has no weft:app/ipc to receive messages`);
+        const why = s.ipcForward(req.payload);
+        return why ? err(ErrorCode.unsupported, why) : this.stateOf(s.id);
       }
       case "PANEL_GESTURE": {
         const msg: Response = { type: "NAVIGATION_GESTURE", gesture_type: req.gesture_type, fingers: req.fingers, dx: req.dx, dy: req.dy };

@@ -30,7 +30,8 @@ export type SessionEvent =
   | { type: "launched"; session: Session }
   | { type: "ready"; session: Session }
   | { type: "state"; session: Session }
-  | { type: "output"; session: Session; line: LogLine };
+  | { type: "output"; session: Session; line: LogLine }
+  | { type: "ipc"; session: Session; payload: string };
 
 export interface SessionOptions {
   /** Allow packages that are unsigned (the user said so). */
@@ -74,6 +75,11 @@ export class Session {
     this.gone = new Promise((r) => (this.markGone = r));
   }
 
+  /** A component (weft:app, ipc) rather than a Preview 1 module (READY on stdout). */
+  get isComponent(): boolean {
+    return wasmKind(this.wasm) === "component";
+  }
+
   get alive(): boolean {
     return this.state === "starting" || this.state === "running" || this.state === "stopping";
   }
@@ -92,6 +98,11 @@ export class Session {
       memoryBytes: rt.memoryMib * 1048576,
       cpuPercent: rt.cpuPercent,
       onOutput: (stream, bytes) => this.onOutput(stream, bytes),
+      // Components signal readiness with weft:app/notify.ready() (spec §4).
+      onReady: () => {
+        if (this.state === "starting" && this.guest === guest) this.becomeReady();
+      },
+      onIpc: (payload) => this.mgr.emit({ type: "ipc", session: this, payload }),
     });
     this.guest = guest;
     const readyMs = this.mgr.options.readyTimeoutMs ?? rt.readyTimeoutS * 1000;
@@ -173,6 +184,16 @@ export class Session {
     this.guest = null;
     this.markGone();
     this.mgr.emit({ type: "state", session: this });
+  }
+
+  /**
+   * Delivers a message from this session's UI to the guest's ipc.recv.
+   * Returns why not, or null when delivered.
+   */
+  ipcForward(payload: string): string | null {
+    if (!this.guest || !this.alive) return `session ${this.id} is not running`;
+    if (!this.guest.ipcSend(payload)) return `session ${this.id} is not reading its messages (inbox full)`;
+    return null;
   }
 
   /** Stops the guest; resolves once it is really gone. */

@@ -11,15 +11,25 @@ import { setThreadRealtime } from "../../ffi/libc.ts";
 type Handler = () => void;
 
 const fdHandlers = new Map<number, Handler>();
-const guestExit = new Map<number, Handler>();
-const guestOutput = new Map<number, Handler>();
+interface GuestHandlers {
+  exit: Handler;
+  output: Handler;
+  ready?: Handler;
+  ipc?: Handler;
+}
+const guests = new Map<number, GuestHandlers>();
 
 let started = false;
 let wakeups = 0;
 let realtime = false;
 
 function dispatch(kind: number, id: number): void {
-  const h = kind === EventKind.fdReady ? fdHandlers.get(id) : kind === EventKind.guestExit ? guestExit.get(id) : guestOutput.get(id);
+  let h: Handler | undefined;
+  if (kind === EventKind.fdReady) h = fdHandlers.get(id);
+  else {
+    const g = guests.get(id);
+    h = kind === EventKind.guestExit ? g?.exit : kind === EventKind.guestOutput ? g?.output : kind === EventKind.guestReady ? g?.ready : g?.ipc;
+  }
   if (!h) return; // unregistered meanwhile (e.g. an fd closed after it fired)
   try {
     h();
@@ -56,16 +66,14 @@ export const loopEvents = {
   offFd(token: number) {
     fdHandlers.delete(token);
   },
-  onGuest(id: number, handlers: { exit: Handler; output: Handler }) {
-    guestExit.set(id, handlers.exit);
-    guestOutput.set(id, handlers.output);
+  onGuest(id: number, handlers: GuestHandlers) {
+    guests.set(id, handlers);
   },
   offGuest(id: number) {
-    guestExit.delete(id);
-    guestOutput.delete(id);
+    guests.delete(id);
   },
 };
 
 export function loopStats() {
-  return { wakeups, fds: fdHandlers.size, guests: guestExit.size, realtime };
+  return { wakeups, fds: fdHandlers.size, guests: guests.size, realtime };
 }

@@ -6,7 +6,7 @@
 //   result, delete the store (main). A stop sets a flag and bumps the epoch;
 //   the guest's epoch callback (native) ends the call at its next check.
 import type { Pointer } from "bun:ffi";
-import { defineInterruptiblePoll, guestNative, StopReason } from "../../ffi/native.ts";
+import { defineInterruptiblePoll, defineWeftApp, guestNative, StopReason } from "../../ffi/native.ts";
 import {
   check,
   Component,
@@ -55,6 +55,10 @@ export interface GuestOptions {
   /** Bytes buffered per captured stream before the guest's writes block. */
   outputBuffer?: number;
   onOutput?: (stream: "stdout" | "stderr", bytes: Uint8Array) => void;
+  /** A component called weft:app/notify.ready(). */
+  onReady?: () => void;
+  /** A component called weft:app/ipc.send(payload). */
+  onIpc?: (payload: string) => void;
 }
 
 export const DEFAULT_MEMORY_BYTES = 512 * 1024 * 1024;
@@ -92,6 +96,7 @@ function componentLinker(fuel: boolean): ComponentLinker {
   if (!l) {
     l = new ComponentLinker(engine);
     l.addWasip2();
+    check(defineWeftApp(l.ptr), "define weft:app");
     componentLinkers.set(engine.ptr, l);
   }
   return l;
@@ -159,7 +164,12 @@ export class Guest {
         stderr: out(o.stderr, 1),
       }),
     );
-    loopEvents.onGuest(this.id, { exit: () => this.onExit(), output: () => this.drainOutput() });
+    loopEvents.onGuest(this.id, {
+      exit: () => this.onExit(),
+      output: () => this.drainOutput(),
+      ready: () => this.opts.onReady?.(),
+      ipc: () => this.drainIpc(),
+    });
     if (this.module instanceof Component) return this.launchComponent(store, native, fuel);
     const linker = wasiLinkers(fuel);
     if (!guestNative.bindPollFallback(native, linker.base.ptr)) throw new Error("cannot bind WASI poll_oneoff");
@@ -210,6 +220,21 @@ export class Guest {
     return !this.done;
   }
 
+  /**
+   * Delivers `payload` to the guest's weft:app/ipc.recv. False when the guest
+   * has ended or its inbox is full (it is not reading).
+   */
+  ipcSend(payload: string): boolean {
+    if (this.done || !this.native) return false;
+    return guestNative.ipcPush(this.native, new TextEncoder().encode(payload));
+  }
+
+  private drainIpc(): void {
+    if (!this.native) return;
+    const dec = new TextDecoder();
+    for (const m of guestNative.ipcTakeAll(this.native)) this.opts.onIpc?.(dec.decode(m));
+  }
+
   private drainOutput(): void {
     const native = this.native;
     if (!native) return;
@@ -226,6 +251,7 @@ export class Guest {
     const native = this.native!;
     guestNative.join(native);
     this.drainOutput();
+    this.drainIpc();
     const err = guestNative.error(native);
     const trap = guestNative.trap(native);
     const reason = guestNative.stopReason(native);
