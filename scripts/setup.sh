@@ -73,3 +73,4 @@ fi
 # --- test guests, examples, bench kernels, test clients --------------------------------
 bash scripts/build-guests.sh
 [ ! -f scripts/build-clients.sh ] || bash scripts/build-clients.sh
+[ ! -f scripts/build-components.sh ] || bash scripts/build-components.sh
