@@ -5,7 +5,7 @@
 // Usage:
 //   shellclient shell ROLE X Y W H RRGGBB   a weft shell window; commands on stdin:
 //       commit | metadata TITLE ROLE | geometry X Y W H | destroy-window |
-//       destroy-manager | quit
+//       destroy-buffer (the one on screen) | destroy-manager | quit
 //   shellclient pixel RRGGBB W H [max|full|popup]
 //                                           an xdg toplevel showing one colour,
 //                                           scaled by a viewport to W×H; "max"
@@ -97,13 +97,14 @@ static struct wl_buffer *solid_buffer(int w, int h) {
 
 // ---- weft shell window ----------------------------------------------------------------
 static struct zweft_shell_window_v1 *window;
+static struct wl_buffer *last_buffer;
 static int win_w, win_h;
 static void w_configure(void *d, struct zweft_shell_window_v1 *w, int32_t x, int32_t y, int32_t width, int32_t height, uint32_t state) {
   (void)d, (void)w;
   say("configure %d %d %d %d %u", x, y, width, height, state);
   if (width != win_w || height != win_h) {
     win_w = width, win_h = height;
-    wl_surface_attach(surface, solid_buffer(width, height), 0, 0);
+    wl_surface_attach(surface, last_buffer = solid_buffer(width, height), 0, 0);
     wl_surface_damage(surface, 0, 0, width, height);
     commit_with_feedback();
   }
@@ -129,6 +130,7 @@ static void command(struct wl_display *dpy, char *line) {
   } else if (sscanf(line, "metadata %255s %255s", a, b) == 2) zweft_shell_window_v1_update_metadata(window, a, b);
   else if (sscanf(line, "geometry %d %d %d %d", &x, &y, &w, &h) == 4) zweft_shell_window_v1_set_geometry(window, x, y, w, h);
   else if (!strncmp(line, "destroy-window", 14)) zweft_shell_window_v1_destroy(window);
+  else if (!strncmp(line, "destroy-buffer", 14) && last_buffer) wl_buffer_destroy(last_buffer), last_buffer = NULL;
   else if (!strncmp(line, "destroy-manager", 15)) zweft_shell_manager_v1_destroy(manager);
   else if (!strncmp(line, "quit", 4)) running = 0;
   wl_display_flush(dpy);

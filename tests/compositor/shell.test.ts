@@ -101,6 +101,19 @@ describe("weft shell", () => {
   });
 });
 
+describe("buffers", () => {
+  test("a buffer destroyed while on screen stays visible (weft keeps a copy) until the next commit", async () => {
+    const w = h.scripted([SHELLCLIENT, "shell", "normal", "10", "10", "64", "64", "4488cc"]);
+    await w.line(/^presentation_feedback/);
+    expect(pixel(h.pixels(), 40, 40)).toBe(0x4488cc);
+    w.send("destroy-buffer");
+    await w.line(/^done destroy-buffer/);
+    w.send("commit");
+    await w.line(/^presentation_feedback/);
+    expect(pixel(h.pixels(), 40, 40)).toBe(0x4488cc);
+  });
+});
+
 describe("single-pixel buffers, viewports and presentation time", () => {
   test("a 1×1 buffer scaled by a viewport fills its window, and presentation is reported", async () => {
     const c = h.scripted([SHELLCLIENT, "pixel", "ff8800", "200", "100"]);

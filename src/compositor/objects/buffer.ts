@@ -3,18 +3,22 @@
 // wl_shm itself (pools, fds, bounds checks, the wl_buffer objects) is
 // libwayland's own implementation (wl_display_init_shm): it already turns a
 // bad fd, an oversized pool or a buffer outside its pool into protocol
-// errors. What we do here is read a committed buffer: we copy its pixels
-// into the surface's own image at commit time and release the buffer at
-// once, so clients can reuse it immediately and nothing reads client memory
-// during rendering (a client truncating its file can't SIGBUS us later;
-// wl_shm_buffer_begin_access guards the copy itself).
+// errors. Like weston's pixman renderer, we read a committed shm buffer in
+// place, at render time, and release it only when the surface moves on to
+// another buffer (clients double-buffer for exactly this). Every read is
+// bracketed by wl_shm_buffer_begin/end_access, so a client that truncates
+// its file gets a protocol error instead of crashing us with SIGBUS. If a
+// client destroys a buffer that is still on screen, we copy it first.
 import { wl, WL_SHM_FORMAT, type Pointer } from "../../../ffi/wayland.ts";
 import { Format, Op, pixman, type Image } from "../../../ffi/pixman.ts";
+import { read } from "bun:ffi";
 import { ProtocolError, type Resource } from "../wl.ts";
 import { wayland } from "../protocol/index.ts";
-import { intersect, type Rect } from "../geometry.ts";
 
 export type Content =
+  /** A client's shm buffer, read in place (we hold it until replaced). */
+  | { kind: "shm"; buffer: Resource; width: number; height: number; opaque: boolean }
+  /** Pixels we own (a copy of a buffer destroyed while shown). */
   | { kind: "image"; img: Image; bytes: Uint8Array; width: number; height: number; opaque: boolean }
   | { kind: "color"; rgba: [number, number, number, number]; width: 1; height: 1 };
 
@@ -23,19 +27,14 @@ export interface OwnBuffer {
   rgba: [number, number, number, number];
 }
 
-export function bufferSize(buf: Resource): { width: number; height: number } {
-  if (!buf.foreign) return { width: 1, height: 1 };
-  const shm = wl.wl_shm_buffer_get(buf.ptr as unknown as Pointer);
-  if (!shm) return { width: 0, height: 0 };
-  return { width: wl.wl_shm_buffer_get_width(shm), height: wl.wl_shm_buffer_get_height(shm) };
-}
+/** How many surfaces currently show each buffer: release when none does. */
+const users = new WeakMap<Resource, number>();
 
 /**
- * Reads a committed buffer into `prev` (reused when the size and format
- * match) and returns the new content. `damage` (buffer coordinates) limits the
- * copy when the old image can be reused.
+ * Turns a committed buffer into content. Throws ProtocolError (on the
+ * surface) for buffers weft cannot read.
  */
-export function readBuffer(surface: Resource, buf: Resource, prev: Content | null, damage: Rect | null): Content {
+export function readBuffer(surface: Resource, buf: Resource): Content {
   if (!buf.foreign) {
     const own = buf.data as OwnBuffer | undefined;
     if (!own?.rgba) throw new ProtocolError(surface, wayland.wl_display.enums.error.invalid_object, "not a buffer weft can read");
@@ -43,44 +42,84 @@ export function readBuffer(surface: Resource, buf: Resource, prev: Content | nul
   }
   const shm = wl.wl_shm_buffer_get(buf.ptr as unknown as Pointer);
   if (!shm) throw new ProtocolError(surface, wayland.wl_display.enums.error.invalid_object, "unsupported buffer type (only wl_shm and single-pixel buffers)");
-  const width = wl.wl_shm_buffer_get_width(shm);
-  const height = wl.wl_shm_buffer_get_height(shm);
-  const stride = wl.wl_shm_buffer_get_stride(shm);
   const fmt = wl.wl_shm_buffer_get_format(shm);
   if (fmt !== WL_SHM_FORMAT.argb8888 && fmt !== WL_SHM_FORMAT.xrgb8888) {
     throw new ProtocolError(surface, wayland.wl_shm.enums.error.invalid_format, `unsupported wl_shm format ${fmt}`);
   }
-  const opaque = fmt === WL_SHM_FORMAT.xrgb8888;
-  let content: Content;
-  let full = true;
-  if (prev && prev.kind === "image" && prev.width === width && prev.height === height && prev.opaque === opaque) {
-    content = prev;
-    full = damage === null;
-  } else {
-    if (prev?.kind === "image") pixman.unref(prev.img);
-    const bytes = new Uint8Array(width * height * 4);
-    content = { kind: "image", img: pixman.createBits(opaque ? Format.x8r8g8b8 : Format.a8r8g8b8, width, height, bytes, width * 4), bytes, width, height, opaque };
-  }
-  const area = full ? { x: 0, y: 0, width, height } : intersect(damage!, { x: 0, y: 0, width, height });
-  if (area) {
-    wl.wl_shm_buffer_begin_access(shm);
-    try {
-      const data = wl.wl_shm_buffer_get_data(shm) as unknown as number;
-      const src = pixman.createBits(opaque ? Format.x8r8g8b8 : Format.a8r8g8b8, width, height, data, stride);
-      pixman.composite(Op.src, src, null, content.img, area.x, area.y, 0, 0, area.x, area.y, area.width, area.height);
-      pixman.unref(src);
-    } finally {
-      wl.wl_shm_buffer_end_access(shm);
+  const width = wl.wl_shm_buffer_get_width(shm);
+  const height = wl.wl_shm_buffer_get_height(shm);
+  probe(shm, wl.wl_shm_buffer_get_stride(shm) * height);
+  return { kind: "shm", buffer: buf, width, height, opaque: fmt === WL_SHM_FORMAT.xrgb8888 };
+}
+
+/**
+ * Touches the first and last byte of a committed buffer: a pool larger than
+ * its file faults here, and libwayland turns that into a protocol error for
+ * the client at once (instead of at some later frame, or never if the
+ * surface is not shown).
+ */
+function probe(shm: Pointer, size: number): void {
+  wl.wl_shm_buffer_begin_access(shm);
+  try {
+    const data = wl.wl_shm_buffer_get_data(shm);
+    if (data && size > 0) {
+      read.u8(data, 0);
+      read.u8(data, size - 1);
     }
+  } finally {
+    wl.wl_shm_buffer_end_access(shm);
   }
-  return content;
 }
 
-export function freeContent(c: Content | null): void {
-  if (c?.kind === "image") pixman.unref(c.img);
+/** Runs `fn` with a pixman image over the content's pixels (valid only during `fn`). */
+export function withImage(c: Content & { kind: "shm" | "image" }, fn: (img: Image) => void, dying = false): void {
+  if (c.kind === "image") return fn(c.img);
+  // A destroyed buffer is readable only inside its destroy hook (`dying`): libwayland frees it right after.
+  if (c.buffer.destroyed && !dying) return;
+  const shm = wl.wl_shm_buffer_get(c.buffer.ptr as unknown as Pointer);
+  if (!shm) return;
+  wl.wl_shm_buffer_begin_access(shm);
+  try {
+    // The pool may have been resized (remapped) since the commit: ask for the address each time.
+    const data = wl.wl_shm_buffer_get_data(shm) as unknown as number;
+    const img = pixman.createBits(c.opaque ? Format.x8r8g8b8 : Format.a8r8g8b8, c.width, c.height, data, wl.wl_shm_buffer_get_stride(shm));
+    try {
+      fn(img);
+    } finally {
+      pixman.unref(img);
+    }
+  } finally {
+    wl.wl_shm_buffer_end_access(shm);
+  }
 }
 
-/** Tells the client it may reuse the buffer (we copied what we needed). */
-export function releaseBuffer(buf: Resource): void {
-  if (!buf.destroyed && buf.is(wayland.wl_buffer)) buf.post("release");
+/** A copy of shm content into memory we own (call from the buffer's destroy hook: it is about to go). */
+export function snapshot(c: Content & { kind: "shm" }): Content {
+  const bytes = new Uint8Array(c.width * c.height * 4);
+  const img = pixman.createBits(c.opaque ? Format.x8r8g8b8 : Format.a8r8g8b8, c.width, c.height, bytes, c.width * 4);
+  withImage(c, (src) => pixman.composite(Op.src, src, null, img, 0, 0, 0, 0, 0, 0, c.width, c.height), true);
+  return { kind: "image", img, bytes, width: c.width, height: c.height, opaque: c.opaque };
+}
+
+/** The surface now shows `c`: hold its buffer. */
+export function holdContent(c: Content | null): void {
+  if (c?.kind === "shm") users.set(c.buffer, (users.get(c.buffer) ?? 0) + 1);
+}
+
+/** The surface stopped showing `c`: free our pixels, or release the client's buffer when no surface shows it. */
+export function dropContent(c: Content | null): void {
+  if (!c) return;
+  if (c.kind === "image") pixman.unref(c.img);
+  if (c.kind !== "shm") return;
+  const n = (users.get(c.buffer) ?? 1) - 1;
+  if (n > 0) users.set(c.buffer, n);
+  else {
+    users.delete(c.buffer);
+    if (!c.buffer.destroyed && c.buffer.is(wayland.wl_buffer)) c.buffer.post("release");
+  }
+}
+
+/** Single-pixel buffers hold nothing of the client's; release them at once. */
+export function releaseIfCopied(buf: Resource, c: Content): void {
+  if (c.kind === "color" && !buf.destroyed && buf.is(wayland.wl_buffer)) buf.post("release");
 }

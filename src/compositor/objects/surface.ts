@@ -8,7 +8,7 @@
 import { ProtocolError, type Resource } from "../wl.ts";
 import { wayland } from "../protocol/index.ts";
 import { Region, union, type Rect } from "../geometry.ts";
-import { bufferSize, freeContent, readBuffer, releaseBuffer, type Content } from "./buffer.ts";
+import { dropContent, holdContent, readBuffer, releaseIfCopied, snapshot, type Content } from "./buffer.ts";
 import type { Compositor } from "../compositor.ts";
 
 const { wl_surface, wl_subsurface, wl_subcompositor } = wayland;
@@ -134,18 +134,12 @@ export class Surface {
     if (s.input !== undefined) this.input = s.input;
     let contentChanged = false;
     if (s.buffer === null) {
-      freeContent(this.content);
-      this.content = null;
+      this.setContent(null);
       contentChanged = true;
     } else if (s.buffer && !s.buffer.destroyed) {
-      const size = bufferSize(s.buffer);
-      if (size.width % this.scale || size.height % this.scale) {
-        // Not fatal in practice (weston warns too); the last row/column is cut.
-      }
-      const damage = s.damage.length === 0 && s.bufferDamage.length === 0 ? { x: 0, y: 0, width: 0, height: 0 } : this.damageInBuffer(s, size);
-      const sameSize = this.content && this.content.width === size.width && this.content.height === size.height;
-      this.content = readBuffer(this.resource, s.buffer, this.content, sameSize ? damage : null);
-      releaseBuffer(s.buffer);
+      const c = readBuffer(this.resource, s.buffer);
+      this.setContent(c);
+      releaseIfCopied(s.buffer, c);
       contentChanged = true;
     }
     this.offset = { dx: s.dx, dy: s.dy };
@@ -180,26 +174,32 @@ export class Surface {
     this.comp.scene.surfaceCommitted(this);
   }
 
-  /** The bounding box of this commit's damage in buffer pixels. */
-  private damageInBuffer(s: State, size: { width: number; height: number }): Rect | null {
-    if (this.viewport.src || this.viewport.dst) return null; // scaled: copy all
-    let x1 = Infinity,
-      y1 = Infinity,
-      x2 = -Infinity,
-      y2 = -Infinity;
-    const add = (r: Rect, k: number) => {
-      x1 = Math.min(x1, r.x * k);
-      y1 = Math.min(y1, r.y * k);
-      x2 = Math.max(x2, (r.x + r.width) * k);
-      y2 = Math.max(y2, (r.y + r.height) * k);
-    };
-    for (const r of s.damage) add(r, this.scale);
-    for (const r of s.bufferDamage) add(r, 1);
-    x1 = Math.max(0, x1);
-    y1 = Math.max(0, y1);
-    x2 = Math.min(size.width, x2);
-    y2 = Math.min(size.height, y2);
-    return x2 > x1 && y2 > y1 ? { x: x1, y: y1, width: x2 - x1, height: y2 - y1 } : { x: 0, y: 0, width: 0, height: 0 };
+  private bufferHook: { buffer: Resource; hook: () => void } | null = null;
+
+  /**
+   * Switches what the surface shows. The old buffer is released once no
+   * surface shows it; if the client destroys the buffer we show, we copy it
+   * first, so the picture stays until the next commit.
+   */
+  private setContent(c: Content | null): void {
+    if (this.bufferHook) {
+      this.bufferHook.buffer.offDestroy(this.bufferHook.hook);
+      this.bufferHook = null;
+    }
+    holdContent(c);
+    dropContent(this.content);
+    this.content = c;
+    if (c?.kind === "shm") {
+      const hook = () => {
+        if (this.content === c) {
+          this.bufferHook = null;
+          this.content = snapshot(c);
+          dropContent(c);
+        }
+      };
+      c.buffer.onDestroy(hook);
+      this.bufferHook = { buffer: c.buffer, hook };
+    }
   }
 
   private updateSize(): void {
@@ -243,8 +243,7 @@ export class Surface {
       const p = this.sub.parent;
       p.stack = p.stack.filter((x) => x !== this);
     }
-    freeContent(this.content);
-    this.content = null;
+    this.setContent(null);
     this.frames = [];
     this.comp.scene.surfaceGone(this);
   }

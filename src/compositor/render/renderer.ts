@@ -7,6 +7,7 @@ import { Op, pixman, Repeat, type Image } from "../../../ffi/pixman.ts";
 import { intersect, type Rect } from "../geometry.ts";
 import type { Scene } from "../scene.ts";
 import type { Surface } from "../objects/surface.ts";
+import { withImage } from "../objects/buffer.ts";
 
 export interface Target {
   image: Image;
@@ -31,7 +32,7 @@ export function render(scene: Scene, target: Target, damage: Rect[]): void {
       const at = scene.surfaceBounds(s);
       const c = s.content;
       if (!at || !c) return;
-      layers.push({ s, at, opaque: c.kind === "image" ? c.opaque : c.rgba[3] >= 1 });
+      layers.push({ s, at, opaque: c.kind === "color" ? c.rgba[3] >= 1 : c.opaque });
     });
   }
   for (const d of damage) {
@@ -54,18 +55,20 @@ function drawSurface(s: Surface, at: Rect, clip: Rect, t: Target, op: number): v
   }
   const vp = s.viewport;
   const scaled = s.scale !== 1 || vp.src || vp.dst;
-  if (scaled) {
-    // Destination (surface-local) pixels → buffer pixels.
-    const srcX = (vp.src?.x ?? 0) * s.scale;
-    const srcY = (vp.src?.y ?? 0) * s.scale;
-    const srcW = (vp.src?.width ?? c.width / s.scale) * s.scale;
-    const srcH = (vp.src?.height ?? c.height / s.scale) * s.scale;
-    pixman.setScale(c.img, srcW / Math.max(1, s.width), srcH / Math.max(1, s.height), srcX, srcY);
-    pixman.setRepeat(c.img, Repeat.pad);
-  }
-  pixman.composite(op, c.img, null, t.image, clip.x - at.x, clip.y - at.y, 0, 0, clip.x, clip.y, clip.width, clip.height);
-  if (scaled) {
-    pixman.setScale(c.img, 1, 1);
-    pixman.setRepeat(c.img, Repeat.none);
-  }
+  withImage(c, (img) => {
+    if (scaled) {
+      // Destination (surface-local) pixels → buffer pixels.
+      const srcX = (vp.src?.x ?? 0) * s.scale;
+      const srcY = (vp.src?.y ?? 0) * s.scale;
+      const srcW = (vp.src?.width ?? c.width / s.scale) * s.scale;
+      const srcH = (vp.src?.height ?? c.height / s.scale) * s.scale;
+      pixman.setScale(img, srcW / Math.max(1, s.width), srcH / Math.max(1, s.height), srcX, srcY);
+      pixman.setRepeat(img, Repeat.pad);
+    }
+    pixman.composite(op, img, null, t.image, clip.x - at.x, clip.y - at.y, 0, 0, clip.x, clip.y, clip.width, clip.height);
+    if (scaled) {
+      pixman.setScale(img, 1, 1);
+      pixman.setRepeat(img, Repeat.none);
+    }
+  });
 }
