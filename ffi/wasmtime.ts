@@ -328,15 +328,32 @@ export class Engine {
   }
 }
 
-// ---- module ---------------------------------------------------------------------
+// ---- module and component ------------------------------------------------------
+// Both are compiled, serialized and deserialized the same way; only the C
+// functions differ. `(engine, bytes, len, out) -> error` and `(obj, vec) -> error`.
+type MakeFn = (engine: Pointer, bytes: Pointer, len: number, out: Pointer) => Pointer | null;
+type SerializeFn = (obj: Pointer, vec: Pointer) => Pointer | null;
+
+function make(fn: MakeFn, engine: Engine, bytes: Uint8Array, what: string): Pointer {
+  const out = outPtr();
+  check(fn(engine.ptr, ptr(nonEmpty(bytes)), bytes.length, ptr(out)), what);
+  return slotPtr(out)!;
+}
+
+function serializeWith(fn: SerializeFn, obj: Pointer, what: string): Uint8Array {
+  const vec = new Uint8Array(BYTE_VEC.size);
+  check(fn(obj, ptr(vec)), what);
+  const bytes = readByteVec(vec);
+  C.wasm_byte_vec_delete(ptr(vec));
+  return bytes;
+}
+
 export class Module {
   private constructor(readonly ptr: Pointer) {}
 
   /** Compiles wasm bytes; throws with Wasmtime's validation message. */
   static compile(engine: Engine, wasm: Uint8Array): Module {
-    const out = outPtr();
-    check(C.wasmtime_module_new(engine.ptr, ptr(nonEmpty(wasm)), wasm.length, ptr(out)), "compile");
-    return new Module(slotPtr(out)!);
+    return new Module(make(C.wasmtime_module_new, engine, wasm, "compile"));
   }
 
   /**
@@ -345,18 +362,11 @@ export class Module {
    * is what makes a stale cache entry a miss instead of a crash.
    */
   static deserialize(engine: Engine, bytes: Uint8Array): Module {
-    const out = outPtr();
-    check(C.wasmtime_module_deserialize(engine.ptr, ptr(nonEmpty(bytes)), bytes.length, ptr(out)), "deserialize");
-    return new Module(slotPtr(out)!);
+    return new Module(make(C.wasmtime_module_deserialize, engine, bytes, "deserialize"));
   }
 
   serialize(): Uint8Array {
-    let bytes: Uint8Array = new Uint8Array(0);
-    const vec = new Uint8Array(BYTE_VEC.size);
-    check(C.wasmtime_module_serialize(this.ptr, ptr(vec)), "serialize");
-    bytes = readByteVec(vec);
-    C.wasm_byte_vec_delete(ptr(vec));
-    return bytes;
+    return serializeWith(C.wasmtime_module_serialize, this.ptr, "serialize");
   }
 
   delete(): void {
@@ -367,21 +377,13 @@ export class Module {
 export class Component {
   private constructor(readonly ptr: Pointer) {}
   static compile(engine: Engine, wasm: Uint8Array): Component {
-    const out = outPtr();
-    check(C.wasmtime_component_new(engine.ptr, ptr(nonEmpty(wasm)), wasm.length, ptr(out)), "compile component");
-    return new Component(slotPtr(out)!);
+    return new Component(make(C.wasmtime_component_new, engine, wasm, "compile component"));
   }
   static deserialize(engine: Engine, bytes: Uint8Array): Component {
-    const out = outPtr();
-    check(C.wasmtime_component_deserialize(engine.ptr, ptr(nonEmpty(bytes)), bytes.length, ptr(out)), "deserialize component");
-    return new Component(slotPtr(out)!);
+    return new Component(make(C.wasmtime_component_deserialize, engine, bytes, "deserialize component"));
   }
   serialize(): Uint8Array {
-    const vec = new Uint8Array(BYTE_VEC.size);
-    check(C.wasmtime_component_serialize(this.ptr, ptr(vec)), "serialize component");
-    const bytes = readByteVec(vec);
-    C.wasm_byte_vec_delete(ptr(vec));
-    return bytes;
+    return serializeWith(C.wasmtime_component_serialize, this.ptr, "serialize component");
   }
   delete(): void {
     C.wasmtime_component_delete(this.ptr);
