@@ -39,7 +39,7 @@ async function start(kind: "weft" | "weston"): Promise<Server> {
   const env = { ...process.env, XDG_RUNTIME_DIR: dir, WAYLAND_DISPLAY: socket, HOME: dir } as Record<string, string>;
   const argv =
     kind === "weft"
-      ? ["bun", join(ROOT, "bin", "weft.ts"), "run", "--headless", "--width", `${W}`, "--height", `${H}`, "--socket", socket]
+      ? ["bun", join(ROOT, "bin", "weft.ts"), "run", "--headless", "--no-appd", "--width", `${W}`, "--height", `${H}`, "--socket", socket]
       : ["weston", "--backend=headless-backend.so", `--width=${W}`, `--height=${H}`, `--socket=${socket}`, "--shell=desktop-shell.so", "--use-pixman", "--no-config", "--idle-time=0"];
   const proc = Bun.spawn(argv, { env, stdout: "ignore", stderr: "ignore" });
   await until(`${kind} socket`, () => existsSync(join(dir, socket)));
