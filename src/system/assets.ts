@@ -19,6 +19,7 @@
 // dlopen needs a real file, which is why libraries cannot be used in place.
 import { chmodSync, closeSync, fsyncSync, lstatSync, mkdirSync, openSync, readFileSync, renameSync, rmSync, writeSync } from "node:fs";
 import { join } from "node:path";
+import { log } from "./log.ts";
 import { cacheDir } from "./paths.ts";
 
 export const ROOT = join(import.meta.dir, "..", "..");
@@ -71,7 +72,7 @@ export function buildInfo(): { commit: string; builtAt: string } | null {
   return embedded && { commit: embedded.commit, builtAt: embedded.builtAt };
 }
 
-/** Timing of the extraction work this process did, for `weft --version --verbose`-style reports and tests. */
+/** What extraction cost this process (bytes hashed, bytes written, ms); WEFT_LOG=debug logs each file. */
 export const extractionStats = { verifiedBytes: 0, writtenBytes: 0, ms: 0 };
 
 export function libraryPath(name: keyof typeof LIBRARIES | string): string {
@@ -85,8 +86,10 @@ export function libraryPath(name: keyof typeof LIBRARIES | string): string {
   const t0 = performance.now();
   const dir = privateDir(cacheDir(), "lib", f.sha256);
   const out = join(dir, name);
-  materialize(f, out);
-  extractionStats.ms += performance.now() - t0;
+  const wrote = materialize(f, out);
+  const ms = performance.now() - t0;
+  extractionStats.ms += ms;
+  log.debug(`${wrote ? "extracted" : "verified"} ${out} (${(f.size / 1e6).toFixed(1)} MB) in ${ms.toFixed(1)} ms`);
   resolved.set(rel, out);
   return out;
 }
@@ -160,11 +163,11 @@ function sha256File(path: string): string | null {
   }
 }
 
-/** Makes `out` hold exactly `f`: verify what is there, else write it anew. */
-function materialize(f: EmbeddedFile, out: string): void {
+/** Makes `out` hold exactly `f`: verify what is there, else write it anew (then true). */
+function materialize(f: EmbeddedFile, out: string): boolean {
   const have = sha256File(out);
-  if (have === f.sha256) return;
-  if (have !== null) console.error(`weft: ${out} does not match its recorded SHA-256 (${have.slice(0, 12)}… ≠ ${f.sha256.slice(0, 12)}…); extracting it again`);
+  if (have === f.sha256) return false;
+  if (have !== null) log.warn(`${out} does not match its recorded SHA-256 (${have.slice(0, 12)}… ≠ ${f.sha256.slice(0, 12)}…); extracting it again`);
   const bytes = readEmbedded(f);
   const got = new Bun.CryptoHasher("sha256").update(bytes).digest("hex");
   if (got !== f.sha256) throw new Error(`embedded ${f.path} is corrupt (SHA-256 ${got} ≠ ${f.sha256}); rebuild weft`);
@@ -182,6 +185,7 @@ function materialize(f: EmbeddedFile, out: string): void {
   chmodSync(tmp, f.mode & 0o100 ? 0o500 : 0o400);
   renameSync(tmp, out);
   extractionStats.writtenBytes += bytes.length;
+  return true;
 }
 
 function readEmbedded(f: EmbeddedFile): Uint8Array {
