@@ -9,11 +9,11 @@ import { cstr, LIBWASMTIME_PATH } from "./wasmtime.ts";
 const { ptr: P, i32, u32, u64, void: v } = FFIType;
 const usize = "usize" as const;
 
-const ABI_VERSION = 5;
+const ABI_VERSION = 6;
 
 /** weft_event: { uint32_t kind; uint32_t id; uint64_t arg } */
 export const EVENT = { size: 16, kind: 0, id: 4, arg: 8 } as const;
-export const EventKind = { fdReady: 1, guestExit: 2, guestOutput: 3, guestReady: 4, guestIpc: 5 } as const;
+export const EventKind = { fdReady: 1, guestExit: 2, guestOutput: 3, guestReady: 4, guestIpc: 5, compiled: 6 } as const;
 /** weft_guest_stop_reason */
 export const StopReason = { none: 0, host: 1, cpu: 2 } as const;
 
@@ -46,6 +46,8 @@ const lib = dlopen(path, {
   weft_guest_start_component: { args: [P, P, u64, usize], returns: i32 },
   weft_guest_run_failed: { args: [P], returns: i32 },
   weft_define_weft_app: { args: [P], returns: P },
+  weft_compile_start: { args: [P, P, usize, i32, u32], returns: P },
+  weft_compile_result: { args: [P, P], returns: P },
   weft_guest_ipc_push: { args: [P, P, usize], returns: i32 },
   weft_guest_ipc_peek: { args: [P], returns: FFIType.i64 },
   weft_guest_ipc_take: { args: [P, P, usize], returns: FFIType.i64 },
@@ -141,6 +143,21 @@ export const guestNative = {
   free: (g: Pointer) => N.weft_guest_free(g),
   /** Binds Wasmtime's own poll_oneoff (from a plain-WASI linker) for delegated subscriptions. */
   bindPollFallback: (g: Pointer, baseLinker: Pointer): boolean => N.weft_guest_bind_poll_fallback(g, baseLinker) === 0,
+};
+
+/** Compile jobs on the helper's threads: start one, then read it after EV_COMPILED(token). */
+export const compileJobs = {
+  start: (engine: Pointer, wasm: Uint8Array, component: boolean, token: number): Pointer => {
+    const job = N.weft_compile_start(engine, ptr(wasm.length ? wasm : new Uint8Array(1)), wasm.length, component ? 1 : 0, token);
+    if (!job) throw new Error("cannot start a compile thread");
+    return job;
+  },
+  /** Joins and frees the job: the compiled object, or the wasmtime_error_t* that says why not. */
+  result: (job: Pointer): { compiled: Pointer } | { error: Pointer } => {
+    const err = new BigUint64Array(1);
+    const compiled = N.weft_compile_result(job, ptr(err));
+    return compiled ? { compiled } : { error: Number(err[0]) as Pointer };
+  },
 };
 
 /** Defines weft:app@0.1.0 (native host functions) in a component linker; returns a wasmtime_error_t* or null. */

@@ -349,7 +349,8 @@ function serializeWith(fn: SerializeFn, obj: Pointer, what: string): Uint8Array 
 }
 
 export class Module {
-  private constructor(readonly ptr: Pointer) {}
+  /** Wraps a wasmtime_module_t* the caller owned (e.g. compiled on a helper thread). */
+  constructor(readonly ptr: Pointer) {}
 
   /** Compiles wasm bytes; throws with Wasmtime's validation message. */
   static compile(engine: Engine, wasm: Uint8Array): Module {
@@ -375,7 +376,8 @@ export class Module {
 }
 
 export class Component {
-  private constructor(readonly ptr: Pointer) {}
+  /** Wraps a wasmtime_component_t* the caller owned (e.g. compiled on a helper thread). */
+  constructor(readonly ptr: Pointer) {}
   static compile(engine: Engine, wasm: Uint8Array): Component {
     return new Component(make(C.wasmtime_component_new, engine, wasm, "compile component"));
   }

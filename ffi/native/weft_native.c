@@ -102,6 +102,8 @@ static struct {
                                            const wasmtime_component_val_t *, size_t, wasmtime_component_val_t *, size_t);
   wasmtime_error_t *(*component_func_post_return)(const wasmtime_component_func_t *, wasmtime_context_t *);
   void (*component_val_delete)(wasmtime_component_val_t *);
+  wasmtime_error_t *(*module_new)(wasm_engine_t *, const uint8_t *, size_t, void **);
+  wasmtime_error_t *(*component_new)(wasm_engine_t *, const uint8_t *, size_t, void **);
   wasmtime_component_val_t *(*component_val_new)(wasmtime_component_val_t *);
   void (*byte_vec_new)(wasm_byte_vec_t *, size_t, const char *);
   wasmtime_component_linker_instance_t *(*component_linker_root)(wasmtime_component_linker_t *);
@@ -114,7 +116,7 @@ static struct {
 } wt;
 
 // ---- event queue -----------------------------------------------------------
-enum { EV_FD_READY = 1, EV_GUEST_EXIT = 2, EV_GUEST_OUTPUT = 3, EV_GUEST_READY = 4, EV_GUEST_IPC = 5 };
+enum { EV_FD_READY = 1, EV_GUEST_EXIT = 2, EV_GUEST_OUTPUT = 3, EV_GUEST_READY = 4, EV_GUEST_IPC = 5, EV_COMPILED = 6 };
 typedef struct { uint32_t kind; uint32_t id; uint64_t arg; } weft_event; // 16 bytes, read by JS
 
 static pthread_mutex_t q_lock = PTHREAD_MUTEX_INITIALIZER;
@@ -812,6 +814,54 @@ long weft_guest_ipc_take(weft_guest *g, char *out, size_t max) {
   return n;
 }
 
+// ---- compiling off the loop -------------------------------------------------------
+// Cranelift takes milliseconds for a small module and tens of seconds for a
+// 12 MB JavaScript component; either would stall the loop. A compile job runs
+// on its own thread and reports EV_COMPILED(token); the loop then reads the
+// result with weft_compile_result and frees the job.
+typedef struct {
+  pthread_t thread;
+  wasm_engine_t *engine;
+  uint8_t *bytes;
+  size_t len;
+  int component;
+  uint32_t token;
+  void *result;
+  wasmtime_error_t *error;
+} compile_job;
+
+static void *compile_main(void *arg) {
+  compile_job *j = arg;
+  j->error = j->component ? wt.component_new(j->engine, j->bytes, j->len, &j->result)
+                          : wt.module_new(j->engine, j->bytes, j->len, &j->result);
+  q_push(EV_COMPILED, j->token, 0);
+  return NULL;
+}
+
+compile_job *weft_compile_start(wasm_engine_t *engine, const uint8_t *bytes, size_t len, int component, uint32_t token) {
+  compile_job *j = calloc(1, sizeof *j);
+  if (!j) return NULL;
+  j->bytes = malloc(len ? len : 1);
+  if (!j->bytes) { free(j); return NULL; }
+  memcpy(j->bytes, bytes, len); // the loop's buffer may move or go away meanwhile
+  j->engine = engine;
+  j->len = len;
+  j->component = component;
+  j->token = token;
+  if (pthread_create(&j->thread, NULL, compile_main, j) != 0) { free(j->bytes); free(j); return NULL; }
+  return j;
+}
+
+// After EV_COMPILED: joins, returns the module/component (or NULL and *error), frees the job.
+void *weft_compile_result(compile_job *j, wasmtime_error_t **error) {
+  pthread_join(j->thread, NULL);
+  void *r = j->result;
+  *error = j->error;
+  free(j->bytes);
+  free(j);
+  return r;
+}
+
 // ---- init ---------------------------------------------------------------------
 static int inited;
 
@@ -846,6 +896,8 @@ int weft_init(const char *libwasmtime) {
   SYM(component_func_call, "wasmtime_component_func_call");
   SYM(component_func_post_return, "wasmtime_component_func_post_return");
   SYM(component_val_delete, "wasmtime_component_val_delete");
+  SYM(module_new, "wasmtime_module_new");
+  SYM(component_new, "wasmtime_component_new");
   SYM(component_val_new, "wasmtime_component_val_new");
   SYM(byte_vec_new, "wasm_byte_vec_new");
   SYM(component_linker_root, "wasmtime_component_linker_root");
@@ -871,4 +923,4 @@ int weft_init(const char *libwasmtime) {
   return pipe_r;
 }
 
-int weft_abi_version(void) { return 5; }
+int weft_abi_version(void) { return 6; }

@@ -8,7 +8,7 @@
 import { mkdirSync, existsSync } from "node:fs";
 import { homedir } from "node:os";
 import { join } from "node:path";
-import { loadWasm, wasmKind } from "../runtime/cache.ts";
+import { loadWasm, loadWasmAsync, wasmKind } from "../runtime/cache.ts";
 import { describeExit, type ExitStatus } from "../runtime/exit.ts";
 import { Guest, type Preopen } from "../runtime/guest.ts";
 import type { ExitInfo, SessionState } from "../ipc/messages.ts";
@@ -262,7 +262,7 @@ export class SessionManager {
     const wasm = new Uint8Array(await Bun.file(join(app.dir, app.manifest.runtime.module)).arrayBuffer());
     if (!wasmKind(wasm)) throw new LaunchError(`${appId}: ${app.manifest.runtime.module} is not a WebAssembly module or component`);
     try {
-      loadWasm(wasm);
+      await loadWasmAsync(wasm); // compiled off the loop; start() then finds it in memory
     } catch (err) {
       throw new LaunchError(`${appId}: invalid module: ${(err as Error).message.split("\n")[0]}`);
     }

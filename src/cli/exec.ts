@@ -2,7 +2,7 @@
 // program: stdio passed through, its exit code becomes ours.
 import { existsSync, statSync } from "node:fs";
 import { resolve } from "node:path";
-import { loadWasm, wasmKind } from "../runtime/cache.ts";
+import { loadWasmAsync, wasmKind } from "../runtime/cache.ts";
 import { describeExit, EXIT_CODES, exitCode } from "../runtime/exit.ts";
 import { Guest, type Preopen } from "../runtime/guest.ts";
 import { UsageError, type Command } from "./command.ts";
@@ -147,7 +147,7 @@ async function run(argv: string[]): Promise<number> {
   }
   let module;
   try {
-    module = loadWasm(wasm, { fuel: parsed.fuel !== undefined });
+    module = await loadWasmAsync(wasm, { fuel: parsed.fuel !== undefined });
   } catch (err) {
     console.error(`weft: ${parsed.module}: invalid module: ${(err as Error).message.replace(/^compile: /, "").split("\n")[0]}`);
     return EXIT_CODES.cannotLoad;

@@ -11,6 +11,7 @@ import { setThreadRealtime } from "../../ffi/libc.ts";
 type Handler = () => void;
 
 const fdHandlers = new Map<number, Handler>();
+const compileHandlers = new Map<number, Handler>();
 interface GuestHandlers {
   exit: Handler;
   output: Handler;
@@ -26,6 +27,7 @@ let realtime = false;
 function dispatch(kind: number, id: number): void {
   let h: Handler | undefined;
   if (kind === EventKind.fdReady) h = fdHandlers.get(id);
+  else if (kind === EventKind.compiled) h = compileHandlers.get(id);
   else {
     const g = guests.get(id);
     h = kind === EventKind.guestExit ? g?.exit : kind === EventKind.guestOutput ? g?.output : kind === EventKind.guestReady ? g?.ready : g?.ipc;
@@ -65,6 +67,12 @@ export const loopEvents = {
   },
   offFd(token: number) {
     fdHandlers.delete(token);
+  },
+  onCompiled(token: number, h: Handler) {
+    compileHandlers.set(token, h);
+  },
+  offCompiled(token: number) {
+    compileHandlers.delete(token);
   },
   onGuest(id: number, handlers: GuestHandlers) {
     guests.set(id, handlers);

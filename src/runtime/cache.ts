@@ -4,7 +4,9 @@
 // or foreign cache file is discarded and recompiled, never trusted.
 import { mkdirSync, readFileSync, renameSync, rmSync, writeFileSync } from "node:fs";
 import { dirname, join } from "node:path";
-import { Component, Module, type Engine } from "../../ffi/wasmtime.ts";
+import { compileJobs } from "../../ffi/native.ts";
+import { Component, Module, takeError, type Engine } from "../../ffi/wasmtime.ts";
+import { loopEvents } from "../loop/index.ts";
 import { cacheDir } from "../system/paths.ts";
 import { engineFingerprint, engineFor } from "./engine.ts";
 
@@ -47,56 +49,103 @@ interface CompiledKind<T extends Compiled> {
 const MODULES: CompiledKind<Module> = { dir: "modules", compile: Module.compile, deserialize: Module.deserialize };
 const COMPONENTS: CompiledKind<Component> = { dir: "components", compile: Component.compile, deserialize: Component.deserialize };
 
-/** Compiles `wasm` at most once per key: memory first, then the disk cache, then Cranelift. */
-function load<T extends Compiled>(kind: CompiledKind<T>, wasm: Uint8Array, opts: { fuel?: boolean; disk?: boolean }): T {
+interface Lookup<T> {
+  key: string;
+  file: string;
+  engine: Engine;
+  hit: T | null;
+}
+
+/** Memory first, then the disk cache. */
+function lookup<T extends Compiled>(kind: CompiledKind<T>, wasm: Uint8Array, opts: LoadOptions): Lookup<T> {
   const fuel = opts.fuel ?? false;
   const key = `${kind.dir}/${keyOf(wasm, fuel)}`;
-  const hit = memory.get(key) as T | undefined;
-  if (hit) {
-    cacheStats.memoryHits++;
-    return hit;
-  }
   const engine = engineFor(fuel);
   const file = join(cacheDir(), `${key}.cwasm`);
-  let compiled: T | null = null;
+  const inMemory = memory.get(key) as T | undefined;
+  if (inMemory) {
+    cacheStats.memoryHits++;
+    return { key, file, engine, hit: inMemory };
+  }
   if (opts.disk !== false) {
     try {
-      compiled = kind.deserialize(engine, readFileSync(file));
+      const hit = kind.deserialize(engine, readFileSync(file));
       cacheStats.diskHits++;
+      memory.set(key, hit);
+      return { key, file, engine, hit };
     } catch {
-      compiled = null; // missing, truncated or from another engine: recompile below
+      // missing, truncated or from another engine: compile
     }
   }
-  if (!compiled) {
-    compiled = kind.compile(engine, wasm);
-    cacheStats.compiles++;
-    if (opts.disk !== false) {
-      const tmp = `${file}.${process.pid}.tmp`;
-      try {
-        mkdirSync(dirname(file), { recursive: true, mode: 0o700 });
-        writeFileSync(tmp, compiled.serialize(), { mode: 0o600 });
-        renameSync(tmp, file);
-      } catch {
-        rmSync(tmp, { force: true }); // a read-only cache only costs speed
-      }
+  return { key, file, engine, hit: null };
+}
+
+/** Keeps a fresh compile in memory and (best effort) on disk. */
+function remember<T extends Compiled>(l: Lookup<T>, compiled: T, opts: LoadOptions): T {
+  cacheStats.compiles++;
+  memory.set(l.key, compiled);
+  if (opts.disk !== false) {
+    const tmp = `${l.file}.${process.pid}.tmp`;
+    try {
+      mkdirSync(dirname(l.file), { recursive: true, mode: 0o700 });
+      writeFileSync(tmp, compiled.serialize(), { mode: 0o600 });
+      renameSync(tmp, l.file);
+    } catch {
+      rmSync(tmp, { force: true }); // a read-only cache only costs speed
     }
   }
-  memory.set(key, compiled);
   return compiled;
 }
 
+export interface LoadOptions {
+  fuel?: boolean;
+  disk?: boolean;
+}
+
+/** Compiles `wasm` at most once per key, on the calling thread (for CLI and tests). */
+function load<T extends Compiled>(kind: CompiledKind<T>, wasm: Uint8Array, opts: LoadOptions): T {
+  const l = lookup(kind, wasm, opts);
+  return l.hit ?? remember(l, kind.compile(l.engine, wasm), opts);
+}
+
+let nextCompileToken = 1;
+
+/**
+ * Like loadWasm, but a compile runs on a helper thread so the loop keeps
+ * serving (a 12 MB JavaScript component takes tens of seconds to compile).
+ */
+export function loadWasmAsync(wasm: Uint8Array, opts: LoadOptions = {}): Promise<Module | Component> {
+  const flavour = wasmKind(wasm);
+  if (!flavour) return Promise.reject(new Error("compile: not a WebAssembly module or component (bad magic number or version)"));
+  const kind = (flavour === "component" ? COMPONENTS : MODULES) as CompiledKind<Module | Component>;
+  const l = lookup(kind, wasm, opts);
+  if (l.hit) return Promise.resolve(l.hit);
+  return new Promise((resolve, reject) => {
+    const token = nextCompileToken++;
+    let job: ReturnType<typeof compileJobs.start>;
+    loopEvents.onCompiled(token, () => {
+      loopEvents.offCompiled(token);
+      const r = compileJobs.result(job);
+      if ("error" in r) return reject(new Error(`compile: ${takeError(r.error).message}`));
+      const compiled = flavour === "component" ? new Component(r.compiled) : new Module(r.compiled);
+      resolve(remember(l, compiled, opts));
+    });
+    job = compileJobs.start(l.engine.ptr, wasm, flavour === "component", token);
+  });
+}
+
 /** The compiled core module for `wasm`. */
-export function loadModule(wasm: Uint8Array, opts: { fuel?: boolean; disk?: boolean } = {}): Module {
+export function loadModule(wasm: Uint8Array, opts: LoadOptions = {}): Module {
   return load(MODULES, wasm, opts);
 }
 
 /** The compiled component for `wasm`. */
-export function loadComponent(wasm: Uint8Array, opts: { fuel?: boolean; disk?: boolean } = {}): Component {
+export function loadComponent(wasm: Uint8Array, opts: LoadOptions = {}): Component {
   return load(COMPONENTS, wasm, opts);
 }
 
 /** Either, by what the bytes say they are; throws for anything else. */
-export function loadWasm(wasm: Uint8Array, opts: { fuel?: boolean; disk?: boolean } = {}): Module | Component {
+export function loadWasm(wasm: Uint8Array, opts: LoadOptions = {}): Module | Component {
   const kind = wasmKind(wasm);
   if (kind === "component") return loadComponent(wasm, opts);
   if (kind === "module") return loadModule(wasm, opts);

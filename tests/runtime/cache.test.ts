@@ -21,3 +21,30 @@ describe("compiled module cache", () => {
     expect(third).toMatchObject({ code: 0, stdout: "hello from wasm\n", stderr: "" });
   });
 });
+
+describe("compiling off the loop", () => {
+  test("loadWasmAsync compiles on a helper thread: the loop keeps running meanwhile", async () => {
+    const { loadWasmAsync } = await import("../../src/runtime/cache.ts");
+    const { Guest } = await import("../../src/runtime/guest.ts");
+    const { guestBytes } = await import("../helpers.ts");
+    const wasm = await guestBytes("files");
+    let ticks = 0;
+    const timer = setInterval(() => ticks++, 0);
+    const compiling = loadWasmAsync(wasm, { disk: false });
+    const ticksWhenStarted = ticks;
+    const module = await compiling;
+    clearInterval(timer);
+    // A synchronous compile would have returned before any timer could run.
+    expect(ticks).toBeGreaterThan(ticksWhenStarted);
+    const g = new Guest(module, { argv: ["files"], stdout: "discard" });
+    expect((await g.exited).kind).toBe("exit");
+  });
+
+  test("an invalid module is a rejected promise with Wasmtime's reason", async () => {
+    const { loadWasmAsync } = await import("../../src/runtime/cache.ts");
+    const { guestBytes } = await import("../helpers.ts");
+    const bad = (await guestBytes("hello")).slice(0, 40);
+    expect(loadWasmAsync(bad, { disk: false })).rejects.toThrow(/^compile: /);
+    expect(loadWasmAsync(new Uint8Array([1, 2, 3]))).rejects.toThrow(/not a WebAssembly module/);
+  });
+});
