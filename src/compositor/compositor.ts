@@ -8,7 +8,7 @@
 // presentation feedback → flush.
 //
 // Limitations (kept true): one output; software rendering only; no
-// drag-and-drop, no interactive move/resize, buffer transforms other than
+// drag-and-drop, no interactive resize (move works), buffer transforms other than
 // normal are accepted but not rendered; server-side decorations are
 // granted but not drawn (kiosk style).
 import { EventEmitter } from "node:events";

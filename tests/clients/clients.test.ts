@@ -66,6 +66,23 @@ describe("real clients", () => {
       await expectShown(h, c.pid, 3);
     }));
 
+  test("weston-flower: pressing on it starts an interactive move (xdg_toplevel.move) that follows the pointer", () =>
+    withHarness(async (h) => {
+      const c = h.spawn(["weston-flower"]);
+      const v = await h.mapped(c);
+      const start = { x: v.x, y: v.y };
+      const f = v.frame();
+      h.comp.seat.pointerMotion(f.x + f.width / 2, f.y + f.height / 2);
+      h.comp.seat.pointerButton(BTN_LEFT, true);
+      await h.waitFor("move grab", () => h.comp.seat.moving);
+      h.comp.seat.pointerMotion(f.x + f.width / 2 + 100, f.y + f.height / 2 + 50);
+      h.comp.seat.pointerButton(BTN_LEFT, false);
+      expect(h.comp.seat.moving).toBeNull();
+      expect({ x: v.x, y: v.y }).toEqual({ x: start.x + 100, y: start.y + 50 });
+      await h.comp.nextFrame();
+      await expectShown(h, c.pid, 10, 0.1);
+    }));
+
   test("weston-terminal maps with its decorations and text", () =>
     withHarness(async (h) => {
       const c = h.spawn(["weston-terminal", "--shell=/bin/sh"]);

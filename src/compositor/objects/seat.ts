@@ -14,6 +14,7 @@ import { ProtocolError, type Resource } from "../wl.ts";
 import { wayland } from "../protocol/index.ts";
 import type { Compositor } from "../compositor.ts";
 import type { Role, Surface } from "./surface.ts";
+import type { View } from "../scene.ts";
 
 const { wl_seat, wl_pointer, wl_keyboard, wl_touch } = wayland;
 type PointerRes = Resource<typeof wl_pointer, Seat>;
@@ -49,6 +50,10 @@ export class Seat {
   /** Last cursor shape set through wp_cursor_shape_v1 (1 = default). */
   cursorShape = 1;
   private lastEnterSerial = 0;
+  /** The serial and client of the last button press (interactive move must quote it). */
+  private lastPress = { serial: -1, client: 0 };
+  /** An interactive move in progress: the view follows the pointer until the buttons are up. */
+  moving: { view: View; dx: number; dy: number } | null = null;
   // keyboard
   keyboardFocus: Surface | null = null;
   private keys = new Set<number>();
@@ -126,6 +131,7 @@ export class Seat {
   surfaceGone(s: Surface): void {
     if (this.keyboardFocus === s) this.keyboardFocus = null;
     if (this.pointerFocus === s) this.pointerFocus = null;
+    if (this.moving?.view.surface === s) this.moving = null;
     if (this.cursor.surface === s) this.cursor = { surface: null, hotspotX: 0, hotspotY: 0 };
     for (const p of this.touchPoints.values()) if (p.surface === s) p.surface = null; // the finger still counts for gestures
   }
@@ -200,6 +206,11 @@ export class Seat {
     const out = this.comp.scene.output;
     this.x = Math.max(0, Math.min(out.width - 1, x));
     this.y = Math.max(0, Math.min(out.height - 1, y));
+    if (this.moving) {
+      const m = this.moving;
+      this.comp.scene.move(m.view, this.x - m.dx, this.y - m.dy);
+      return;
+    }
     let target = this.pointerFocus;
     if (this.buttons.size === 0) {
       const hit = this.comp.scene.surfaceAt(this.x, this.y);
@@ -235,13 +246,29 @@ export class Seat {
       const serial = this.comp.server.nextSerial();
       const t = this.timeMs();
       const state = pressed ? wl_pointer.enums.button_state.pressed : wl_pointer.enums.button_state.released;
+      if (pressed) this.lastPress = { serial, client: target.client.ptr };
       for (const p of this.of(this.pointers, target)) {
         p.post("button", serial, t, button, state);
         p.post("frame");
       }
     }
-    if (!pressed && this.buttons.size === 0) this.repick();
+    if (!pressed && this.buttons.size === 0) {
+      this.moving = null;
+      this.repick();
+    }
     this.comp.server.scheduleFlush();
+  }
+
+  /**
+   * xdg_toplevel.move: the client asks to be dragged, quoting the serial of
+   * the press that started it. Only honoured while that press is still held
+   * by that client's surface — a client cannot grab the pointer on its own.
+   */
+  startMove(view: View, client: number, serial: number): boolean {
+    if (this.buttons.size === 0 || this.moving || serial !== this.lastPress.serial || client !== this.lastPress.client) return false;
+    this.moving = { view, dx: this.x - view.x, dy: this.y - view.y };
+    this.comp.events.emit("move", view);
+    return true;
   }
 
   /** Scrolls: `dy` > 0 scrolls down, in surface pixels (one wheel notch ≈ 15). */

@@ -281,8 +281,13 @@ const toplevelImpl = {
     r.data.appId = id;
   },
   show_window_menu() {},
-  // Interactive move/resize need a pointer grab; not supported yet (documented limitation).
-  move() {},
+  // The user pressed on the client's title bar (client-side decorations): drag the window.
+  move(r: ToplevelRes, _seat: Resource, serial: number) {
+    const t = r.data;
+    if (!t.view.mapped || t.maximized || t.fullscreen) return;
+    t.xdg.comp.seat.startMove(t.view, r.client.ptr, serial);
+  },
+  // Interactive resize is not supported yet (documented limitation).
   resize(r: ToplevelRes, _seat: Resource, _serial: number, edges: number) {
     if (!(Object.values(xdg_toplevel.enums.resize_edge) as number[]).includes(edges)) throw new ProtocolError(r, xdg_toplevel.enums.error.invalid_resize_edge, `bad edge ${edges}`);
   },
