@@ -34,7 +34,8 @@ function section(file: string, name: string): Record<string, string[]> {
 function unitRoot(dir: string): string {
   const root = join(dir, "root");
   mkdirSync(join(root, "usr", "bin"), { recursive: true });
-  cpSync("/usr/lib/systemd/system", join(root, "usr", "lib", "systemd", "system"), { recursive: true, verbatimSymlinks: true });
+  mkdirSync(join(root, "usr", "lib", "systemd"), { recursive: true });
+  if (Bun.spawnSync(["cp", "-a", "/usr/lib/systemd/system", join(root, "usr", "lib", "systemd", "system")]).exitCode !== 0) throw new Error("cp -a /usr/lib/systemd/system failed");
   writeFileSync(join(root, "usr", "bin", "weft"), "#!/bin/sh\n");
   chmodSync(join(root, "usr", "bin", "weft"), 0o755);
   cpSync(SYSTEM_UNIT, join(root, "usr", "lib", "systemd", "system", "weft.service"));

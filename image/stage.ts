@@ -1,0 +1,79 @@
+// Puts weft into a root filesystem tree: the executable, its units, its
+// system user, the default apps, the unit enabled. image/build.ts runs it on
+// a debootstrapped Debian; tests/system/image.test.ts runs it on an empty dir
+// (the light check CI can afford) and checks the result with systemctl and
+// systemd-analyze --root.
+import { chmodSync, copyFileSync, cpSync, existsSync, mkdirSync, rmSync, symlinkSync, writeFileSync } from "node:fs";
+import { dirname, join } from "node:path";
+import { BUNDLED_APPS, ROOT } from "../src/system/assets.ts";
+
+export interface StageOptions {
+  /** The executable to install as /usr/bin/weft (default dist/weft). */
+  weft?: string;
+  /** Also install the boot-time smoke test (image/smoke/): it reports on the serial console and powers off. */
+  smoke?: boolean;
+  /** Host name written to /etc/hostname (default "weft"). */
+  hostname?: string;
+  log?: (line: string) => void;
+}
+
+function put(root: string, path: string, from: string, mode = 0o644): void {
+  const to = join(root, path);
+  mkdirSync(dirname(to), { recursive: true });
+  copyFileSync(from, to);
+  chmodSync(to, mode);
+}
+
+function write(root: string, path: string, text: string, mode = 0o644): void {
+  const to = join(root, path);
+  mkdirSync(dirname(to), { recursive: true });
+  writeFileSync(to, text);
+  chmodSync(to, mode);
+}
+
+/** `systemctl enable` without a running systemd: the [Install] symlink. */
+function enable(root: string, unit: string, target: string): void {
+  const link = join(root, "etc", "systemd", "system", `${target}.wants`, unit);
+  mkdirSync(dirname(link), { recursive: true });
+  rmSync(link, { force: true });
+  symlinkSync(`/usr/lib/systemd/system/${unit}`, link);
+}
+
+export async function stageWeft(root: string, opts: StageOptions = {}): Promise<void> {
+  const say = opts.log ?? (() => {});
+  const weft = opts.weft ?? join(ROOT, "dist", "weft");
+  if (!existsSync(weft)) throw new Error(`${weft} does not exist; run \`bun run build\` first`);
+
+  say("weft: /usr/bin/weft, units, system user");
+  put(root, "usr/bin/weft", weft, 0o755);
+  put(root, "usr/lib/systemd/system/weft.service", join(ROOT, "systemd", "weft.service"));
+  put(root, "usr/lib/systemd/user/weft.service", join(ROOT, "systemd", "user", "weft.service"));
+  put(root, "usr/lib/sysusers.d/weft.conf", join(ROOT, "systemd", "sysusers.d", "weft.conf"));
+  put(root, "usr/share/doc/weft/deploy.md", join(ROOT, "docs", "deploy.md"));
+  enable(root, "weft.service", "multi-user.target");
+
+  // The default apps go to the read-only system store; the user store (/var/lib/weft/apps) starts empty.
+  say("weft: default apps into /usr/share/weft/apps");
+  const store = join(root, "usr", "share", "weft", "apps");
+  mkdirSync(store, { recursive: true });
+  for (const rel of BUNDLED_APPS) {
+    const p = Bun.spawnSync(["bun", join(ROOT, "bin", "weft.ts"), "pack", "install", join(ROOT, rel), "--allow-unsigned", "--store", store], {
+      env: { ...process.env, WEFT_LOG: "warn" },
+      stdout: "pipe",
+      stderr: "pipe",
+    });
+    if (p.exitCode !== 0) throw new Error(`installing ${rel}: ${p.stderr.toString().trim()}`);
+  }
+
+  write(root, "etc/hostname", `${opts.hostname ?? "weft"}\n`);
+  write(root, "etc/fstab", "/dev/vda / ext4 rw,noatime 0 1\n");
+
+  if (opts.smoke) {
+    say("weft: smoke test unit (reports on ttyS0, then powers off)");
+    put(root, "usr/local/sbin/weft-smoke", join(ROOT, "image", "smoke", "weft-smoke.sh"), 0o755);
+    put(root, "usr/lib/systemd/system/weft-smoke.service", join(ROOT, "image", "smoke", "weft-smoke.service"));
+    enable(root, "weft-smoke.service", "multi-user.target");
+    const testTree = join(ROOT, "image", "smoke", "tests");
+    if (existsSync(testTree)) cpSync(testTree, join(root, "opt", "weft-tests"), { recursive: true });
+  }
+}
