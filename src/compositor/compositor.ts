@@ -9,8 +9,7 @@
 //
 // Limitations (kept true): one output; software rendering only; no
 // drag-and-drop, no interactive resize (move works), buffer transforms other than
-// normal are accepted but not rendered; server-side decorations are
-// granted but not drawn (kiosk style).
+// normal are accepted but not rendered; weft's title bars carry no text.
 import { EventEmitter } from "node:events";
 import { wl, WL_SHM_FORMAT, type Pointer } from "../../ffi/wayland.ts";
 import { watchFd, type FdWatch } from "../loop/fd.ts";

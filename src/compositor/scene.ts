@@ -19,7 +19,13 @@ export interface ViewHooks {
   presented?(time: { sec: number; nsec: number }, refreshNs: number): void;
   /** The view was unmapped by the scene (its surface went away). */
   unmapped?(): void;
+  /** The user clicked the close button of weft's title bar. */
+  close?(): void;
 }
+
+/** Height of the title bar weft draws for server-side decorated windows. */
+export const TITLE_HEIGHT = 24;
+const CLOSE_SIZE = 16;
 
 export class View {
   /** Output position of the surface's origin (not of its window geometry). */
@@ -31,6 +37,8 @@ export class View {
   geometry: Rect | null = null;
   /** Popups and other children that follow this view. */
   parent: View | null = null;
+  /** weft draws a title bar above the window (xdg-decoration server_side). */
+  decorated = false;
   constructor(
     readonly surface: Surface,
     public layer: Layer,
@@ -41,6 +49,19 @@ export class View {
   frame(): Rect {
     const g = this.geometry ?? { x: 0, y: 0, width: this.surface.width, height: this.surface.height };
     return { x: this.x + g.x, y: this.y + g.y, width: g.width, height: g.height };
+  }
+  /** The title bar's rectangle (above the frame), if weft decorates this view. */
+  titleBar(): Rect | null {
+    if (!this.decorated) return null;
+    const f = this.frame();
+    return { x: f.x, y: f.y - TITLE_HEIGHT, width: f.width, height: TITLE_HEIGHT };
+  }
+  /** The close button inside the title bar. */
+  closeButton(): Rect | null {
+    const t = this.titleBar();
+    if (!t) return null;
+    const inset = (TITLE_HEIGHT - CLOSE_SIZE) / 2;
+    return { x: t.x + t.width - CLOSE_SIZE - inset, y: t.y + inset, width: CLOSE_SIZE, height: CLOSE_SIZE };
   }
 }
 
@@ -160,6 +181,9 @@ export class Scene {
     if (this.focused === v) return;
     const old = this.focused;
     this.focused = v;
+    // Title bars show which window is active.
+    if (old?.mapped) this.damageRect(old.titleBar());
+    if (v) this.damageRect(v.titleBar());
     old?.hooks.activated?.(false);
     v?.hooks.activated?.(true);
     this.comp.seat.setKeyboardFocus(v?.surface ?? null);
@@ -225,6 +249,33 @@ export class Scene {
   /** Damages a surface and all its subsurfaces where they are now. */
   damageSurfaceTree(s: Surface): void {
     this.forEachSurface(s, (c) => this.damageRect(this.surfaceBounds(c)));
+    const v = this.viewOf.get(s);
+    if (v?.mapped && !v.minimized) this.damageRect(v.titleBar());
+  }
+
+  /** Turns weft's title bar on or off for a view. */
+  setDecorated(v: View, on: boolean): void {
+    if (v.decorated === on) return;
+    if (v.mapped) this.damageRect(v.titleBar());
+    v.decorated = on;
+    if (v.mapped) this.damageRect(v.titleBar());
+  }
+
+  /** weft's own title bar under (x, y), topmost first, unless a surface above covers the point. */
+  decorationAt(x: number, y: number): { view: View; close: boolean } | null {
+    for (let i = this.views.length - 1; i >= 0; i--) {
+      const v = this.views[i];
+      if (!v.mapped || v.minimized) continue;
+      const t = v.titleBar();
+      if (t && contains(t, x, y)) return { view: v, close: contains(v.closeButton()!, x, y) };
+      let covered = false;
+      this.forEachSurface(v.surface, (s) => {
+        const b = this.surfaceBounds(s);
+        if (b && contains(b, x, y)) covered = true;
+      });
+      if (covered) return null;
+    }
+    return null;
   }
 
   surfaceCommitted(s: Surface): void {
@@ -263,6 +314,9 @@ export class Scene {
         if (s.input && !s.input.contains(sx, sy)) continue;
         return { surface: s, sx, sy, view: v };
       }
+      // weft's title bar hides what is below it.
+      const t = v.titleBar();
+      if (t && contains(t, x, y)) return null;
     }
     return null;
   }

@@ -1,7 +1,7 @@
 // Real, unmodified Debian clients against an in-process weft compositor:
 // each connects, maps, and the output shows its pixels where its window is.
 import { describe, expect, test } from "bun:test";
-import { background, diff, Harness, keysFor, stats } from "../compositor/helpers.ts";
+import { background, deadline, diff, Harness, keysFor, pixel, stats } from "../compositor/helpers.ts";
 import { BTN_LEFT } from "../../src/compositor/objects/seat.ts";
 
 async function withHarness(fn: (h: Harness) => Promise<void>, opts = {}) {
@@ -104,6 +104,32 @@ describe("real clients", () => {
         h.comp.seat.key(k, false);
       }
       await h.waitFor("typed text on screen", () => diff(before, h.pixels(), f) > 200);
+    }));
+
+  test("foot asks for server-side decorations: weft draws a title bar that moves and closes the window", () =>
+    withHarness(async (h) => {
+      const c = h.spawn(["foot", "/bin/sh"], { PS1: "$ " });
+      const v = await h.mapped(c);
+      expect(v.decorated).toBe(true);
+      const bar = v.titleBar()!;
+      expect(bar.y).toBeGreaterThanOrEqual(0);
+      const snap = h.pixels();
+      expect(pixel(snap, bar.x + 10, bar.y + 10)).toBe(0x335c99); // active title colour
+      // Drag the title bar.
+      const start = { x: v.x, y: v.y };
+      h.comp.seat.pointerMotion(bar.x + 40, bar.y + 10);
+      h.comp.seat.pointerButton(BTN_LEFT, true);
+      h.comp.seat.pointerMotion(bar.x + 10, bar.y + 30);
+      h.comp.seat.pointerButton(BTN_LEFT, false);
+      expect({ x: v.x, y: v.y }).toEqual({ x: start.x - 30, y: start.y + 20 });
+      // The close button asks foot to close; it exits.
+      const close = v.closeButton()!;
+      h.comp.seat.pointerMotion(close.x + 5, close.y + 5);
+      h.comp.seat.pointerButton(BTN_LEFT, true);
+      h.comp.seat.pointerButton(BTN_LEFT, false);
+      // foot exits (with its shell's hang-up status) when asked to close.
+      await deadline(c.proc.exited, 10_000, "foot exits after close");
+      await h.waitFor("unmapped", () => !v.mapped);
     }));
 
   test("gtk3-widget-factory maps and draws its widgets", () =>

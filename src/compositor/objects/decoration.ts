@@ -1,6 +1,7 @@
-// zxdg_decoration_manager_v1: who draws the window frame. weft answers
-// server_side (kiosk style: it draws no frame yet, so windows are plain
-// rectangles); a client that insists on client_side gets what it asks for.
+// zxdg_decoration_manager_v1: who draws the window frame. weft prefers
+// server_side and then draws a simple title bar above the window (click to
+// focus, drag to move, a close button); a client that insists on
+// client_side gets what it asks for and draws its own.
 import { ProtocolError, type Resource } from "../wl.ts";
 import { xdg_decoration } from "../protocol/index.ts";
 import type { Compositor } from "../compositor.ts";
@@ -36,13 +37,23 @@ export function registerDecoration(comp: Compositor): void {
             },
             { toplevel: tl },
           );
+          // Our preference, before the toplevel's next configure.
+          send(d, MODE.server_side);
           toplevelRes.onDestroy(() => (d.data.toplevel = null));
-          d.onDestroy(() => d.data.toplevel && decorated.delete(tl));
-          const send = (r: typeof d, mode: number) => {
-            if (!r.data.toplevel) throw new ProtocolError(r, deco.enums.error.orphaned, "toplevel destroyed before its decoration");
+          // Without the object, the client draws its own frame again.
+          d.onDestroy(() => {
+            if (!d.data.toplevel) return;
+            decorated.delete(tl);
+            tl.decoration = "client";
+            tl.xdg.scheduleConfigure();
+          });
+          function send(r: typeof d, mode: number) {
+            const t = r.data.toplevel;
+            if (!t) throw new ProtocolError(r, deco.enums.error.orphaned, "toplevel destroyed before its decoration");
             r.post("configure", mode);
-            r.data.toplevel.xdg.scheduleConfigure();
-          };
+            t.decoration = mode === MODE.server_side ? "server" : "client";
+            t.xdg.scheduleConfigure();
+          }
         },
       },
       null,

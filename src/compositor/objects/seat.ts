@@ -230,6 +230,19 @@ export class Seat {
 
   /** A button press or release (evdev code, e.g. BTN_LEFT). A press focuses the window under it. */
   pointerButton(button: number, pressed: boolean): void {
+    if (pressed && this.buttons.size === 0 && !this.moving) {
+      // weft's own title bar: focus, then close or drag the window.
+      const deco = this.comp.scene.decorationAt(this.x, this.y);
+      if (deco) {
+        this.setPointerFocus(null, 0, 0);
+        this.comp.scene.focus(deco.view);
+        this.buttons.add(button);
+        if (deco.close) deco.view.hooks.close?.();
+        else this.moving = { view: deco.view, dx: this.x - deco.view.x, dy: this.y - deco.view.y };
+        this.comp.server.scheduleFlush();
+        return;
+      }
+    }
     if (pressed) {
       const hit = this.comp.scene.surfaceAt(this.x, this.y);
       if (this.popupGrab) this.popupGrab.press(hit?.surface ?? null);

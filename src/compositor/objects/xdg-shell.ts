@@ -9,7 +9,7 @@ import { ProtocolError, type Resource } from "../wl.ts";
 import { xdg_shell } from "../protocol/index.ts";
 import type { Compositor } from "../compositor.ts";
 import type { Role, Surface } from "./surface.ts";
-import { View } from "../scene.ts";
+import { TITLE_HEIGHT, View } from "../scene.ts";
 import type { Rect } from "../geometry.ts";
 
 const { xdg_wm_base, xdg_positioner, xdg_surface, xdg_toplevel, xdg_popup } = xdg_shell;
@@ -187,6 +187,8 @@ export class Toplevel {
   fullscreen = false;
   activated = false;
   minimized = false;
+  /** Who draws the frame (xdg-decoration): "server" = weft's title bar. */
+  decoration: "client" | "server" = "client";
   private floating: { x: number; y: number; width: number; height: number } | null = null;
   constructor(
     readonly res: ToplevelRes,
@@ -197,6 +199,7 @@ export class Toplevel {
         this.activated = on;
         this.xdg.scheduleConfigure();
       },
+      close: () => this.close(),
     });
   }
 
@@ -208,7 +211,8 @@ export class Toplevel {
     let h = 0;
     if (this.maximized || this.fullscreen) {
       w = out.width;
-      h = out.height;
+      // A maximized window keeps weft's title bar on screen; fullscreen has none.
+      h = out.height - (this.maximized && !this.fullscreen && this.view.decorated ? TITLE_HEIGHT : 0);
       states.push(this.fullscreen ? STATE.fullscreen : STATE.maximized);
     } else if (this.floating) {
       w = this.floating.width;
@@ -228,16 +232,18 @@ export class Toplevel {
     }
     this.view.geometry = this.xdg.geometry;
     const g = this.view.geometry ?? { x: 0, y: 0, width: this.xdg.surface.width, height: this.xdg.surface.height };
-    if (this.maximized || this.fullscreen) scene.move(this.view, -g.x, -g.y);
+    scene.setDecorated(this.view, this.decoration === "server" && !this.fullscreen);
+    const bar = this.view.decorated ? TITLE_HEIGHT : 0;
+    if (this.maximized || this.fullscreen) scene.move(this.view, -g.x, -g.y + bar);
     else if (this.view.mapped && (this.xdg.surface.offset.dx || this.xdg.surface.offset.dy)) {
       // The client moved its content (resizing from the left or top edge).
       scene.move(this.view, this.view.x + this.xdg.surface.offset.dx, this.view.y + this.xdg.surface.offset.dy);
     }
     if (!this.view.mapped) {
       if (!this.maximized && !this.fullscreen) {
-        const at = scene.place(g.width, g.height);
+        const at = scene.place(g.width, g.height + bar);
         this.view.x = at.x - g.x;
-        this.view.y = at.y - g.y;
+        this.view.y = at.y - g.y + bar;
       }
       this.view.minimized = this.minimized = false;
       scene.map(this.view);

@@ -16,10 +16,16 @@ export interface Target {
 }
 
 interface Layer {
-  s: Surface;
+  s: Surface | null;
   at: Rect;
   opaque: boolean;
+  /** For weft's own title bar pieces: a solid colour. */
+  color?: [number, number, number, number];
 }
+
+const TITLE_ACTIVE: [number, number, number, number] = [0.2, 0.36, 0.6, 1];
+const TITLE_INACTIVE: [number, number, number, number] = [0.32, 0.33, 0.36, 1];
+const CLOSE: [number, number, number, number] = [0.8, 0.25, 0.22, 1];
 
 const covers = (a: Rect, b: Rect) => a.x <= b.x && a.y <= b.y && a.x + a.width >= b.x + b.width && a.y + a.height >= b.y + b.height;
 
@@ -28,6 +34,11 @@ export function render(scene: Scene, target: Target, damage: Rect[]): void {
   const layers: Layer[] = [];
   for (const v of scene.views) {
     if (!v.mapped || v.minimized || v.kind === "cursor") continue;
+    const bar = v.titleBar();
+    if (bar) {
+      layers.push({ s: null, at: bar, opaque: true, color: scene.focused === v ? TITLE_ACTIVE : TITLE_INACTIVE });
+      layers.push({ s: null, at: v.closeButton()!, opaque: true, color: CLOSE });
+    }
     scene.forEachSurface(v.surface, (s) => {
       const at = scene.surfaceBounds(s);
       const c = s.content;
@@ -40,8 +51,11 @@ export function render(scene: Scene, target: Target, damage: Rect[]): void {
     while (first >= 0 && !(layers[first].opaque && covers(layers[first].at, d))) first--;
     if (first < 0) pixman.fillBoxes(Op.src, target.image, scene.background, [[d.x, d.y, d.x + d.width, d.y + d.height]]);
     for (let i = Math.max(0, first); i < layers.length; i++) {
-      const clip = intersect(layers[i].at, d);
-      if (clip) drawSurface(layers[i].s, layers[i].at, clip, target, i === first ? Op.src : Op.over);
+      const l = layers[i];
+      const clip = intersect(l.at, d);
+      if (!clip) continue;
+      if (l.color) pixman.fillBoxes(Op.src, target.image, l.color, [[clip.x, clip.y, clip.x + clip.width, clip.y + clip.height]]);
+      else drawSurface(l.s!, l.at, clip, target, i === first ? Op.src : Op.over);
     }
   }
 }
