@@ -81,10 +81,12 @@ describe("limits", () => {
     const quarter = await runGuest("spin", { timeoutMs: 1000, cpuPercent: 25 });
     expect(full.status.kind).toBe("timeout");
     expect(quarter.status.kind).toBe("timeout");
-    // ~250 ms of CPU in 1 s of wall time; unthrottled it gets what the machine gives it.
+    // ~250 ms of CPU in 1 s of wall time at most. Guests run at SCHED_IDLE, so
+    // on a machine busy with other work either may get less than its share:
+    // the quota is a ceiling, and the comparison only means something when
+    // the unthrottled guest got well over a quarter of a core.
     expect(quarter.status.cpuMs!).toBeLessThan(350);
-    expect(quarter.status.cpuMs!).toBeGreaterThan(150);
-    expect(quarter.status.cpuMs!).toBeLessThan(full.status.cpuMs! * 0.6);
+    if (full.status.cpuMs! > 500) expect(quarter.status.cpuMs!).toBeLessThan(full.status.cpuMs! * 0.6);
   });
 
   test("a stdout flood is back-pressured: host memory stays bounded and nothing is lost", async () => {
