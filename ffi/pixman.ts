@@ -7,7 +7,7 @@
 import type { PointerReturns } from "./types.ts";
 import { dlopen, FFIType, ptr, type Pointer } from "bun:ffi";
 
-const { ptr: P, i32, u32, i16, u16, void: v } = FFIType;
+const { ptr: P, i32, u32, void: v } = FFIType;
 
 const lib = dlopen("libpixman-1.so.0", {
   pixman_image_create_bits: { args: [u32, i32, i32, P, i32], returns: P },
@@ -20,8 +20,6 @@ const lib = dlopen("libpixman-1.so.0", {
   pixman_image_set_repeat: { args: [P, i32], returns: v },
 });
 const X = lib.symbols as unknown as PointerReturns<typeof lib.symbols>;
-void i16;
-void u16;
 
 /** PIXMAN_FORMAT(bpp, type, a, r, g, b) for the formats weft uses. */
 export const Format = { a8r8g8b8: 0x20028888, x8r8g8b8: 0x20020888 } as const;

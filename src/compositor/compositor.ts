@@ -11,7 +11,7 @@
 // drag-and-drop, no interactive resize (move works), buffer transforms other than
 // normal are accepted but not rendered; weft's title bars carry no text.
 import { EventEmitter } from "node:events";
-import { wl, WL_SHM_FORMAT, type Pointer } from "../../ffi/wayland.ts";
+import { wl, type Pointer } from "../../ffi/wayland.ts";
 import { watchFd, type FdWatch } from "../loop/fd.ts";
 import { Server } from "./wl.ts";
 import { Scene } from "./scene.ts";
@@ -62,7 +62,6 @@ export class Compositor {
     this.scene = new Scene(this);
     // wl_shm is libwayland's own (see objects/buffer.ts); argb8888 and xrgb8888 are always on.
     if (wl.wl_display_init_shm(this.server.display as unknown as Pointer) !== 0) throw new Error("wl_display_init_shm failed");
-    void WL_SHM_FORMAT;
     registerCompositor(this);
     registerOutput(this);
     this.seat = new Seat(this);

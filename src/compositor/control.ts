@@ -73,8 +73,6 @@ export function windows(comp: Compositor) {
     .filter((v) => v.mapped && v.kind !== "popup")
     .map((v) => {
       const f = v.frame();
-      const owner = v.hooks as { appId?: string };
-      void owner;
       return { kind: v.kind, layer: v.layer, x: f.x, y: f.y, width: f.width, height: f.height, focused: comp.scene.focused === v, pid: v.surface.client.pid };
     });
 }
@@ -149,7 +147,6 @@ export function startControl(comp: Compositor, opts: { testInput: boolean }): Co
 export async function controlRequest(path: string, req: object): Promise<{ reply: Record<string, unknown>; body: Uint8Array | null }> {
   const { promise, resolve, reject } = Promise.withResolvers<{ reply: Record<string, unknown>; body: Uint8Array | null }>();
   let chunks: Uint8Array[] = [];
-  let have = 0;
   let header: Record<string, unknown> | null = null;
   let headerLen = 0;
   const check = () => {
@@ -168,7 +165,6 @@ export async function controlRequest(path: string, req: object): Promise<{ reply
     socket: {
       data(_s, d) {
         chunks.push(new Uint8Array(d));
-        have += d.length;
         check();
       },
       close() {
@@ -184,7 +180,6 @@ export async function controlRequest(path: string, req: object): Promise<{ reply
     return await promise;
   } finally {
     chunks = [];
-    void have;
     sock.end();
   }
 }

@@ -117,7 +117,6 @@ const offerImpl = {
     const src = r.data.source;
     if (src && !src.destroyed && src.data.mimes.includes(mime)) src.post("send", mime, fd);
     closeSync(fd); // libwayland dup'ed it for the event; ours is done
-    void r;
   },
   destroy() {},
   finish() {},

@@ -4,7 +4,7 @@
 // refresh period and the frame counter) or, if the content was replaced
 // before it was shown, `discarded`. The feedback object ends either way.
 import type { Resource } from "../wl.ts";
-import { presentation_time, wayland } from "../protocol/index.ts";
+import { presentation_time } from "../protocol/index.ts";
 import { CLOCK_MONOTONIC } from "../../../ffi/wayland.ts";
 import type { Compositor } from "../compositor.ts";
 import type { Surface } from "./surface.ts";
@@ -51,4 +51,3 @@ export class Presentation {
     fb.destroy();
   }
 }
-void wayland;

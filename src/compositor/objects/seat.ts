@@ -248,7 +248,7 @@ export class Seat {
       if (this.popupGrab) this.popupGrab.press(hit?.surface ?? null);
       if (this.buttons.size === 0) {
         this.setPointerFocus(hit?.surface ?? null, hit?.sx ?? 0, hit?.sy ?? 0);
-        if (hit && hit.view.kind !== "popup") this.comp.scene.focus(rootView(this.comp, hit.view));
+        if (hit && hit.view.kind !== "popup") this.comp.scene.focus(rootView(hit.view));
       }
       this.buttons.add(button);
     } else {
@@ -328,7 +328,7 @@ export class Seat {
         r.post("down", serial, t, hit.surface.resource, id, hit.sx, hit.sy);
         r.post("frame");
       }
-      if (hit.view.kind !== "popup") this.comp.scene.focus(rootView(this.comp, hit.view));
+      if (hit.view.kind !== "popup") this.comp.scene.focus(rootView(hit.view));
     } else {
       this.touchPoints.set(id, { surface: null, x0: x, y0: y, x, y });
     }
@@ -393,10 +393,10 @@ export class Seat {
   }
 }
 
-function rootView(comp: Compositor, v: import("../scene.ts").View) {
+/** The toplevel a popup (or popup of a popup) belongs to. */
+function rootView(v: View): View {
   let cur = v;
   while (cur.parent) cur = cur.parent;
-  void comp;
   return cur;
 }
 
