@@ -32,6 +32,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/epoll.h>
+#include <sys/prctl.h>
 #include <sys/eventfd.h>
 #include <time.h>
 #include <unistd.h>
@@ -319,12 +320,14 @@ static wasmtime_error_t *epoch_cb(wasmtime_context_t *ctx, void *env, uint64_t *
   weft_guest *g = env;
   int stop = atomic_load(&g->stop);
   if (stop == STOP_HOST) return wt.error_new("stopped by host");
-  uint64_t cpu = guest_cpu_ns(g);
+  int quota = g->cpu_quota_permille && g->cpu_quota_permille < 1000;
+  // The thread CPU clock is a syscall: only read it when a limit needs it.
+  uint64_t cpu = (g->cpu_budget_ns || quota) ? guest_cpu_ns(g) : 0;
   if (g->cpu_budget_ns && cpu > g->cpu_budget_ns) {
     atomic_store(&g->stop, STOP_CPU);
     return wt.error_new("cpu time limit exceeded");
   }
-  if (g->cpu_quota_permille && g->cpu_quota_permille < 1000) throttle(g, cpu);
+  if (quota) throttle(g, cpu);
   if (atomic_load(&g->stop) == STOP_HOST) return wt.error_new("stopped by host");
   *delta = 1;
   *kind = 0; // WASMTIME_UPDATE_DEADLINE_CONTINUE
@@ -417,6 +420,9 @@ static void *guest_main(void *arg) {
   // Lowest priority so the compositor and UI always win the CPU.
   struct sched_param sp = {0};
   pthread_setschedparam(pthread_self(), SCHED_IDLE, &sp);
+  // Let the kernel batch guests' timer wake-ups within 1 ms (about one epoch
+  // tick): 1000 guests in 10 ms sleep loops cost measurably less CPU.
+  prctl(PR_SET_TIMERSLACK, 1000000UL, 0, 0, 0);
   pthread_getcpuclockid(pthread_self(), &g->cpu_clock);
   current_guest = g;
   clock_gettime(g->cpu_clock, &g->cpu_at_start);
