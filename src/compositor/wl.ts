@@ -10,7 +10,6 @@
 import {
   buildInterfaces,
   callbacks,
-  cstring,
   makeListener,
   monotonicNow,
   ptr,
@@ -448,14 +447,27 @@ export class Server {
     else client.destroy();
   }
 
+  /**
+   * Listens on a Wayland socket and returns the WAYLAND_DISPLAY value for
+   * clients. `name` is relative to $XDG_RUNTIME_DIR or absolute; without it
+   * the first free wayland-N. We resolve the directory ourselves: libwayland
+   * reads XDG_RUNTIME_DIR with getenv(), which does not see a value set from
+   * JS (Bun's process.env does not write libc's environment).
+   */
   addSocket(name?: string): string {
-    if (name) {
-      if (wl.wl_display_add_socket(this.display as unknown as Pointer, ptr(cbytes(name))) !== 0) throw new Error(`cannot listen on Wayland socket ${name}`);
+    const tryPath = (path: string) => wl.wl_display_add_socket(this.display as unknown as Pointer, ptr(cbytes(path))) === 0;
+    if (name?.startsWith("/")) {
+      if (!tryPath(name)) throw new Error(`cannot listen on Wayland socket ${name} (in use?)`);
       return name;
     }
-    const n = wl.wl_display_add_socket_auto(this.display as unknown as Pointer);
-    if (!n) throw new Error("cannot create a Wayland socket (is XDG_RUNTIME_DIR set and writable?)");
-    return cstring(n as unknown as number);
+    const dir = process.env.XDG_RUNTIME_DIR;
+    if (!dir) throw new Error("XDG_RUNTIME_DIR is not set (needed for the Wayland socket)");
+    if (name) {
+      if (!tryPath(`${dir}/${name}`)) throw new Error(`cannot listen on Wayland socket ${dir}/${name} (in use?)`);
+      return name;
+    }
+    for (let n = 0; n < 32; n++) if (tryPath(`${dir}/wayland-${n}`)) return `wayland-${n}`;
+    throw new Error(`no free Wayland socket name in ${dir} (wayland-0 … wayland-31 all in use)`);
   }
 
   eventLoopFd(): number {
