@@ -70,6 +70,22 @@ describe("weft run --headless", () => {
     expect(await weft.exited).toBe(0);
   });
 
+  test("without XDG_RUNTIME_DIR, weft picks one and still serves a Wayland socket there", async () => {
+    const env: Record<string, string | undefined> = { ...process.env, XDG_RUNTIME_DIR: undefined };
+    const weft = Bun.spawn(["bun", WEFT, "run", "--headless", "--no-appd"], { env, stdout: "pipe", stderr: "pipe" });
+    try {
+      const line = await readLine(weft.stdout);
+      expect(line).toMatch(/^WAYLAND_DISPLAY=wayland-\d+$/);
+      const err = await readLine(weft.stderr);
+      const dir = err.match(/using (\S+) /)?.[1];
+      expect(dir).toBeDefined();
+      expect(existsSync(join(dir!, line.split("=")[1]))).toBe(true);
+    } finally {
+      weft.kill("SIGTERM");
+    }
+    expect(await weft.exited).toBe(0);
+  });
+
   test("test input is refused unless enabled", async () => {
     using rt = tempRuntime();
     const env: Record<string, string | undefined> = { ...process.env, XDG_RUNTIME_DIR: rt.path, WEFT_TEST_INPUT: undefined };
