@@ -3,7 +3,7 @@
 // a debootstrapped Debian; tests/system/image.test.ts runs it on an empty dir
 // (the light check CI can afford) and checks the result with systemctl and
 // systemd-analyze --root.
-import { chmodSync, copyFileSync, cpSync, existsSync, mkdirSync, rmSync, symlinkSync, writeFileSync } from "node:fs";
+import { chmodSync, copyFileSync, existsSync, mkdirSync, rmSync, symlinkSync, writeFileSync } from "node:fs";
 import { dirname, join } from "node:path";
 import { BUNDLED_APPS, ROOT } from "../src/system/assets.ts";
 
@@ -73,7 +73,5 @@ export async function stageWeft(root: string, opts: StageOptions = {}): Promise<
     put(root, "usr/local/sbin/weft-smoke", join(ROOT, "image", "smoke", "weft-smoke.sh"), 0o755);
     put(root, "usr/lib/systemd/system/weft-smoke.service", join(ROOT, "image", "smoke", "weft-smoke.service"));
     enable(root, "weft-smoke.service", "multi-user.target");
-    const testTree = join(ROOT, "image", "smoke", "tests");
-    if (existsSync(testTree)) cpSync(testTree, join(root, "opt", "weft-tests"), { recursive: true });
   }
 }
