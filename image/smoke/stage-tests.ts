@@ -10,6 +10,13 @@ import { ROOT } from "../../src/system/assets.ts";
 /** Test suites run inside the VM (paths relative to the checkout). */
 export const VM_SUITES = ["tests/runtime", "tests/loop", "tests/cli/exec.test.ts"];
 
+/**
+ * Tests left out inside the VM: they assert wall-clock bounds (1.5 s for
+ * 10 × 20 sleeps; a 1M-line flood within the test timeout) that a CPU
+ * emulated by TCG, ~50× slower, cannot meet. They run everywhere else.
+ */
+export const VM_SKIP = ["sleeping in a 10 ms loop at the same time all finish", "a stdout flood is back-pressured"];
+
 const COPY = ["bin", "src", "ffi", "tests", "examples", "protocol", "package.json", "bunfig.toml", "tsconfig.json", "vendor/wasmtime", "build/libweft_native.so", "node_modules/hono", "node_modules/@msgpack"];
 
 export async function stageTests(root: string, say: (l: string) => void = () => {}): Promise<void> {
@@ -33,7 +40,7 @@ export async function stageTests(root: string, say: (l: string) => void = () => 
 export HOME=/root PATH=/opt/weft-tests:/usr/bin:/bin XDG_RUNTIME_DIR=$(mktemp -d) BUN_INSTALL_CACHE_DIR=/tmp/bun-cache
 cd /opt/weft-src || exit 1
 log=$(mktemp)
-bun test --timeout 60000 ${VM_SUITES.join(" ")} >"$log" 2>&1
+bun test --timeout 60000 -t '^(?!.*(${VM_SKIP.map((t) => t.replace(/[.*+?^${}()|[\]\\]/g, "\\$&")).join("|")}))' ${VM_SUITES.join(" ")} >"$log" 2>&1
 rc=$?
 # Prefixed, so image/boot.ts --quiet still shows them.
 sed 's/^/WEFT-SMOKE: test: /' "$log"

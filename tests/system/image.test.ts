@@ -55,9 +55,9 @@ describe("weft staged into a root tree (light image check)", () => {
 });
 
 describe.skipIf(!slow)("the image booted under qemu (WEFT_SLOW_TESTS=1)", () => {
-  test("build with --smoke, boot: weft READY, API, STATUS, watchdog restart, clean stop", async () => {
+  test("build with --smoke --with-tests, boot: weft READY, API, STATUS, watchdog restart, clean stop, then bun test inside the VM", async () => {
     const { path } = await buildOnce();
-    const build = Bun.spawn(["bun", join(ROOT, "image", "build.ts"), "--smoke", "--weft", path], { stdout: "inherit", stderr: "inherit" });
+    const build = Bun.spawn(["bun", join(ROOT, "image", "build.ts"), "--smoke", "--with-tests", "--weft", path], { stdout: "inherit", stderr: "inherit" });
     expect(await build.exited).toBe(0);
     const boot = Bun.spawn(["bun", join(ROOT, "image", "boot.ts"), "--smoke", "--quiet"], { stdout: "inherit", stderr: "inherit" });
     expect(await boot.exited).toBe(0);
