@@ -15,6 +15,7 @@ const lib = dlopen("libc.so.6", {
   getsockopt: { args: [i32, i32, i32, P, P], returns: i32 },
   close: { args: [i32], returns: i32 },
   getuid: { args: [], returns: u32 },
+  setenv: { args: [P, P, i32], returns: i32 },
   sched_setscheduler: { args: [i32, i32, P], returns: i32 },
   __errno_location: { args: [], returns: P },
 });
@@ -148,4 +149,15 @@ export function setThreadRealtime(priority: number): boolean {
 
 export function getuid(): number {
   return C.getuid();
+}
+
+/**
+ * Sets an environment variable for the C libraries in this process too:
+ * Bun's process.env does not reach libc's getenv (libwayland reads
+ * XDG_RUNTIME_DIR through it).
+ */
+export function setenvBoth(name: string, value: string): void {
+  process.env[name] = value;
+  const enc = (s: string) => new TextEncoder().encode(s + "\0");
+  C.setenv(ptr(enc(name)), ptr(enc(value)), 1);
 }

@@ -111,6 +111,12 @@ const run: Command = {
     const sd = systemdNotifier();
     const chosen = ensureXdgRuntimeDir();
     if (chosen) console.error(`weft run: XDG_RUNTIME_DIR was not set; using ${chosen} (export XDG_RUNTIME_DIR=${chosen} for clients)`);
+    // Listen for the stop signals before anything announces readiness: a
+    // supervisor may signal the moment it reads WAYLAND_DISPLAY/APPD_SOCKET.
+    const signalled = new Promise<string>((resolve) => {
+      process.once("SIGINT", () => resolve("SIGINT"));
+      process.once("SIGTERM", () => resolve("SIGTERM"));
+    });
     const stops: (() => Promise<void> | void)[] = [];
     const status: { clients?: () => number; apps?: () => number; connections?: () => number; onSessions?: (fn: () => void) => () => void } = {};
     if (o.compositor) {
@@ -156,10 +162,7 @@ const run: Command = {
     const statusTimer = sd.enabled ? setInterval(() => sd.status(statusLine()), 2000) : null;
     statusTimer?.unref();
     const offSessions = sd.enabled ? status.onSessions?.(() => queueMicrotask(() => sd.status(statusLine()))) : undefined;
-    const signal = await new Promise<string>((resolve) => {
-      process.once("SIGINT", () => resolve("SIGINT"));
-      process.once("SIGTERM", () => resolve("SIGTERM"));
-    });
+    const signal = await signalled;
     if (statusTimer) clearInterval(statusTimer);
     offSessions?.();
     sd.stopping(`stopping (${signal}): saving ${status.apps ? plural(status.apps(), "running app") : "state"}`);

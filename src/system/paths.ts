@@ -1,6 +1,7 @@
 // XDG paths (spec §1). Every path weft writes is derived here.
 import { existsSync, mkdirSync, statSync } from "node:fs";
 import { homedir, tmpdir } from "node:os";
+import { setenvBoth } from "../../ffi/libc.ts";
 import { join } from "node:path";
 
 export function cacheDir(): string {
@@ -31,6 +32,6 @@ export function ensureXdgRuntimeDir(): string | null {
     const st = statSync(dir);
     if (st.uid !== uid || (st.mode & 0o077) !== 0) throw new Error(`${dir} is not a private directory of uid ${uid}; set XDG_RUNTIME_DIR`);
   }
-  process.env.XDG_RUNTIME_DIR = dir;
+  setenvBoth("XDG_RUNTIME_DIR", dir);
   return dir;
 }
