@@ -4,12 +4,11 @@ import type { PointerReturns } from "./types.ts";
 import { dlopen, FFIType, ptr, type Pointer } from "bun:ffi";
 import { existsSync } from "node:fs";
 import { libraryPath } from "../src/system/assets.ts";
-import { cstr, LIBWASMTIME_PATH } from "./wasmtime.ts";
 
 const { ptr: P, i32, u32, u64, void: v } = FFIType;
 const usize = "usize" as const;
 
-const ABI_VERSION = 6;
+const ABI_VERSION = 7;
 
 /** weft_event: { uint32_t kind; uint32_t id; uint64_t arg } */
 export const EVENT = { size: 16, kind: 0, id: 4, arg: 8 } as const;
@@ -22,7 +21,8 @@ if (!existsSync(path)) throw new Error(`native helper not found at ${path}; run 
 
 const lib = dlopen(path, {
   weft_abi_version: { args: [], returns: i32 },
-  weft_init: { args: [P], returns: i32 },
+  weft_init: { args: [], returns: i32 },
+  weft_load_wasmtime: { args: [P], returns: i32 },
   weft_drain: { args: [P, usize], returns: usize },
   weft_watch_fd: { args: [i32, u32], returns: i32 },
   weft_rearm_fd: { args: [i32, u32], returns: i32 },
@@ -59,14 +59,20 @@ if (N.weft_abi_version() !== ABI_VERSION) {
   throw new Error(`native helper ${path} is out of date; run \`bash scripts/setup.sh\``);
 }
 
-/** Starts the helper's threads once; returns the wake-up pipe's read end. */
-let pipeFd = -1;
+/** Starts the helper's threads once; returns the loop's end of the wake-up socket pair. */
+let wakeFd = -1;
 export function initNative(): number {
-  if (pipeFd >= 0) return pipeFd;
-  const rc = N.weft_init(ptr(cstr(LIBWASMTIME_PATH)));
+  if (wakeFd >= 0) return wakeFd;
+  const rc = N.weft_init();
   if (rc < 0) throw new Error(`native helper failed to start (errno ${-rc})`);
-  pipeFd = rc;
-  return pipeFd;
+  wakeFd = rc;
+  return wakeFd;
+}
+
+/** Lets the helper call into the libwasmtime at `path` (the runtime does this once). */
+export function bindWasmtime(path: string): void {
+  const rc = N.weft_load_wasmtime(ptr(new TextEncoder().encode(path + "\0")));
+  if (rc < 0) throw new Error(`native helper cannot use ${path} (errno ${-rc})`);
 }
 
 const eventBuf = new Uint8Array(EVENT.size * 256);

@@ -33,6 +33,7 @@
 #include <string.h>
 #include <sys/epoll.h>
 #include <sys/prctl.h>
+#include <sys/socket.h>
 #include <sys/eventfd.h>
 #include <time.h>
 #include <unistd.h>
@@ -871,10 +872,13 @@ void *weft_compile_result(compile_job *j, wasmtime_error_t **error) {
 // ---- init ---------------------------------------------------------------------
 static int inited;
 
-// Returns the read end of the wake-up pipe, or -errno. `libwasmtime` is the
-// path JS opened, so both sides share one engine library.
-int weft_init(const char *libwasmtime) {
-  if (inited) return pipe_r;
+static int wasmtime_loaded;
+
+// Binds the Wasmtime symbols the helper calls from `libwasmtime` — the path JS
+// opened, so both sides share one engine library. Only the runtime needs it:
+// a compositor-only weft never loads Wasmtime. 0 or -errno.
+int weft_load_wasmtime(const char *libwasmtime) {
+  if (wasmtime_loaded) return 0;
   void *h = dlopen(libwasmtime, RTLD_NOW | RTLD_GLOBAL);
   if (!h) return -ENOENT;
 #define SYM(field, name) if (!(*(void **)&wt.field = dlsym(h, name))) return -ENOSYS;
@@ -911,8 +915,18 @@ int weft_init(const char *libwasmtime) {
   SYM(component_linker_instance_add_func, "wasmtime_component_linker_instance_add_func");
   SYM(component_linker_instance_delete, "wasmtime_component_linker_instance_delete");
 #undef SYM
+  wasmtime_loaded = 1;
+  return 0;
+}
+
+// Starts the watcher and ticker threads; returns the loop's end of the
+// wake-up socket pair, or -errno. A socket (not a pipe) because Bun can adopt
+// it as a socket, whose data callback wakes faster and cheaper than a stream
+// read of a pipe (docs/decisions/0003-compositor.md).
+int weft_init(void) {
+  if (inited) return pipe_r;
   int p[2];
-  if (pipe2(p, O_CLOEXEC) != 0) return -errno;
+  if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, p) != 0) return -errno;
   pipe_r = p[0];
   pipe_w = p[1];
   ep_fd = epoll_create1(EPOLL_CLOEXEC);
@@ -929,4 +943,4 @@ int weft_init(const char *libwasmtime) {
   return pipe_r;
 }
 
-int weft_abi_version(void) { return 6; }
+int weft_abi_version(void) { return 7; }

@@ -1,8 +1,8 @@
 // The loop's one door to everything that happens off the main thread.
 //
 // The native helper's threads (fd watcher, guest workers) push events to one
-// queue and write one byte to a pipe when it goes from empty to non-empty.
-// Here we read that pipe with Bun.file(fd).stream() — Bun cannot watch an
+// queue and write one byte to a socket when it goes from empty to non-empty.
+// Here Bun adopts the loop's end of that socket pair — Bun cannot watch an
 // arbitrary fd itself (ARCHITECTURE.md) — and on every wake-up drain the whole
 // queue on the main thread, handing each event to whoever registered its id.
 import { drainEvents, EventKind, initNative } from "../../ffi/native.ts";
@@ -50,15 +50,23 @@ export function startLoop(): void {
   // SCHED_RR 1 it runs at once (p99 ~0.3 ms). See docs/decisions/0002.
   if (process.env.WEFT_LOOP_PRIORITY !== "normal") realtime = setThreadRealtime(1);
   const fd = initNative();
-  const reader = Bun.file(fd).stream().getReader();
-  (async () => {
-    for (;;) {
-      const { done } = await reader.read();
-      if (done) return;
-      wakeups++;
-      drainEvents(dispatch);
-    }
-  })();
+  // Bun adopts the helper's socket; each data callback means "events queued".
+  const adopt = {
+    fd,
+    socket: {
+      data() {
+        wakeups++;
+        drainEvents(dispatch);
+      },
+      error(_s: unknown, e: Error) {
+        console.error(`weft: loop wake-up socket failed: ${e.message}`);
+      },
+    },
+  } as unknown as import("bun").UnixSocketOptions<undefined>;
+  Bun.connect(adopt).then(
+    (s) => s.unref(), // the wake-up socket alone must not keep the process alive
+    (e) => console.error(`weft: cannot watch the native helper: ${(e as Error).message}`),
+  );
 }
 
 export const loopEvents = {

@@ -2,7 +2,8 @@
 // by every guest; fuel metering changes the generated code, so guests that ask
 // for fuel get a second engine, made only when first needed.
 import { Engine, OptLevel, WASMTIME_VERSION, type EngineOptions } from "../../ffi/wasmtime.ts";
-import { ticker } from "../../ffi/native.ts";
+import { bindWasmtime, ticker } from "../../ffi/native.ts";
+import { LIBWASMTIME_PATH } from "../../ffi/wasmtime.ts";
 import { startLoop } from "../loop/index.ts";
 
 /** Wasm stack limit. The guest thread's stack is larger (see GUEST_THREAD_STACK). */
@@ -25,6 +26,7 @@ export function engineFor(fuel = false): Engine {
   let e = engines.get(key);
   if (!e) {
     startLoop();
+    bindWasmtime(LIBWASMTIME_PATH);
     e = new Engine(options(fuel));
     ticker.addEngine(e.ptr);
     engines.set(key, e);
