@@ -112,8 +112,6 @@ describe("dist/weft copied alone into an empty dir", () => {
     const stderr = new Response(p.stderr).text();
     try {
       await peer.until((d) => d.some((x) => x.msg.startsWith("READY=1")), "READY=1", 15_000);
-      const readyMs = peer.got[0].ms; // python's monotonic clock; compare with the spawn time below
-      void readyMs;
       console.log(`  start-up to READY (cache warm, incl. SHA-256 of the extracted libraries): ${(performance.now() - t0).toFixed(0)} ms (upper bound)`);
       let socket = "";
       for await (const l of readLines(p.stdout)) if (l.startsWith("APPD_SOCKET=") && (socket = l.slice(12))) break;
