@@ -12,14 +12,15 @@ describe("many guests, one loop", () => {
     const baseline = await measureLateness(1000, 5);
     const spinners = await Promise.all(Array.from({ length: 10 }, () => startGuest("spin")));
     await Promise.all(spinners.map((s) => s.waitFor("stdout", "spinning")));
-    // Three windows, the best one counts: a noise spike from elsewhere hits
-    // one window; guests holding up the loop would spoil all three.
-    const windows = [await measureLateness(700, 5), await measureLateness(700, 5), await measureLateness(700, 5)];
-    const late = windows.reduce((a, b) => (b.p99 < a.p99 ? b : a));
+    // Three windows, the median one counts: a noise spike from elsewhere
+    // spoils one window; guests holding up the loop spoil them all.
+    const windows = [await measureLateness(1000, 5), await measureLateness(1000, 5), await measureLateness(1000, 5)];
+    const late = windows.sort((a, b) => a.p99 - b.p99)[1];
+    if (process.env.WEFT_DEBUG_LATENESS) console.log(baseline, windows);
     for (const s of spinners) s.guest.stop();
     const statuses = await Promise.all(spinners.map((s) => s.guest.exited));
     expect(statuses.every((s) => s.kind === "stopped")).toBe(true);
-    expect(late.samples).toBeGreaterThan(100);
+    expect(late.samples).toBeGreaterThan(150);
     // ARCHITECTURE.md promises p99 < 2 ms. Measured here (docs/decisions/0002):
     // ~0.1 ms with the loop at SCHED_RR 1 and guests at SCHED_IDLE, ~3.8 ms
     // when the loop competes as a normal thread — so this fails if guests
