@@ -10,7 +10,7 @@
 // and weft-sign.pub (the 32-byte public key). WebCrypto does the Ed25519;
 // Bun.CryptoHasher the SHA-256. WEFT never verified; weft verifies at install
 // and again at launch.
-import { chmod, lstat, readdir, rename, writeFile } from "node:fs/promises";
+import { chmod, lstat, readdir, rename, stat, writeFile } from "node:fs/promises";
 import { homedir } from "node:os";
 import { basename, join } from "node:path";
 
@@ -61,10 +61,28 @@ export async function walkPackage(dir: string, exclude: readonly string[] = []):
   return out;
 }
 
+/**
+ * Hashes already computed, keyed by what any change to a file changes: its
+ * inode, size, mtime and ctime (ctime moves on every write and every utimes,
+ * so restoring an old mtime does not hide a change). Every LAUNCH_APP
+ * re-verifies a package; this makes that a stat per file, not a read.
+ */
+const hashCache = new Map<string, { stamp: string; hash: string }>();
+const HASH_CACHE_MAX = 10_000;
+const SMALL_FILE = 8 << 20;
+
 export async function sha256File(path: string): Promise<string> {
+  const st = await stat(path, { bigint: true });
+  const stamp = `${st.dev}:${st.ino}:${st.size}:${st.mtimeNs}:${st.ctimeNs}`;
+  const hit = hashCache.get(path);
+  if (hit?.stamp === stamp) return hit.hash;
   const h = new Bun.CryptoHasher("sha256");
-  for await (const chunk of Bun.file(path).stream()) h.update(chunk);
-  return h.digest("hex");
+  if (st.size < SMALL_FILE) h.update(await Bun.file(path).bytes());
+  else for await (const chunk of Bun.file(path).stream()) h.update(chunk);
+  const hash = h.digest("hex");
+  if (hashCache.size >= HASH_CACHE_MAX) hashCache.clear();
+  hashCache.set(path, { stamp, hash });
+  return hash;
 }
 
 export interface PackageDigest {
