@@ -8,7 +8,7 @@ import { libraryPath } from "../src/system/assets.ts";
 const { ptr: P, i32, u32, u64, void: v } = FFIType;
 const usize = "usize" as const;
 
-const ABI_VERSION = 7;
+const ABI_VERSION = 8;
 
 /** weft_event: { uint32_t kind; uint32_t id; uint64_t arg } */
 export const EVENT = { size: 16, kind: 0, id: 4, arg: 8 } as const;
@@ -32,6 +32,8 @@ const lib = dlopen(path, {
   weft_guest_new: { args: [u32, P, P, usize], returns: P },
   weft_stdout_callback: { args: [], returns: P },
   weft_stderr_callback: { args: [], returns: P },
+  weft_stream_finalizer: { args: [], returns: P },
+  weft_guest_retain: { args: [P], returns: v },
   weft_guest_read: { args: [P, i32, P, usize], returns: usize },
   weft_guest_start: { args: [P, P, u64, usize], returns: i32 },
   weft_guest_stop: { args: [P], returns: v },
@@ -117,6 +119,8 @@ export const guestNative = {
   },
   stdoutCallback: (): Pointer => N.weft_stdout_callback()!,
   stderrCallback: (): Pointer => N.weft_stderr_callback()!,
+  /** Takes a reference for a custom stream; Wasmtime drops it through streamFinalizer(). */
+  retainForStream: (g: Pointer): Pointer => (N.weft_guest_retain(g), N.weft_stream_finalizer()!),
   read: (g: Pointer, which: 0 | 1, into: Uint8Array): number => Number(N.weft_guest_read(g, which, ptr(into), into.length)),
   start: (g: Pointer, func: Uint8Array, cpuBudgetNs: number, stackBytes: number): number =>
     N.weft_guest_start(g, ptr(func), BigInt(cpuBudgetNs), stackBytes),

@@ -393,7 +393,12 @@ export class Component {
 }
 
 // ---- WASI Preview 1 config -------------------------------------------------------
-export type Stdio = { kind: "inherit" } | { kind: "file"; path: string } | { kind: "custom"; callback: Pointer; data: Pointer } | { kind: "none" };
+export type Stdio =
+  | { kind: "inherit" }
+  | { kind: "file"; path: string }
+  /** Wasmtime calls `finalizer(data)` when it drops the stream (possibly on another thread). */
+  | { kind: "custom"; callback: Pointer; data: Pointer; finalizer: Pointer }
+  | { kind: "none" };
 
 export interface WasiOptions {
   argv: string[];
@@ -434,7 +439,7 @@ export function wasiConfig(o: WasiOptions): Pointer {
       const ok = (which === "stdout" ? C.wasi_config_set_stdout_file : C.wasi_config_set_stderr_file)(cfg, ptr(cstr(s.path)));
       if (!ok) fail(`cannot open ${which} file ${s.path}`);
     } else if (s.kind === "custom") {
-      (which === "stdout" ? C.wasi_config_set_stdout_custom : C.wasi_config_set_stderr_custom)(cfg, s.callback, s.data, null);
+      (which === "stdout" ? C.wasi_config_set_stdout_custom : C.wasi_config_set_stderr_custom)(cfg, s.callback, s.data, s.finalizer);
     }
   };
   setOut(o.stdout, "stdout");

@@ -279,7 +279,8 @@ typedef struct weft_guest {
   int ipc_signalled;
   int has_poll_fallback;
   wasmtime_func_t poll_fallback; // Wasmtime's own poll_oneoff, bound to this store
-  int out_signalled; // an EV_GUEST_OUTPUT is pending for this guest
+  int out_signalled[2]; // an EV_GUEST_OUTPUT is pending for this ring
+  atomic_int refs;      // the loop's, plus one per custom output stream Wasmtime holds
 } weft_guest;
 
 static uint64_t ts_ns(struct timespec t) { return (uint64_t)t.tv_sec * 1000000000ull + (uint64_t)t.tv_nsec; }
@@ -343,6 +344,8 @@ weft_guest *weft_guest_new(uint32_t id, wasmtime_store_t *store, wasm_engine_t *
   weft_guest *g = calloc(1, sizeof *g);
   if (!g) return NULL;
   g->id = id;
+  atomic_store(&g->refs, 1);
+  if (out_cap == 0) out_cap = 1; // a ring of 0 bytes would divide by zero
   g->store = store;
   g->engine = engine;
   g->ctx = wt.store_context(store);
@@ -383,8 +386,8 @@ static ptrdiff_t out_write(weft_guest *g, int which, const unsigned char *data, 
     r->len += chunk;
     r->total += chunk;
     done += chunk;
-    if (!g->out_signalled) {
-      g->out_signalled = 1;
+    if (!g->out_signalled[which]) {
+      g->out_signalled[which] = 1;
       pthread_mutex_unlock(&g->out_lock);
       q_push(EV_GUEST_OUTPUT, g->id, 0);
       pthread_mutex_lock(&g->out_lock);
@@ -410,7 +413,7 @@ size_t weft_guest_read(weft_guest *g, int which, uint8_t *out, size_t max) {
   memcpy(out + first, r->buf, n - first);
   r->head = (r->head + n) % r->cap;
   r->len -= n;
-  if (g->out[0].len == 0 && g->out[1].len == 0) g->out_signalled = 0;
+  if (r->len == 0) g->out_signalled[which] = 0;
   pthread_cond_broadcast(&g->out_space);
   pthread_mutex_unlock(&g->out_lock);
   return n;
@@ -515,8 +518,8 @@ static void free_msgs(struct msg *m) {
   }
 }
 
-void weft_guest_free(weft_guest *g) {
-  weft_guest_join(g);
+static void guest_release(weft_guest *g) {
+  if (atomic_fetch_sub(&g->refs, 1) != 1) return;
   free_msgs(g->inbox);
   free_msgs(g->outbox);
   for (int i = 0; i < 2; i++) free(g->out[i].buf);
@@ -524,6 +527,26 @@ void weft_guest_free(weft_guest *g) {
   pthread_cond_destroy(&g->out_space);
   pthread_cond_destroy(&g->wake);
   free(g);
+}
+
+// Wasmtime calls custom stdout/stderr writers on its own tokio worker
+// threads, which can still be inside a write after the guest's call ended.
+// Each stream holds a reference, dropped by this finalizer when Wasmtime
+// drops the stream, so the guest outlives every writer.
+static void stream_finalizer(void *env) { guest_release(env); }
+void *weft_stream_finalizer(void) { return (void *)stream_finalizer; }
+void weft_guest_retain(weft_guest *g) { atomic_fetch_add(&g->refs, 1); }
+
+// The loop is done with the guest (after EV_GUEST_EXIT, or if it never started).
+void weft_guest_free(weft_guest *g) {
+  weft_guest_join(g);
+  // A writer thread still holding a stream must not wait for room nobody will make.
+  pthread_mutex_lock(&g->out_lock);
+  int none = STOP_NONE;
+  atomic_compare_exchange_strong(&g->stop, &none, STOP_HOST);
+  pthread_cond_broadcast(&g->out_space);
+  pthread_mutex_unlock(&g->out_lock);
+  guest_release(g);
 }
 
 
@@ -584,7 +607,10 @@ static wasm_trap_t *poll_oneoff_cb(void *env, wasmtime_caller_t *caller, const w
     uint32_t clock_id; uint64_t timeout; uint16_t flags;
     memcpy(&clock_id, s + 16, 4); memcpy(&timeout, s + 24, 8); memcpy(&flags, s + 40, 2);
     // fd_read / fd_write, or a CPU-time clock: Wasmtime's own poll handles it.
-    if (s[8] != 0 || clock_id > 1) { free(deadlines); return poll_delegate(g, caller, args, results); }
+    // Also an absolute monotonic deadline: the guest's monotonic clock counts
+    // from its WASI context's creation, not the host's boot, so only Wasmtime
+    // can place it.
+    if (s[8] != 0 || clock_id > 1 || (clock_id == 1 && (flags & 1))) { free(deadlines); return poll_delegate(g, caller, args, results); }
     uint64_t rel = !(flags & 1) ? timeout : clock_id == 1 ? (timeout > mono ? timeout - mono : 0) : (timeout > real ? timeout - real : 0);
     deadlines[i] = rel > UINT64_MAX - mono ? UINT64_MAX : mono + rel;
     if (deadlines[i] < earliest) earliest = deadlines[i];
@@ -676,8 +702,11 @@ static wasmtime_error_t *notify_ready(void *env, wasmtime_context_t *ctx, const 
 
 static wasmtime_error_t *ipc_send(void *env, wasmtime_context_t *ctx, const wasmtime_component_func_type_t *ty,
                                   wasmtime_component_val_t *args, size_t nargs, wasmtime_component_val_t *res, size_t nres) {
-  (void)env; (void)ctx; (void)ty; (void)nres;
+  (void)env; (void)ctx; (void)ty;
   weft_guest *g = current_guest;
+  // Host functions are not type-checked at link time: a component may import
+  // them with any signature, so check before touching res (it may be empty).
+  if (nres != 1) return wt.error_new("weft:app/ipc.send: imported with the wrong signature");
   if (!g || nargs != 1 || args[0].kind != COMPONENT_VAL_STRING) return wt.error_new("ipc.send: bad arguments");
   size_t len = args[0].of.string.size;
   pthread_mutex_lock(&g->out_lock);
@@ -709,8 +738,9 @@ static wasmtime_error_t *ipc_send(void *env, wasmtime_context_t *ctx, const wasm
 
 static wasmtime_error_t *ipc_recv(void *env, wasmtime_context_t *ctx, const wasmtime_component_func_type_t *ty,
                                   wasmtime_component_val_t *args, size_t nargs, wasmtime_component_val_t *res, size_t nres) {
-  (void)env; (void)ctx; (void)ty; (void)args; (void)nargs; (void)nres;
+  (void)env; (void)ctx; (void)ty; (void)args; (void)nargs;
   weft_guest *g = current_guest;
+  if (nres != 1) return wt.error_new("weft:app/ipc.recv: imported with the wrong signature");
   res[0].kind = COMPONENT_VAL_OPTION;
   res[0].of.option = NULL;
   if (!g) return NULL;
@@ -943,4 +973,4 @@ int weft_init(void) {
   return pipe_r;
 }
 
-int weft_abi_version(void) { return 7; }
+int weft_abi_version(void) { return 8; }

@@ -150,7 +150,12 @@ export class Guest {
     const native = (this.native = guestNative.create(this.id, store.ptr, engine.ptr, o.outputBuffer ?? DEFAULT_OUTPUT_BUFFER));
     const out = (mode: OutputMode | undefined, which: 0 | 1) =>
       mode === "capture"
-        ? ({ kind: "custom", callback: which === 0 ? guestNative.stdoutCallback() : guestNative.stderrCallback(), data: native } as const)
+        ? ({
+            kind: "custom",
+            callback: which === 0 ? guestNative.stdoutCallback() : guestNative.stderrCallback(),
+            data: native,
+            finalizer: guestNative.retainForStream(native),
+          } as const)
         : mode === "discard"
           ? ({ kind: "none" } as const)
           : ({ kind: "inherit" } as const);
@@ -195,6 +200,7 @@ export class Guest {
     if ("error" in inst) return this.endEarly(inst.error.exitStatus !== null ? { kind: "exit", code: inst.error.exitStatus } : { kind: "error", message: `instantiate: ${inst.error.message}` });
     const run = componentRunFunc(store, inst.instance);
     if (!run) return this.endEarly({ kind: "error", message: "component has no wasi:cli/run export (not a command)" });
+    if (this.opts.cpuPercent !== undefined && this.opts.cpuPercent < 100) guestNative.setCpuQuota(native, Math.max(1, Math.round(this.opts.cpuPercent * 10)));
     const rc = guestNative.startComponent(native, run, this.opts.cpuMs ? this.opts.cpuMs * 1e6 : 0, GUEST_THREAD_STACK);
     if (rc < 0) return this.endEarly({ kind: "error", message: `cannot start guest thread (errno ${-rc})` });
     if (this.opts.timeoutMs) this.timer = setTimeout(() => this.stop("timeout"), this.opts.timeoutMs);
@@ -250,8 +256,13 @@ export class Guest {
   private onExit(): void {
     const native = this.native!;
     guestNative.join(native);
-    this.drainOutput();
-    this.drainIpc();
+    try {
+      this.drainOutput();
+      this.drainIpc();
+    } catch (e) {
+      // A throwing onOutput/onIpc must not leak the guest or leave `exited` pending.
+      console.error(`weft: guest ${this.id} output handler failed: ${(e as Error).message}`);
+    }
     const err = guestNative.error(native);
     const trap = guestNative.trap(native);
     const reason = guestNative.stopReason(native);
@@ -296,10 +307,12 @@ export class Guest {
   private cleanup(): void {
     if (this.timer) clearTimeout(this.timer);
     loopEvents.offGuest(this.id);
-    if (this.native) guestNative.free(this.native);
-    this.native = null;
+    // The store first: it drops the output streams, whose references keep the
+    // native guest alive until Wasmtime's writer threads are done with it.
     this.store?.delete();
     this.store = null;
+    if (this.native) guestNative.free(this.native);
+    this.native = null;
     this.instance = null;
   }
 

@@ -76,6 +76,13 @@ describe("limits", () => {
     expect(r.status.cpuMs!).toBeGreaterThanOrEqual(100);
   });
 
+  test("stdout and stderr filling their small rings at once both keep flowing (no lost wake-up)", async () => {
+    const sizes = { stdout: 0, stderr: 0 };
+    const r = await runGuest("both", { argv: ["both", "2048"], outputBuffer: 4096, onOutput: (s, b) => (sizes[s] += b.length) });
+    expect(r.status).toMatchObject({ kind: "exit", code: 0 });
+    expect(sizes).toEqual({ stdout: 2048 * 1024 + 5, stderr: 2048 * 1024 });
+  }, 30_000);
+
   test("a CPU quota throttles a spinning guest to its share of a core", async () => {
     const full = await runGuest("spin", { timeoutMs: 1000 });
     const quarter = await runGuest("spin", { timeoutMs: 1000, cpuPercent: 25 });
