@@ -8,7 +8,7 @@ import { libraryPath } from "../src/system/assets.ts";
 const { ptr: P, i32, u32, u64, void: v } = FFIType;
 const usize = "usize" as const;
 
-const ABI_VERSION = 8;
+const ABI_VERSION = 9;
 
 /** weft_event: { uint32_t kind; uint32_t id; uint64_t arg } */
 export const EVENT = { size: 16, kind: 0, id: 4, arg: 8 } as const;
@@ -34,6 +34,8 @@ const lib = dlopen(path, {
   weft_stderr_callback: { args: [], returns: P },
   weft_stream_finalizer: { args: [], returns: P },
   weft_guest_retain: { args: [P], returns: v },
+  weft_guest_instantiating: { args: [P, u64], returns: v },
+  weft_guest_instantiated: { args: [P], returns: v },
   weft_guest_read: { args: [P, i32, P, usize], returns: usize },
   weft_guest_start: { args: [P, P, u64, usize], returns: i32 },
   weft_guest_stop: { args: [P], returns: v },
@@ -140,6 +142,15 @@ export const guestNative = {
       const buf = new Uint8Array(Math.max(len, 1));
       const n = Number(N.weft_guest_ipc_take(g, ptr(buf), buf.length));
       if (n >= 0) out.push(buf.subarray(0, n));
+    }
+  },
+  /** Runs `fn` (an instantiation on the loop thread) with its start functions bounded to `budgetMs`. */
+  instantiating: <T>(g: Pointer, budgetMs: number, fn: () => T): T => {
+    N.weft_guest_instantiating(g, BigInt(Math.round(budgetMs * 1e6)));
+    try {
+      return fn();
+    } finally {
+      N.weft_guest_instantiated(g);
     }
   },
   stop: (g: Pointer) => N.weft_guest_stop(g),

@@ -281,6 +281,7 @@ typedef struct weft_guest {
   wasmtime_func_t poll_fallback; // Wasmtime's own poll_oneoff, bound to this store
   int out_signalled[2]; // an EV_GUEST_OUTPUT is pending for this ring
   atomic_int refs;      // the loop's, plus one per custom output stream Wasmtime holds
+  uint64_t instantiate_deadline_ns; // nonzero while instantiating on the loop thread
 } weft_guest;
 
 static uint64_t ts_ns(struct timespec t) { return (uint64_t)t.tv_sec * 1000000000ull + (uint64_t)t.tv_nsec; }
@@ -316,10 +317,26 @@ static void throttle(weft_guest *g, uint64_t cpu) {
 
 void weft_guest_set_cpu_quota(weft_guest *g, uint32_t permille) { g->cpu_quota_permille = permille; }
 
+static void running_delta(int d);
+
+// Brackets instantiation (on the loop thread): the epoch ticker runs meanwhile
+// and the epoch callback ends a start function that outlives `budget_ns`.
+void weft_guest_instantiating(weft_guest *g, uint64_t budget_ns) {
+  g->instantiate_deadline_ns = now_ns(CLOCK_MONOTONIC) + budget_ns;
+  running_delta(1);
+}
+void weft_guest_instantiated(weft_guest *g) {
+  g->instantiate_deadline_ns = 0;
+  running_delta(-1);
+}
+
 // Runs on the guest's thread each time the engine epoch passes its deadline.
 static wasmtime_error_t *epoch_cb(wasmtime_context_t *ctx, void *env, uint64_t *delta, uint8_t *kind) {
   (void)ctx;
   weft_guest *g = env;
+  // Instantiation runs start functions on the loop thread: bound them hard.
+  if (g->instantiate_deadline_ns && now_ns(CLOCK_MONOTONIC) > g->instantiate_deadline_ns)
+    return wt.error_new("start function ran too long (it runs while the guest is instantiated)");
   int stop = atomic_load(&g->stop);
   if (stop == STOP_HOST) return wt.error_new("stopped by host");
   int quota = g->cpu_quota_permille && g->cpu_quota_permille < 1000;
@@ -973,4 +990,4 @@ int weft_init(void) {
   return pipe_r;
 }
 
-int weft_abi_version(void) { return 8; }
+int weft_abi_version(void) { return 9; }

@@ -62,6 +62,11 @@ export interface GuestOptions {
 }
 
 export const DEFAULT_MEMORY_BYTES = 512 * 1024 * 1024;
+/**
+ * Start functions run while a guest is instantiated, on the loop thread (the
+ * guest's own thread comes after): they get this long before the guest fails.
+ */
+const START_BUDGET_MS = 1000;
 const DEFAULT_OUTPUT_BUFFER = 64 * 1024;
 
 let nextId = 1;
@@ -86,6 +91,13 @@ function wasiLinkers(fuel: boolean) {
     linkers.set(engine.ptr, l);
   }
   return l;
+}
+
+/** Wasmtime's errors carry a backtrace and a "Caused by:" chain; a person wants the cause, on one line. */
+function rootCause(message: string): string {
+  const caused = message.split("Caused by:")[1];
+  const text = (caused ?? message).trim().split("\n").map((l) => l.trim()).filter(Boolean);
+  return (caused ? text.at(-1) : text[0]) ?? message;
 }
 
 /** One component linker with synchronous WASI 0.2 per engine. */
@@ -178,8 +190,8 @@ export class Guest {
     if (this.module instanceof Component) return this.launchComponent(store, native, fuel);
     const linker = wasiLinkers(fuel);
     if (!guestNative.bindPollFallback(native, linker.base.ptr)) throw new Error("cannot bind WASI poll_oneoff");
-    const inst = instancePre(this.module, linker.guest).instantiate(store);
-    if ("error" in inst) return this.endEarly(inst.error.exitStatus !== null ? { kind: "exit", code: inst.error.exitStatus } : { kind: "error", message: `instantiate: ${inst.error.message}` });
+    const inst = guestNative.instantiating(native, START_BUDGET_MS, () => instancePre(this.module as Module, linker.guest).instantiate(store));
+    if ("error" in inst) return this.endEarly(inst.error.exitStatus !== null ? { kind: "exit", code: inst.error.exitStatus } : { kind: "error", message: `instantiate: ${rootCause(inst.error.message)}` });
     if ("trap" in inst) return this.endEarly({ kind: "trap", trap: inst.trap.kind, message: inst.trap.message, frames: inst.trap.frames });
     this.instance = inst.instance;
     const start = exportFunc(store, inst.instance, "_start");
@@ -196,8 +208,8 @@ export class Guest {
    * notices a stop only when the sleep returns (no interruptible poll yet).
    */
   private launchComponent(store: Store, native: Pointer, fuel: boolean): void {
-    const inst = componentLinker(fuel).instantiate(store, this.module as Component);
-    if ("error" in inst) return this.endEarly(inst.error.exitStatus !== null ? { kind: "exit", code: inst.error.exitStatus } : { kind: "error", message: `instantiate: ${inst.error.message}` });
+    const inst = guestNative.instantiating(native, START_BUDGET_MS, () => componentLinker(fuel).instantiate(store, this.module as Component));
+    if ("error" in inst) return this.endEarly(inst.error.exitStatus !== null ? { kind: "exit", code: inst.error.exitStatus } : { kind: "error", message: `instantiate: ${rootCause(inst.error.message)}` });
     const run = componentRunFunc(store, inst.instance);
     if (!run) return this.endEarly({ kind: "error", message: "component has no wasi:cli/run export (not a command)" });
     if (this.opts.cpuPercent !== undefined && this.opts.cpuPercent < 100) guestNative.setCpuQuota(native, Math.max(1, Math.round(this.opts.cpuPercent * 10)));

@@ -138,6 +138,15 @@ describe("malformed modules", () => {
     expect(await g.exited).toMatchObject({ kind: "error", message: expect.stringContaining("_start") });
   });
 
+  test("a start function that never returns is ended (it runs on the loop thread while instantiating)", async () => {
+    // (module (func $s (loop $l (br $l))) (start $s) (func (export "_start")))
+    const bytes = new Uint8Array([0, 97, 115, 109, 1, 0, 0, 0, 1, 4, 1, 96, 0, 0, 3, 3, 2, 0, 0, 7, 10, 1, 6, 95, 115, 116, 97, 114, 116, 0, 1, 8, 1, 0, 10, 12, 2, 7, 0, 3, 64, 12, 0, 11, 11, 2, 0, 11]);
+    const t0 = performance.now();
+    const st = await new Guest(loadModule(bytes), { argv: ["x"] }).exited;
+    expect(st).toMatchObject({ kind: "error", message: "instantiate: start function ran too long (it runs while the guest is instantiated)" });
+    expect(performance.now() - t0).toBeLessThan(3000);
+  });
+
   test("a module importing something weft does not provide ends with a clear error", async () => {
     // (module (import "env" "missing" (func)) (func (export "_start")))
     const bytes = new Uint8Array([
