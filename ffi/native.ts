@@ -81,12 +81,7 @@ export function bindWasmtime(path: string): void {
 
 const eventBuf = new Uint8Array(EVENT.size * 256);
 const eventView = new DataView(eventBuf.buffer);
-export interface NativeEvent {
-  kind: number;
-  id: number;
-  arg: bigint;
-}
-/** Drains every queued event (call after each pipe wake-up). */
+/** Drains every queued event (call after each wake-up). */
 export function drainEvents(each: (kind: number, id: number) => void): number {
   let total = 0;
   for (;;) {

@@ -62,7 +62,6 @@ const lib = dlopen(LIBWASMTIME_PATH, {
   // engine
   wasm_engine_new_with_config: { args: [P], returns: P }, // takes ownership of config
   wasm_engine_delete: { args: [P], returns: v },
-  wasmtime_engine_increment_epoch: { args: [P], returns: v },
   // module
   wasmtime_module_new: { args: [P, P, usize, P], returns: P },
   wasmtime_module_validate: { args: [P, P, usize], returns: P },
@@ -109,7 +108,6 @@ const lib = dlopen(LIBWASMTIME_PATH, {
   wasmtime_linker_new: { args: [P], returns: P },
   wasmtime_linker_delete: { args: [P], returns: v },
   wasmtime_linker_define_wasi: { args: [P], returns: P },
-  wasmtime_linker_instantiate: { args: [P, P, P, P, P], returns: P },
   wasmtime_linker_instantiate_pre: { args: [P, P, P], returns: P },
   wasmtime_instance_pre_instantiate: { args: [P, P, P, P], returns: P },
   wasmtime_instance_pre_delete: { args: [P], returns: v },
@@ -323,9 +321,6 @@ export class Engine {
     if (!engine) throw new Error("wasmtime: could not create engine");
     this.ptr = engine;
   }
-  incrementEpoch(): void {
-    C.wasmtime_engine_increment_epoch(this.ptr);
-  }
 }
 
 // ---- module and component ------------------------------------------------------
@@ -497,16 +492,6 @@ export class Linker {
   }
   defineWasi(): void {
     check(C.wasmtime_linker_define_wasi(this.ptr), "define wasi");
-  }
-  /** Instantiates on the calling (main) thread; start functions run here. */
-  instantiate(store: Store, module: Module): Instantiated {
-    const instance = new Uint8Array(INSTANCE_SIZE);
-    const trap = outPtr();
-    const err = C.wasmtime_linker_instantiate(this.ptr, store.context, module.ptr, ptr(instance), ptr(trap));
-    if (err) return { error: takeError(err) };
-    const t = slotPtr(trap);
-    if (t) return { trap: takeTrap(t) };
-    return { instance };
   }
   /**
    * Resolves every import of `module` once (throws naming an unsatisfied

@@ -237,7 +237,6 @@ enum { STOP_NONE = 0, STOP_HOST = 1, STOP_CPU = 2 };
 typedef struct {
   uint8_t *buf;
   size_t cap, head, len; // ring
-  uint64_t total;        // bytes ever written (for the loop's accounting)
 } ring;
 
 struct msg {
@@ -401,7 +400,6 @@ static ptrdiff_t out_write(weft_guest *g, int which, const unsigned char *data, 
     if (chunk > r->cap - tail) chunk = r->cap - tail;
     memcpy(r->buf + tail, data + done, chunk);
     r->len += chunk;
-    r->total += chunk;
     done += chunk;
     if (!g->out_signalled[which]) {
       g->out_signalled[which] = 1;
@@ -518,7 +516,6 @@ int weft_guest_stop_reason(weft_guest *g) { return atomic_load(&g->stop); }
 wasmtime_error_t *weft_guest_error(weft_guest *g) { return g->error; }
 wasm_trap_t *weft_guest_trap(weft_guest *g) { return g->trap; }
 uint64_t weft_guest_cpu_ns(weft_guest *g) { return g->cpu_used_ns; }
-uint64_t weft_guest_output_total(weft_guest *g, int which) { return g->out[which].total; }
 
 // Only after EV_GUEST_EXIT: the thread has finished its last action.
 void weft_guest_join(weft_guest *g) {

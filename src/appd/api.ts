@@ -2,6 +2,7 @@
 // WebSocket, the CLI) hand it decoded messages and send back what it
 // returns; it never throws — every failure is an ERROR response.
 import { BadRequest, ErrorCode, parseRequest, type Request, type Response } from "../ipc/messages.ts";
+import { Listeners } from "../system/listeners.ts";
 import { log } from "../system/log.ts";
 import { listInstalled } from "./package-store.ts";
 import { LaunchError, type SessionManager } from "./sessions.ts";
@@ -11,7 +12,7 @@ export type Broadcast = (msg: Response) => void;
 const err = (code: number, message: string): Response => ({ type: "ERROR", code, message });
 
 export class Api {
-  private subscribers = new Set<Broadcast>();
+  private subscribers = new Listeners<Response>("broadcast to a client");
 
   constructor(readonly sessions: SessionManager) {
     sessions.on((e) => {
@@ -25,18 +26,11 @@ export class Api {
 
   /** System clients (authenticated WebSockets) get every broadcast. */
   subscribe(fn: Broadcast): () => void {
-    this.subscribers.add(fn);
-    return () => this.subscribers.delete(fn);
+    return this.subscribers.add(fn);
   }
 
   broadcast(msg: Response): void {
-    for (const fn of this.subscribers) {
-      try {
-        fn(msg);
-      } catch (e) {
-        log.warn(`broadcast to a client failed: ${(e as Error).message}`);
-      }
-    }
+    this.subscribers.emit(msg);
   }
 
   /** Parses and answers one request (array or map form). */

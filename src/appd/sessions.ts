@@ -12,6 +12,7 @@ import { loadWasm, loadWasmAsync, wasmKind } from "../runtime/cache.ts";
 import { describeExit, type ExitStatus } from "../runtime/exit.ts";
 import { Guest, type Preopen } from "../runtime/guest.ts";
 import type { ExitInfo, SessionState } from "../ipc/messages.ts";
+import { Listeners } from "../system/listeners.ts";
 import { log } from "../system/log.ts";
 import type { Manifest } from "./manifest.ts";
 import { appDataDir, checkLaunch } from "./package-store.ts";
@@ -73,12 +74,11 @@ export class Session {
     private readonly mgr: SessionManager,
   ) {
     this.gone = new Promise((r) => (this.markGone = r));
+    this.isComponent = wasmKind(wasm) === "component";
   }
 
   /** A component (weft:app, ipc) rather than a Preview 1 module (READY on stdout). */
-  get isComponent(): boolean {
-    return wasmKind(this.wasm) === "component";
-  }
+  readonly isComponent: boolean;
 
   get alive(): boolean {
     return this.state === "starting" || this.state === "running" || this.state === "stopping";
@@ -231,23 +231,16 @@ export function preopensFor(manifest: Manifest): Preopen[] {
 export class SessionManager {
   private nextId = 1;
   readonly sessions = new Map<number, Session>();
-  private listeners = new Set<(e: SessionEvent) => void>();
+  private listeners = new Listeners<SessionEvent>("session listener", "error");
 
   constructor(readonly options: SessionOptions = {}) {}
 
   on(fn: (e: SessionEvent) => void): () => void {
-    this.listeners.add(fn);
-    return () => this.listeners.delete(fn);
+    return this.listeners.add(fn);
   }
 
   emit(e: SessionEvent): void {
-    for (const fn of this.listeners) {
-      try {
-        fn(e);
-      } catch (err) {
-        log.error(`session listener failed: ${(err as Error).message}`);
-      }
-    }
+    this.listeners.emit(e);
   }
 
   /** Resolves, verifies and starts an app; throws LaunchError with the reason. */

@@ -22,6 +22,7 @@ import {
   wasiConfig,
   type InstancePre,
   type Module,
+  type WasmtimeError,
 } from "../../ffi/wasmtime.ts";
 import { loopEvents } from "../loop/index.ts";
 import { GUEST_THREAD_STACK, engineFor } from "./engine.ts";
@@ -91,6 +92,14 @@ function wasiLinkers(fuel: boolean) {
     linkers.set(engine.ptr, l);
   }
   return l;
+}
+
+/** What starts a prepared guest on its thread (errno < 0 on failure), or why it cannot start. */
+type Entry = { start: (cpuBudgetNs: number) => number } | { status: ExitStatus };
+
+/** An instantiation error: proc_exit in a start function is an exit; anything else one line. */
+function instantiateFailure(e: WasmtimeError): ExitStatus {
+  return e.exitStatus !== null ? { kind: "exit", code: e.exitStatus } : { kind: "error", message: `instantiate: ${rootCause(e.message)}` };
 }
 
 /** Wasmtime's errors carry a backtrace and a "Caused by:" chain; a person wants the cause, on one line. */
@@ -187,35 +196,38 @@ export class Guest {
       ready: () => this.opts.onReady?.(),
       ipc: () => this.drainIpc(),
     });
-    if (this.module instanceof Component) return this.launchComponent(store, native, fuel);
-    const linker = wasiLinkers(fuel);
-    if (!guestNative.bindPollFallback(native, linker.base.ptr)) throw new Error("cannot bind WASI poll_oneoff");
-    const inst = guestNative.instantiating(native, START_BUDGET_MS, () => instancePre(this.module as Module, linker.guest).instantiate(store));
-    if ("error" in inst) return this.endEarly(inst.error.exitStatus !== null ? { kind: "exit", code: inst.error.exitStatus } : { kind: "error", message: `instantiate: ${rootCause(inst.error.message)}` });
-    if ("trap" in inst) return this.endEarly({ kind: "trap", trap: inst.trap.kind, message: inst.trap.message, frames: inst.trap.frames });
-    this.instance = inst.instance;
-    const start = exportFunc(store, inst.instance, "_start");
-    if (!start) return this.endEarly({ kind: "error", message: "module has no _start export (not a WASI command)" });
+    const entry = this.module instanceof Component ? this.prepareComponent(store, native, fuel) : this.prepareModule(store, native, fuel);
+    if ("status" in entry) return this.endEarly(entry.status);
     if (o.cpuPercent !== undefined && o.cpuPercent < 100) guestNative.setCpuQuota(native, Math.max(1, Math.round(o.cpuPercent * 10)));
-    const rc = guestNative.start(native, start, o.cpuMs ? o.cpuMs * 1e6 : 0, GUEST_THREAD_STACK);
+    const rc = entry.start(o.cpuMs ? o.cpuMs * 1e6 : 0);
     if (rc < 0) return this.endEarly({ kind: "error", message: `cannot start guest thread (errno ${-rc})` });
     if (o.timeoutMs) this.timer = setTimeout(() => this.stop("timeout"), o.timeoutMs);
   }
 
+  /** A core module: instantiate (imports resolved once per module), then `_start`. */
+  private prepareModule(store: Store, native: Pointer, fuel: boolean): Entry {
+    const linker = wasiLinkers(fuel);
+    if (!guestNative.bindPollFallback(native, linker.base.ptr)) throw new Error("cannot bind WASI poll_oneoff");
+    const inst = guestNative.instantiating(native, START_BUDGET_MS, () => instancePre(this.module as Module, linker.guest).instantiate(store));
+    if ("error" in inst) return { status: instantiateFailure(inst.error) };
+    if ("trap" in inst) return { status: { kind: "trap", trap: inst.trap.kind, message: inst.trap.message, frames: inst.trap.frames } };
+    this.instance = inst.instance;
+    const start = exportFunc(store, inst.instance, "_start");
+    if (!start) return { status: { kind: "error", message: "module has no _start export (not a WASI command)" } };
+    return { start: (cpuNs) => guestNative.start(native, start, cpuNs, GUEST_THREAD_STACK) };
+  }
+
   /**
-   * Components run `run` of their wasi:cli/run export, with Wasmtime's
+   * A component: `run` of its wasi:cli/run export, with Wasmtime's
    * synchronous WASI 0.2. Limitation: a component blocked in a WASI 0.2 sleep
    * notices a stop only when the sleep returns (no interruptible poll yet).
    */
-  private launchComponent(store: Store, native: Pointer, fuel: boolean): void {
+  private prepareComponent(store: Store, native: Pointer, fuel: boolean): Entry {
     const inst = guestNative.instantiating(native, START_BUDGET_MS, () => componentLinker(fuel).instantiate(store, this.module as Component));
-    if ("error" in inst) return this.endEarly(inst.error.exitStatus !== null ? { kind: "exit", code: inst.error.exitStatus } : { kind: "error", message: `instantiate: ${rootCause(inst.error.message)}` });
+    if ("error" in inst) return { status: instantiateFailure(inst.error) };
     const run = componentRunFunc(store, inst.instance);
-    if (!run) return this.endEarly({ kind: "error", message: "component has no wasi:cli/run export (not a command)" });
-    if (this.opts.cpuPercent !== undefined && this.opts.cpuPercent < 100) guestNative.setCpuQuota(native, Math.max(1, Math.round(this.opts.cpuPercent * 10)));
-    const rc = guestNative.startComponent(native, run, this.opts.cpuMs ? this.opts.cpuMs * 1e6 : 0, GUEST_THREAD_STACK);
-    if (rc < 0) return this.endEarly({ kind: "error", message: `cannot start guest thread (errno ${-rc})` });
-    if (this.opts.timeoutMs) this.timer = setTimeout(() => this.stop("timeout"), this.opts.timeoutMs);
+    if (!run) return { status: { kind: "error", message: "component has no wasi:cli/run export (not a command)" } };
+    return { start: (cpuNs) => guestNative.startComponent(native, run, cpuNs, GUEST_THREAD_STACK) };
   }
 
   private endEarly(status: ExitStatus): void {
@@ -225,8 +237,9 @@ export class Guest {
   }
 
   /**
-   * Asks the guest to stop. A guest running wasm ends within about a tick; one
-   * blocked inside a WASI call (a long sleep) ends when that call returns.
+   * Asks the guest to stop. A guest running wasm or sleeping in Preview 1
+   * ends at once; one blocked in another WASI call (a stdin read, a WASI 0.2
+   * sleep) ends when that call returns.
    */
   stop(cause: "stopped" | "timeout" = "stopped"): void {
     if (this.done || !this.native) return;
