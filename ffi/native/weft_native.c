@@ -3,7 +3,7 @@
 // Why it exists (ARCHITECTURE.md, "The one rule"): Bun cannot watch an
 // arbitrary fd, and a JSCallback invoked on any thread but the main one aborts
 // the process. So everything that must happen off the main thread lives here,
-// in C, and talks to the loop through one queue and one pipe:
+// in C, and talks to the loop through one queue and one socket pair:
 //
 //   (a) an fd watcher thread: epoll on registered fds (oneshot), pushes
 //       FD_READY events;
@@ -15,7 +15,7 @@
 //       finds its ring full blocks (back-pressure, nothing lost) until the
 //       loop drains it or the guest is stopped.
 //
-// The queue wakes the loop by writing ONE byte to the pipe when it goes from
+// The queue wakes the loop by writing ONE byte to the wake socket when it goes from
 // empty to non-empty; the loop drains every event, so no wake-up is lost.
 // Wasmtime is reached through dlopen of the same libwasmtime JS loaded, so
 // there is one copy of the engine in the process.
@@ -124,8 +124,8 @@ typedef struct { uint32_t kind; uint32_t id; uint64_t arg; } weft_event; // 16 b
 static pthread_mutex_t q_lock = PTHREAD_MUTEX_INITIALIZER;
 static weft_event *q_buf;
 static size_t q_len, q_cap;
-static int pipe_r = -1, pipe_w = -1;
-static int q_signalled; // a byte is in the pipe and the loop has not drained yet
+static int wake_r = -1, wake_w = -1;
+static int q_signalled; // a byte is in the wake socket and the loop has not drained yet
 
 static void q_push(uint32_t kind, uint32_t id, uint64_t arg) {
   pthread_mutex_lock(&q_lock);
@@ -144,7 +144,7 @@ static void q_push(uint32_t kind, uint32_t id, uint64_t arg) {
   pthread_mutex_unlock(&q_lock);
   if (wake) {
     char b = 1;
-    while (write(pipe_w, &b, 1) < 0 && errno == EINTR) {}
+    while (write(wake_w, &b, 1) < 0 && errno == EINTR) {}
   }
 }
 
@@ -968,11 +968,11 @@ int weft_load_wasmtime(const char *libwasmtime) {
 // it as a socket, whose data callback wakes faster and cheaper than a stream
 // read of a pipe (docs/decisions/0003-compositor.md).
 int weft_init(void) {
-  if (inited) return pipe_r;
+  if (inited) return wake_r;
   int p[2];
   if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, p) != 0) return -errno;
-  pipe_r = p[0];
-  pipe_w = p[1];
+  wake_r = p[0];
+  wake_w = p[1];
   ep_fd = epoll_create1(EPOLL_CLOEXEC);
   if (ep_fd < 0) return -errno;
   if (pthread_create(&watcher, NULL, watcher_main, NULL) != 0) return -EAGAIN;
@@ -984,7 +984,7 @@ int weft_init(void) {
   pthread_setschedparam(watcher, SCHED_RR | SCHED_RESET_ON_FORK, &rt);
   pthread_setname_np(ticker, "weft-epoch");
   inited = 1;
-  return pipe_r;
+  return wake_r;
 }
 
 int weft_abi_version(void) { return 9; }
