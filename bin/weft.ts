@@ -12,6 +12,7 @@ const appctl = () => import("../src/cli/appctl.ts");
 const commands: Record<string, { summary: string; load: () => Promise<Command> }> = {
   run: { summary: "start weft: compositor, app daemon and runtime", load: async () => (await import("../src/cli/run.ts")).default },
   exec: { summary: "run a WASI module or component in-process", load: async () => (await import("../src/cli/exec.ts")).default },
+  cell: { summary: "run a cell image: layers, pid0, services (weft cell run)", load: async () => (await import("../src/cli/cell.ts")).default },
   pack: { summary: "make, check, sign, bundle and install app packages", load: async () => (await import("../src/cli/pack.ts")).default },
   apps: { summary: "list the installed apps (of a running weft)", load: async () => (await appctl()).apps },
   launch: { summary: "launch an installed app", load: async () => (await appctl()).launch },

@@ -27,7 +27,7 @@ export interface BundleEntry {
 const TYPES: Record<string, EntryType> = { "-": "file", d: "dir", l: "symlink", h: "hardlink", c: "device", b: "device", p: "fifo" };
 
 /** Runs a tool to completion; throws its stderr's first line (one clear line) on failure. */
-async function tool(argv: string[], what: string): Promise<string> {
+export async function tool(argv: string[], what: string): Promise<string> {
   let proc: ReturnType<typeof Bun.spawn>;
   try {
     proc = Bun.spawn(argv, { stdin: "ignore", stdout: "pipe", stderr: "pipe", env: { ...process.env, LC_ALL: "C" } });
@@ -45,7 +45,7 @@ async function tool(argv: string[], what: string): Promise<string> {
 }
 
 /** Decodes GNU tar's --quoting-style=c (\\n, \\t, \\", \\ooo bytes, …) back to the stored name. */
-function unquoteC(s: string): string {
+export function unquoteC(s: string): string {
   const bytes: number[] = [];
   const simple: Record<string, number> = { a: 7, b: 8, f: 12, n: 10, r: 13, t: 9, v: 11, "\\": 92, '"': 34, "?": 63 };
   for (let i = 0; i < s.length; i++) {

@@ -44,6 +44,18 @@ export interface SessionOptions {
 
 export class LaunchError extends Error {}
 
+/** What a session started by weft itself (a cell's service) sets instead of the package defaults. */
+export interface SessionExtra {
+  argv?: string[];
+  env?: [string, string][];
+  /** Running as soon as the guest starts (no READY handshake). */
+  readyOnStart?: boolean;
+  timeoutMs?: number;
+  cpuMs?: number;
+  /** Output stays in `weft logs` (debug level in weft's own log), not on weft's stderr. */
+  quiet?: boolean;
+}
+
 function exitInfo(s: ExitStatus): ExitInfo {
   const message = describeExit(s) ?? undefined;
   return s.kind === "exit" ? { kind: "exit", code: s.code } : { kind: s.kind, message };
@@ -72,6 +84,7 @@ export class Session {
     private readonly wasm: Uint8Array,
     private readonly preopens: Preopen[],
     private readonly mgr: SessionManager,
+    private readonly extra: SessionExtra = {},
   ) {
     this.gone = new Promise((r) => (this.markGone = r));
     this.isComponent = wasmKind(wasm) === "component";
@@ -90,9 +103,11 @@ export class Session {
     this.partial = { stdout: "", stderr: "" };
     const rt = this.manifest.runtime;
     const guest = new Guest(loadWasm(this.wasm), {
-      argv: [rt.module],
-      env: [["WEFT_APP_ID", this.appId], ["WEFT_SESSION_ID", String(this.id)]],
+      argv: this.extra.argv ?? [rt.module],
+      env: [...(this.extra.env ?? []), ["WEFT_APP_ID", this.appId], ["WEFT_SESSION_ID", String(this.id)]],
       preopens: this.preopens,
+      timeoutMs: this.extra.timeoutMs,
+      cpuMs: this.extra.cpuMs,
       stdout: "capture",
       stderr: "capture",
       memoryBytes: rt.memoryMib * 1048576,
@@ -105,6 +120,8 @@ export class Session {
       onIpc: (payload) => this.mgr.emit({ type: "ipc", session: this, payload }),
     });
     this.guest = guest;
+    guest.exited.then((status) => this.onExit(guest, status));
+    if (this.extra.readyOnStart) return this.becomeReady();
     const readyMs = this.mgr.options.readyTimeoutMs ?? rt.readyTimeoutS * 1000;
     this.readyTimer = setTimeout(() => {
       if (this.state !== "starting" || this.guest !== guest) return;
@@ -112,7 +129,6 @@ export class Session {
       log.warn(`session ${this.id} (${this.appId}): no READY within ${readyMs / 1000} s; stopping it`);
       guest.stop();
     }, readyMs);
-    guest.exited.then((status) => this.onExit(guest, status));
   }
 
   private onOutput(stream: "stdout" | "stderr", bytes: Uint8Array): void {
@@ -130,7 +146,7 @@ export class Session {
     const line = { stream, text };
     this.log.push(line);
     if (this.log.length > LOG_LINES) this.log.splice(0, this.log.length - LOG_LINES);
-    if (stream === "stderr") log.warn(`session ${this.id} (${this.appId}) stderr: ${text}`);
+    if (stream === "stderr" && !this.extra.quiet) log.warn(`session ${this.id} (${this.appId}) stderr: ${text}`);
     else log.debug(`session ${this.id} (${this.appId}): ${text}`);
     // Preview 1 readiness (spec §4): the line READY on stdout.
     if (stream === "stdout" && text.trim() === "READY" && this.state === "starting") this.becomeReady();
@@ -259,10 +275,16 @@ export class SessionManager {
     } catch (err) {
       throw new LaunchError(`${appId}: invalid module: ${(err as Error).message.split("\n")[0]}`);
     }
-    const session = new Session(this.nextId++, appId, app.manifest, wasm, preopensFor(app.manifest), this);
+    const session = this.startSession(appId, app.manifest, wasm, preopensFor(app.manifest));
+    log.info(`session ${session.id}: launched ${appId} ${app.manifest.version} (${check.verification.status})`);
+    return session;
+  }
+
+  /** Starts a session for already-checked, already-compiled wasm (an app after launch's checks, or a cell's service). */
+  startSession(appId: string, manifest: Manifest, wasm: Uint8Array, preopens: Preopen[], extra?: SessionExtra): Session {
+    const session = new Session(this.nextId++, appId, manifest, wasm, preopens, this, extra);
     this.sessions.set(session.id, session);
     session.start();
-    log.info(`session ${session.id}: launched ${appId} ${app.manifest.version} (${check.verification.status})`);
     this.emit({ type: "launched", session });
     return session;
   }

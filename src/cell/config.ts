@@ -1,0 +1,159 @@
+// etc/cell.toml: what a cell (or one of its services) is granted and how
+// much it may use. Absent file = nothing granted, default limits. Every
+// problem is reported at once, naming the file and the key.
+//
+//   [limits]
+//   memory_mib = 256      # linear memory, shared with every child it spawns
+//   cpu_percent = 100     # share of one CPU (like systemd's CPUQuota=)
+//   cpu_s = 10            # CPU time budget, then the process is stopped
+//   timeout_s = 60        # wall-clock limit
+//   max_children = 16     # children alive at once (the whole subtree)
+//
+//   [env]                 # environment variables (nothing else is inherited)
+//   LANG = "C"
+//
+//   [[dir]]               # a host directory, seen at `guest`
+//   host = "/srv/data"
+//   guest = "/data"
+//   mode = "ro"           # or "rw"; default "ro"
+//
+//   [service]             # for svc/<name>/etc/cell.toml only
+//   restart = "on-failure" # "no" (default), "on-failure", "always"
+//   max_restarts = 5
+//   restart_window_s = 60
+//   args = ["--port", "80"] # its arguments after its name
+import { statSync } from "node:fs";
+import { isAbsolute, posix } from "node:path";
+import type { RestartPolicy } from "../appd/manifest.ts";
+import { ImageError } from "./layers.ts";
+
+export const CONFIG_FILE = "etc/cell.toml";
+
+export interface DirGrant {
+  host: string;
+  guest: string;
+  readOnly: boolean;
+}
+
+export interface CellLimits {
+  memoryMib: number;
+  cpuPercent: number;
+  /** 0 = none. */
+  cpuS: number;
+  /** 0 = none. */
+  timeoutS: number;
+  maxChildren: number;
+}
+
+export interface CellConfig {
+  limits: CellLimits;
+  env: [string, string][];
+  dirs: DirGrant[];
+  service: { restart: RestartPolicy; maxRestarts: number; restartWindowS: number; args: string[] };
+}
+
+export const DEFAULT_LIMITS: CellLimits = { memoryMib: 512, cpuPercent: 100, cpuS: 0, timeoutS: 0, maxChildren: 16 };
+
+export function defaultConfig(): CellConfig {
+  return { limits: { ...DEFAULT_LIMITS }, env: [], dirs: [], service: { restart: "no", maxRestarts: 5, restartWindowS: 60, args: [] } };
+}
+
+const KNOWN: Record<string, string[] | null> = {
+  limits: ["memory_mib", "cpu_percent", "cpu_s", "timeout_s", "max_children"],
+  env: null, // any key
+  dir: ["host", "guest", "mode"],
+  service: ["restart", "max_restarts", "restart_window_s", "args"],
+};
+
+const isTable = (v: unknown): v is Record<string, unknown> => typeof v === "object" && v !== null && !Array.isArray(v);
+
+/** Parses the text of an etc/cell.toml; `file` names it in messages. */
+export function parseConfig(text: string, file: string): CellConfig {
+  let doc: unknown;
+  try {
+    doc = Bun.TOML.parse(text);
+  } catch (e) {
+    throw new ImageError(`${file}: not valid TOML (${(e as Error).message})`);
+  }
+  const cfg = defaultConfig();
+  const problems: string[] = [];
+  if (!isTable(doc)) throw new ImageError(`${file}: not a TOML table`);
+  for (const [k, v] of Object.entries(doc)) {
+    if (!(k in KNOWN)) {
+      problems.push(`unknown table [${k}] (known: ${Object.keys(KNOWN).map((t) => `[${t}]`).join(", ")})`);
+      continue;
+    }
+    const tables = k === "dir" ? (Array.isArray(v) ? v : [v]) : [v];
+    for (const t of tables) {
+      if (!isTable(t)) {
+        problems.push(k === "dir" ? "[[dir]] entries must be tables" : `[${k}] must be a table`);
+        continue;
+      }
+      const known = KNOWN[k];
+      if (known) for (const key of Object.keys(t)) if (!known.includes(key)) problems.push(`unknown key [${k}].${key} (known: ${known.join(", ")})`);
+    }
+  }
+  const num = (table: Record<string, unknown>, t: string, key: string, min: number, max: number, integer: boolean): number | undefined => {
+    const v = table[key];
+    if (v === undefined) return undefined;
+    if (typeof v !== "number" || !Number.isFinite(v) || v < min || v > max || (integer && !Number.isInteger(v))) {
+      problems.push(`[${t}].${key} must be ${integer ? "an integer" : "a number"} from ${min} to ${max}, got ${JSON.stringify(v)}`);
+      return undefined;
+    }
+    return v;
+  };
+  if (isTable(doc.limits)) {
+    const l = doc.limits;
+    cfg.limits.memoryMib = num(l, "limits", "memory_mib", 1, 4096, true) ?? cfg.limits.memoryMib;
+    cfg.limits.cpuPercent = num(l, "limits", "cpu_percent", 1, 1000, true) ?? cfg.limits.cpuPercent;
+    cfg.limits.cpuS = num(l, "limits", "cpu_s", 0, 86400 * 365, false) ?? cfg.limits.cpuS;
+    cfg.limits.timeoutS = num(l, "limits", "timeout_s", 0, 86400 * 365, false) ?? cfg.limits.timeoutS;
+    cfg.limits.maxChildren = num(l, "limits", "max_children", 0, 4096, true) ?? cfg.limits.maxChildren;
+  }
+  if (isTable(doc.env)) {
+    for (const [k, v] of Object.entries(doc.env)) {
+      if (!/^[A-Za-z_][A-Za-z0-9_]*$/.test(k)) problems.push(`[env].${k}: not a valid variable name`);
+      else if (typeof v !== "string") problems.push(`[env].${k} must be a string, got ${JSON.stringify(v)}`);
+      else cfg.env.push([k, v]);
+    }
+  }
+  if (doc.dir !== undefined) {
+    for (const [i, d] of (Array.isArray(doc.dir) ? doc.dir : [doc.dir]).entries()) {
+      if (!isTable(d)) continue;
+      const at = `[[dir]] #${i + 1}`;
+      const { host, guest, mode = "ro" } = d as { host?: unknown; guest?: unknown; mode?: unknown };
+      if (typeof host !== "string" || !isAbsolute(host)) problems.push(`${at}: host must be an absolute path, got ${JSON.stringify(host)}`);
+      else {
+        let ok = false;
+        try {
+          ok = statSync(host).isDirectory();
+        } catch {}
+        if (!ok) problems.push(`${at}: host ${host} is not a directory`);
+      }
+      if (typeof guest !== "string" || !guest.startsWith("/") || posix.normalize(guest) !== guest || guest === "/")
+        problems.push(`${at}: guest must be a normalised absolute path other than "/", got ${JSON.stringify(guest)}`);
+      if (mode !== "ro" && mode !== "rw") problems.push(`${at}: mode must be "ro" or "rw", got ${JSON.stringify(mode)}`);
+      if (typeof host === "string" && typeof guest === "string") cfg.dirs.push({ host, guest, readOnly: mode !== "rw" });
+    }
+    const seen = new Set<string>();
+    for (const d of cfg.dirs) {
+      if (seen.has(d.guest)) problems.push(`[[dir]]: guest path ${d.guest} granted twice`);
+      seen.add(d.guest);
+    }
+  }
+  if (isTable(doc.service)) {
+    const s = doc.service;
+    if (s.restart !== undefined) {
+      if (s.restart === "no" || s.restart === "on-failure" || s.restart === "always") cfg.service.restart = s.restart;
+      else problems.push(`[service].restart must be "no", "on-failure" or "always", got ${JSON.stringify(s.restart)}`);
+    }
+    cfg.service.maxRestarts = num(s, "service", "max_restarts", 0, 1000, true) ?? cfg.service.maxRestarts;
+    cfg.service.restartWindowS = num(s, "service", "restart_window_s", 1, 86400, false) ?? cfg.service.restartWindowS;
+    if (s.args !== undefined) {
+      if (Array.isArray(s.args) && s.args.every((a) => typeof a === "string")) cfg.service.args = s.args as string[];
+      else problems.push(`[service].args must be a list of strings, got ${JSON.stringify(s.args)}`);
+    }
+  }
+  if (problems.length) throw new ImageError(problems.map((p) => `${file}: ${p}`).join("\n"));
+  return cfg;
+}
