@@ -30,6 +30,7 @@ import { registerDecoration } from "./objects/decoration.ts";
 import { registerCursorShape } from "./objects/cursor-shape.ts";
 import { DataDevice } from "./objects/data-device.ts";
 import { WeftShell } from "./objects/weft-shell.ts";
+import { DEFAULT_PING, PingTracker, type PingOptions } from "./objects/xdg-ping.ts";
 
 export interface CompositorOptions {
   width?: number;
@@ -40,6 +41,8 @@ export interface CompositorOptions {
   socket?: string;
   /** A backend to use instead of a new headless one. */
   backend?: Backend;
+  /** When and how long to wait for xdg_wm_base pongs (tests shorten them). */
+  ping?: Partial<PingOptions>;
 }
 
 export class Compositor {
@@ -50,7 +53,8 @@ export class Compositor {
   readonly presentation: Presentation;
   readonly dataDevice: DataDevice;
   readonly shell: WeftShell;
-  /** "map" | "unmap" | "focus" | "commit" | "frame" | "selection" (for tests, tools and the appd). */
+  readonly pings: PingTracker;
+  /** "map" | "unmap" | "focus" | "commit" | "frame" | "selection" | "move" | "resize" | "unresponsive" | "responsive" (for tests, tools and the appd). */
   readonly events = new EventEmitter();
   socket = "";
   frames = 0;
@@ -60,6 +64,7 @@ export class Compositor {
     this.events.setMaxListeners(0);
     this.backend = opts.backend ?? new HeadlessBackend({ width: opts.width ?? 1280, height: opts.height ?? 720, refresh: opts.refresh ?? 60 });
     this.scene = new Scene(this);
+    this.pings = new PingTracker(this, { ...DEFAULT_PING, ...opts.ping });
     // wl_shm is libwayland's own (see objects/buffer.ts); argb8888 and xrgb8888 are always on.
     if (wl.wl_display_init_shm(this.server.display as unknown as Pointer) !== 0) throw new Error("wl_display_init_shm failed");
     registerCompositor(this);
@@ -131,6 +136,7 @@ export class Compositor {
     this.watch.close();
     this.watch = null;
     this.shell.closeAll();
+    this.pings.destroy();
     this.server.destroy();
     this.backend.destroy();
   }

@@ -73,7 +73,7 @@ export function windows(comp: Compositor) {
     .filter((v) => v.mapped && v.kind !== "popup")
     .map((v) => {
       const f = v.frame();
-      return { kind: v.kind, layer: v.layer, x: f.x, y: f.y, width: f.width, height: f.height, focused: comp.scene.focused === v, pid: v.surface.client.pid };
+      return { kind: v.kind, layer: v.layer, x: f.x, y: f.y, width: f.width, height: f.height, focused: comp.scene.focused === v, pid: v.surface.client.pid, responsive: !comp.pings.isUnresponsive(v.surface.client) };
     });
 }
 

@@ -13,7 +13,9 @@
 //                                           fullscreen (it then fills the size
 //                                           configured); "popup" adds a grabbing
 //                                           50×40 popup (colour inverted)
-//                                           anchored at (10,10,20,20) bottom-right
+//                                           anchored at (10,10,20,20) bottom-right;
+//                                           "nopong" never answers pings (until
+//                                           the `pong` command answers the last)
 // Every event is printed on stdout, one line each, flushed at once.
 #define _GNU_SOURCE
 #include <poll.h>
@@ -41,6 +43,8 @@ static struct wl_surface *surface;
 static struct wl_seat *seat;
 static uint32_t color;
 static int running = 1;
+static const char *extra = "";
+static uint32_t last_ping;
 
 #define say(...) (printf(__VA_ARGS__), putchar('\n'), fflush(stdout))
 
@@ -124,7 +128,7 @@ static const struct zweft_shell_window_v1_listener window_listener = {w_configur
 static void command(struct wl_display *dpy, char *line) {
   char a[256], b[256];
   int x, y, w, h;
-  if (!strncmp(line, "commit", 6)) {
+  if (!strncmp(line, "commit", 6) && surface) {
     wl_surface_damage(surface, 0, 0, 1, 1);
     commit_with_feedback();
   } else if (sscanf(line, "metadata %255s %255s", a, b) == 2) zweft_shell_window_v1_update_metadata(window, a, b);
@@ -133,13 +137,13 @@ static void command(struct wl_display *dpy, char *line) {
   else if (!strncmp(line, "destroy-buffer", 14) && last_buffer) wl_buffer_destroy(last_buffer), last_buffer = NULL;
   else if (!strncmp(line, "destroy-manager", 15)) zweft_shell_manager_v1_destroy(manager);
   else if (!strncmp(line, "quit", 4)) running = 0;
+  else if (!strncmp(line, "pong", 4) && wm_base) xdg_wm_base_pong(wm_base, last_ping);
   wl_display_flush(dpy);
   say("done %s", strtok(line, "\n"));
 }
 
 // ---- xdg toplevel with a single-pixel buffer ------------------------------------------------
 static int vp_w, vp_h;
-static const char *extra = "";
 static struct xdg_surface *toplevel_xdg;
 static struct xdg_toplevel *toplevel;
 static struct wp_viewport *viewport;
@@ -190,7 +194,13 @@ static void kb_key(void *d, struct wl_keyboard *k, uint32_t serial, uint32_t t, 
 static void kb_mods(void *d, struct wl_keyboard *k, uint32_t serial, uint32_t a, uint32_t b, uint32_t c, uint32_t g) { (void)d, (void)k, (void)serial, (void)a, (void)b, (void)c, (void)g; }
 static void kb_repeat(void *d, struct wl_keyboard *k, int32_t r, int32_t dl) { (void)d, (void)k, (void)r, (void)dl; }
 static const struct wl_keyboard_listener kb_listener = {kb_keymap, kb_enter, kb_leave, kb_key, kb_mods, kb_repeat};
-static void ping(void *d, struct xdg_wm_base *b, uint32_t serial) { (void)d, xdg_wm_base_pong(b, serial); }
+// "nopong" plays a hung client: it reads pings but answers only when told (the `pong` command).
+static void ping(void *d, struct xdg_wm_base *b, uint32_t serial) {
+  (void)d;
+  last_ping = serial;
+  say("ping");
+  if (strcmp(extra, "nopong")) xdg_wm_base_pong(b, serial);
+}
 static const struct xdg_wm_base_listener wm_listener = {ping};
 static void xs_configure(void *d, struct xdg_surface *xs, uint32_t serial) {
   (void)d;

@@ -161,6 +161,7 @@ export class Seat {
     this.keyboardFocus = s;
     if (s) for (const k of this.of(this.keyboards, s)) this.sendKeyboardEnter(k, s, serial);
     this.comp.dataDevice.focusChanged(s?.client ?? null);
+    if (s) this.comp.pings.focused(s.client);
   }
 
   private sendKeyboardEnter(k: KeyboardRes, s: Surface, serial: number): void {
@@ -259,7 +260,10 @@ export class Seat {
       const serial = this.comp.server.nextSerial();
       const t = this.timeMs();
       const state = pressed ? wl_pointer.enums.button_state.pressed : wl_pointer.enums.button_state.released;
-      if (pressed) this.lastPress = { serial, client: target.client.ptr };
+      if (pressed) {
+        this.lastPress = { serial, client: target.client.ptr };
+        this.comp.pings.input(target.client);
+      }
       for (const p of this.of(this.pointers, target)) {
         p.post("button", serial, t, button, state);
         p.post("frame");
@@ -313,6 +317,7 @@ export class Seat {
         k.post("key", serial, t, code, pressed ? wl_keyboard.enums.key_state.pressed : wl_keyboard.enums.key_state.released);
         if (mods) k.post("modifiers", serial, mods.depressed, mods.latched, mods.locked, mods.group);
       }
+      if (pressed) this.comp.pings.input(s.client);
     }
     this.comp.server.scheduleFlush();
   }

@@ -448,6 +448,7 @@ const popupImpl = {
 // ---- the global ---------------------------------------------------------------------------------
 export function registerXdgShell(comp: Compositor): void {
   comp.server.global(xdg_wm_base, 6, (base) => {
+    comp.pings.add(base);
     (base as WmBaseRes).implement(
       {
         destroy(r) {
@@ -472,8 +473,10 @@ export function registerXdgShell(comp: Compositor): void {
             }
           });
         },
-        // We never ping (no unresponsive-client detection yet), so pongs are just accepted.
-        pong() {},
+        // The answer to our ping (objects/xdg-ping.ts): the client's loop is alive.
+        pong(r, serial) {
+          comp.pings.pong(r, serial);
+        },
       },
       { surfaces: new Set() },
     );
