@@ -14,6 +14,8 @@
 //                                           configured); "popup" adds a grabbing
 //                                           50×40 popup (colour inverted)
 //                                           anchored at (10,10,20,20) bottom-right;
+//                                           "resize-br"/"resize-tl" start an interactive
+//                                           resize from that corner on a button press;
 //                                           "nopong" never answers pings (until
 //                                           the `pong` command answers the last)
 // Every event is printed on stdout, one line each, flushed at once.
@@ -195,6 +197,19 @@ static void kb_mods(void *d, struct wl_keyboard *k, uint32_t serial, uint32_t a,
 static void kb_repeat(void *d, struct wl_keyboard *k, int32_t r, int32_t dl) { (void)d, (void)k, (void)r, (void)dl; }
 static const struct wl_keyboard_listener kb_listener = {kb_keymap, kb_enter, kb_leave, kb_key, kb_mods, kb_repeat};
 // "nopong" plays a hung client: it reads pings but answers only when told (the `pong` command).
+// "resize-br" / "resize-tl": a press on the window starts an interactive resize from that corner.
+static void ptr_enter(void *d, struct wl_pointer *p, uint32_t serial, struct wl_surface *s, wl_fixed_t x, wl_fixed_t y) { (void)d, (void)p, (void)serial, (void)s, (void)x, (void)y; }
+static void ptr_leave(void *d, struct wl_pointer *p, uint32_t serial, struct wl_surface *s) { (void)d, (void)p, (void)serial, (void)s; }
+static void ptr_motion(void *d, struct wl_pointer *p, uint32_t t, wl_fixed_t x, wl_fixed_t y) { (void)d, (void)p, (void)t, (void)x, (void)y; }
+static void ptr_button(void *d, struct wl_pointer *p, uint32_t serial, uint32_t t, uint32_t button, uint32_t state) {
+  (void)d, (void)p, (void)t, (void)button;
+  if (state != WL_POINTER_BUTTON_STATE_PRESSED || !toplevel) return;
+  if (!strcmp(extra, "resize-br")) xdg_toplevel_resize(toplevel, seat, serial, XDG_TOPLEVEL_RESIZE_EDGE_BOTTOM_RIGHT), say("resize bottom_right");
+  if (!strcmp(extra, "resize-tl")) xdg_toplevel_resize(toplevel, seat, serial, XDG_TOPLEVEL_RESIZE_EDGE_TOP_LEFT), say("resize top_left");
+}
+static void ptr_axis(void *d, struct wl_pointer *p, uint32_t t, uint32_t a, wl_fixed_t v) { (void)d, (void)p, (void)t, (void)a, (void)v; }
+static const struct wl_pointer_listener ptr_listener = {ptr_enter, ptr_leave, ptr_motion, ptr_button, ptr_axis, NULL, NULL, NULL, NULL, NULL};
+
 static void ping(void *d, struct xdg_wm_base *b, uint32_t serial) {
   (void)d;
   last_ping = serial;
@@ -252,6 +267,7 @@ int main(int argc, char **argv) {
     vp_w = atoi(argv[3]), vp_h = atoi(argv[4]);
     if (argc == 6) extra = argv[5];
     if (seat) wl_keyboard_add_listener(wl_seat_get_keyboard(seat), &kb_listener, NULL);
+    if (seat && !strncmp(extra, "resize", 6)) wl_pointer_add_listener(wl_seat_get_pointer(seat), &ptr_listener, NULL);
     xdg_wm_base_add_listener(wm_base, &wm_listener, NULL);
     struct xdg_surface *xs = toplevel_xdg = xdg_wm_base_get_xdg_surface(wm_base, surface);
     xdg_surface_add_listener(xs, &xs_listener, NULL);

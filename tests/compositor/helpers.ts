@@ -117,7 +117,7 @@ export class Harness {
   waitFor<T>(what: string, check: () => T | null | undefined | false, deadlineMs = 15_000): Promise<T> {
     const first = check();
     if (first) return Promise.resolve(first);
-    const events = ["map", "unmap", "focus", "frame", "selection", "move"];
+    const events = ["map", "unmap", "focus", "frame", "selection", "move", "resize", "commit"];
     return new Promise<T>((resolve, reject) => {
       const done = () => {
         clearTimeout(timer);

@@ -27,6 +27,24 @@ export const BTN_RIGHT = 0x111;
 
 const cursorRole: Role = { name: "cursor", commit() {} };
 
+/**
+ * An interactive resize in progress (xdg_toplevel.resize): the pointer's
+ * travel since the press, applied to the edges being dragged, becomes the
+ * size the window is asked for. The role decides how to ask (configure).
+ */
+export interface ResizeGrab {
+  view: View;
+  /** xdg_toplevel.resize_edge bits: top 1, bottom 2, left 4, right 8. */
+  edges: number;
+  /** The window geometry size when the grab started. */
+  width0: number;
+  height0: number;
+  /** The pointer went somewhere: ask for this window size. */
+  update(width: number, height: number): void;
+  /** The buttons are up: the resize is over. */
+  end(): void;
+}
+
 /** Lets xdg_popup grabs see clicks: return true to swallow the press. */
 export interface PopupGrab {
   client: number;
@@ -54,6 +72,8 @@ export class Seat {
   private lastPress = { serial: -1, client: 0 };
   /** An interactive move in progress: the view follows the pointer until the buttons are up. */
   moving: { view: View; dx: number; dy: number } | null = null;
+  /** An interactive resize in progress, with the pointer position where it started. */
+  resizing: (ResizeGrab & { x0: number; y0: number }) | null = null;
   // keyboard
   keyboardFocus: Surface | null = null;
   private keys = new Set<number>();
@@ -132,6 +152,7 @@ export class Seat {
     if (this.keyboardFocus === s) this.keyboardFocus = null;
     if (this.pointerFocus === s) this.pointerFocus = null;
     if (this.moving?.view.surface === s) this.moving = null;
+    if (this.resizing?.view.surface === s) this.resizing = null;
     if (this.cursor.surface === s) this.cursor = { surface: null, hotspotX: 0, hotspotY: 0 };
     for (const p of this.touchPoints.values()) if (p.surface === s) p.surface = null; // the finger still counts for gestures
   }
@@ -212,6 +233,16 @@ export class Seat {
       this.comp.scene.move(m.view, this.x - m.dx, this.y - m.dy);
       return;
     }
+    if (this.resizing) {
+      const r = this.resizing;
+      const dx = this.x - r.x0;
+      const dy = this.y - r.y0;
+      // Dragging the left or top edge grows the window when the pointer moves left or up.
+      const w = r.edges & 4 ? r.width0 - dx : r.edges & 8 ? r.width0 + dx : r.width0;
+      const h = r.edges & 1 ? r.height0 - dy : r.edges & 2 ? r.height0 + dy : r.height0;
+      r.update(Math.max(1, w), Math.max(1, h));
+      return;
+    }
     let target = this.pointerFocus;
     if (this.buttons.size === 0) {
       const hit = this.comp.scene.surfaceAt(this.x, this.y);
@@ -231,7 +262,7 @@ export class Seat {
 
   /** A button press or release (evdev code, e.g. BTN_LEFT). A press focuses the window under it. */
   pointerButton(button: number, pressed: boolean): void {
-    if (pressed && this.buttons.size === 0 && !this.moving) {
+    if (pressed && this.buttons.size === 0 && !this.moving && !this.resizing) {
       // weft's own title bar: focus, then close or drag the window.
       const deco = this.comp.scene.decorationAt(this.x, this.y);
       if (deco) {
@@ -271,6 +302,9 @@ export class Seat {
     }
     if (!pressed && this.buttons.size === 0) {
       this.moving = null;
+      const r = this.resizing;
+      this.resizing = null;
+      r?.end();
       this.repick();
     }
     this.comp.server.scheduleFlush();
@@ -282,10 +316,22 @@ export class Seat {
    * by that client's surface — a client cannot grab the pointer on its own.
    */
   startMove(view: View, client: number, serial: number): boolean {
-    if (this.buttons.size === 0 || this.moving || serial !== this.lastPress.serial || client !== this.lastPress.client) return false;
+    if (!this.grabAllowed(client, serial)) return false;
     this.moving = { view, dx: this.x - view.x, dy: this.y - view.y };
     this.comp.events.emit("move", view);
     return true;
+  }
+
+  /** xdg_toplevel.resize: like startMove, the press quoted must still be held by the asking client. */
+  startResize(grab: ResizeGrab, client: number, serial: number): boolean {
+    if (!this.grabAllowed(client, serial)) return false;
+    this.resizing = { ...grab, x0: this.x, y0: this.y };
+    this.comp.events.emit("resize", grab.view);
+    return true;
+  }
+
+  private grabAllowed(client: number, serial: number): boolean {
+    return this.buttons.size > 0 && !this.moving && !this.resizing && serial === this.lastPress.serial && client === this.lastPress.client;
   }
 
   /** Scrolls: `dy` > 0 scrolls down, in surface pixels (one wheel notch ≈ 15). */

@@ -167,7 +167,9 @@ export class Surface {
     }
     this.committedSinceRepaint = true;
     const newBounds = this.comp.scene.surfaceBounds(this);
-    if (contentChanged || s.damage.length || s.bufferDamage.length) {
+    // A new viewport or scale changes the picture without any damage request.
+    const resized = !!oldBounds !== !!newBounds || (oldBounds && newBounds && (oldBounds.width !== newBounds.width || oldBounds.height !== newBounds.height));
+    if (contentChanged || resized || s.viewport !== undefined || s.scale !== undefined || s.damage.length || s.bufferDamage.length) {
       this.comp.scene.damageSurface(this, oldBounds, newBounds);
     }
     this.role?.commit(this);

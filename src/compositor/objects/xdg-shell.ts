@@ -128,6 +128,8 @@ export class XdgSurface {
   sentSerials: number[] = [];
   geometry: Rect | null = null;
   pendingGeometry: Rect | null = null;
+  /** The serial of the last configure the client acked. */
+  acked = 0;
   private configureQueued = false;
 
   constructor(
@@ -146,13 +148,14 @@ export class XdgSurface {
     });
   }
 
-  sendConfigure(): void {
+  sendConfigure(): number {
     this.role!.sendConfigure();
     const serial = this.comp.server.nextSerial();
     this.sentSerials.push(serial);
     if (this.sentSerials.length > 64) this.sentSerials.shift();
     this.res.post("configure", serial);
     this.comp.server.scheduleFlush();
+    return serial;
   }
 
   /** Shared commit logic; returns true when the surface has acked content to show. */
@@ -189,7 +192,17 @@ export class Toplevel {
   minimized = false;
   /** Who draws the frame (xdg-decoration): "server" = weft's title bar. */
   decoration: "client" | "server" = "client";
+  minSize = { width: 0, height: 0 };
+  maxSize = { width: 0, height: 0 };
   private floating: { x: number; y: number; width: number; height: number } | null = null;
+  /** A size to ask for in the next floating configure (after unmaximize), then 0×0: the client decides. */
+  private askSize: { width: number; height: number } | null = null;
+  /**
+   * An interactive resize: the size the user dragged to, and the window
+   * edge that must stay put (the one opposite the dragged edge) until the
+   * client has drawn the size of the configure that ended the resize.
+   */
+  resize: { width: number; height: number; active: boolean; edges: number; right: number; bottom: number; endSerial: number } | null = null;
   constructor(
     readonly res: ToplevelRes,
     readonly xdg: XdgSurface,
@@ -214,9 +227,14 @@ export class Toplevel {
       // A maximized window keeps weft's title bar on screen; fullscreen has none.
       h = out.height - (this.maximized && !this.fullscreen && this.view.decorated ? TITLE_HEIGHT : 0);
       states.push(this.fullscreen ? STATE.fullscreen : STATE.maximized);
-    } else if (this.floating) {
-      w = this.floating.width;
-      h = this.floating.height;
+    } else if (this.resize) {
+      w = this.resize.width;
+      h = this.resize.height;
+      if (this.resize.active) states.push(STATE.resizing);
+    } else if (this.askSize) {
+      w = this.askSize.width;
+      h = this.askSize.height;
+      this.askSize = null;
     }
     if (this.activated) states.push(STATE.activated);
     if (this.res.version >= 4) this.res.post("configure_bounds", out.width, out.height);
@@ -235,8 +253,16 @@ export class Toplevel {
     scene.setDecorated(this.view, this.decoration === "server" && !this.fullscreen);
     const bar = this.view.decorated ? TITLE_HEIGHT : 0;
     if (this.maximized || this.fullscreen) scene.move(this.view, -g.x, -g.y + bar);
-    else if (this.view.mapped && (this.xdg.surface.offset.dx || this.xdg.surface.offset.dy)) {
-      // The client moved its content (resizing from the left or top edge).
+    else if (this.view.mapped && this.resize) {
+      // Dragging the left or top edge: keep the opposite edge where it was.
+      const r = this.resize;
+      const f = this.view.frame();
+      const x = r.edges & 4 ? r.right - f.width - g.x : this.view.x;
+      const y = r.edges & 1 ? r.bottom - f.height - g.y : this.view.y;
+      scene.move(this.view, x, y);
+      if (!r.active && this.xdg.acked >= r.endSerial) this.resize = null;
+    } else if (this.view.mapped && (this.xdg.surface.offset.dx || this.xdg.surface.offset.dy)) {
+      // The client moved its content (wl_surface.offset).
       scene.move(this.view, this.view.x + this.xdg.surface.offset.dx, this.view.y + this.xdg.surface.offset.dy);
     }
     if (!this.view.mapped) {
@@ -261,8 +287,45 @@ export class Toplevel {
     }
     if (fullscreen) this.fullscreen = on;
     else this.maximized = on;
-    if (!this.maximized && !this.fullscreen && this.floating && this.view.mapped) scene.move(this.view, this.floating.x, this.floating.y);
+    if (!this.maximized && !this.fullscreen && this.floating && this.view.mapped) {
+      scene.move(this.view, this.floating.x, this.floating.y);
+      this.askSize = { width: this.floating.width, height: this.floating.height };
+      this.floating = null;
+    }
     this.xdg.scheduleConfigure();
+  }
+
+  /**
+   * xdg_toplevel.resize, granted: every pointer motion asks for a new size
+   * (configure with the resizing state); releasing the button sends a last
+   * configure without it.
+   */
+  startResize(seatClient: number, serial: number, edges: number): void {
+    const f = this.view.frame();
+    const comp = this.xdg.comp;
+    const clamp = (v: number, min: number, max: number) => Math.max(min || 1, max ? Math.min(max, v) : v);
+    const granted = comp.seat.startResize(
+      {
+        view: this.view,
+        edges,
+        width0: f.width,
+        height0: f.height,
+        update: (w, h) => {
+          if (!this.resize) return;
+          this.resize.width = clamp(w, this.minSize.width, this.maxSize.width);
+          this.resize.height = clamp(h, this.minSize.height, this.maxSize.height);
+          this.xdg.scheduleConfigure();
+        },
+        end: () => {
+          if (!this.resize || this.res.destroyed) return;
+          this.resize.active = false;
+          this.resize.endSerial = this.xdg.sendConfigure();
+        },
+      },
+      seatClient,
+      serial,
+    );
+    if (granted) this.resize = { width: f.width, height: f.height, active: true, edges, right: f.x + f.width, bottom: f.y + f.height, endSerial: Infinity };
   }
 
   /** Asks the client to close (it decides; it may show a dialog). */
@@ -293,15 +356,20 @@ const toplevelImpl = {
     if (!t.view.mapped || t.maximized || t.fullscreen) return;
     t.xdg.comp.seat.startMove(t.view, r.client.ptr, serial);
   },
-  // Interactive resize is not supported yet (documented limitation).
-  resize(r: ToplevelRes, _seat: Resource, _serial: number, edges: number) {
+  // The user pressed on the client's window border: resize while the button is held.
+  resize(r: ToplevelRes, _seat: Resource, serial: number, edges: number) {
     if (!(Object.values(xdg_toplevel.enums.resize_edge) as number[]).includes(edges)) throw new ProtocolError(r, xdg_toplevel.enums.error.invalid_resize_edge, `bad edge ${edges}`);
+    const t = r.data;
+    if (!t.view.mapped || t.maximized || t.fullscreen || edges === 0) return;
+    t.startResize(r.client.ptr, serial, edges);
   },
   set_max_size(r: ToplevelRes, w: number, h: number) {
     if (w < 0 || h < 0) throw new ProtocolError(r, xdg_toplevel.enums.error.invalid_size, "negative max size");
+    r.data.maxSize = { width: w, height: h };
   },
   set_min_size(r: ToplevelRes, w: number, h: number) {
     if (w < 0 || h < 0) throw new ProtocolError(r, xdg_toplevel.enums.error.invalid_size, "negative min size");
+    r.data.minSize = { width: w, height: h };
   },
   set_maximized(r: ToplevelRes) {
     r.data.setMaximized(true);
@@ -530,5 +598,6 @@ const xdgSurfaceImpl = {
     if (i < 0) throw new ProtocolError(r, SURF_ERR.invalid_serial, `no configure with serial ${serial}`);
     xdg.sentSerials.splice(0, i + 1);
     xdg.configured = true;
+    xdg.acked = serial;
   },
 };
