@@ -36,6 +36,9 @@ const TRANSFORM_SIZE = 36;
 
 export type Image = Pointer;
 
+/** pixman copies the matrix: one scratch buffer serves every call. */
+const transform = new Int32Array(TRANSFORM_SIZE / 4);
+
 export const pixman = {
   /** An image over `bits` (caller keeps `bits` alive). `bits` may be a native address. */
   createBits(format: number, width: number, height: number, bits: Uint8Array | number, stride: number): Image {
@@ -69,11 +72,20 @@ export const pixman = {
   },
   /** Sets a scale from destination to source pixels (sx, sy = src/dst), or identity with 1, 1. */
   setScale(img: Image, sx: number, sy: number, ox = 0, oy = 0): void {
-    const t = new Int32Array(TRANSFORM_SIZE / 4);
+    pixman.setAffine(img, [sx, 0, ox, 0, sy, oy]);
+  },
+  /**
+   * Sets an affine map from destination to source pixels: source x = a·x + b·y + c,
+   * y = d·x + e·y + f, for m = [a, b, c, d, e, f]. Whole-pixel maps (rotations,
+   * flips, shifts) sample the nearest pixel; anything that scales is filtered.
+   */
+  setAffine(img: Image, m: readonly number[]): void {
     const F = 65536;
-    t.set([Math.round(sx * F), 0, Math.round(ox * F), 0, Math.round(sy * F), Math.round(oy * F), 0, 0, F]);
-    X.pixman_image_set_transform(img, ptr(t));
-    X.pixman_image_set_filter(img, sx === 1 && sy === 1 ? Filter.nearest : Filter.bilinear, null, 0);
+    transform.set([Math.round(m[0] * F), Math.round(m[1] * F), Math.round(m[2] * F), Math.round(m[3] * F), Math.round(m[4] * F), Math.round(m[5] * F), 0, 0, F]);
+    X.pixman_image_set_transform(img, ptr(transform));
+    const unit = (v: number) => v === 0 || v === 1 || v === -1;
+    const exact = m.slice(0, 2).concat(m.slice(3, 5)).every(unit) && Number.isInteger(m[2]) && Number.isInteger(m[5]);
+    X.pixman_image_set_filter(img, exact ? Filter.nearest : Filter.bilinear, null, 0);
   },
   setRepeat(img: Image, repeat: number): void {
     X.pixman_image_set_repeat(img, repeat);

@@ -18,6 +18,10 @@
 //                                           resize from that corner on a button press;
 //                                           "nopong" never answers pings (until
 //                                           the `pong` command answers the last)
+//   shellclient transform T S               an xdg toplevel showing a 64×48 test
+//                                           picture through buffer transform T
+//                                           (0–7) and buffer scale S; prints
+//                                           pointer enter/motion coordinates
 // Every event is printed on stdout, one line each, flushed at once.
 #define _GNU_SOURCE
 #include <poll.h>
@@ -198,9 +202,16 @@ static void kb_repeat(void *d, struct wl_keyboard *k, int32_t r, int32_t dl) { (
 static const struct wl_keyboard_listener kb_listener = {kb_keymap, kb_enter, kb_leave, kb_key, kb_mods, kb_repeat};
 // "nopong" plays a hung client: it reads pings but answers only when told (the `pong` command).
 // "resize-br" / "resize-tl": a press on the window starts an interactive resize from that corner.
-static void ptr_enter(void *d, struct wl_pointer *p, uint32_t serial, struct wl_surface *s, wl_fixed_t x, wl_fixed_t y) { (void)d, (void)p, (void)serial, (void)s, (void)x, (void)y; }
+static int transform = -1, buffer_scale = 1;
+static void ptr_enter(void *d, struct wl_pointer *p, uint32_t serial, struct wl_surface *s, wl_fixed_t x, wl_fixed_t y) {
+  (void)d, (void)p, (void)serial, (void)s;
+  if (transform >= 0) say("pointer_enter %.1f %.1f", wl_fixed_to_double(x), wl_fixed_to_double(y));
+}
 static void ptr_leave(void *d, struct wl_pointer *p, uint32_t serial, struct wl_surface *s) { (void)d, (void)p, (void)serial, (void)s; }
-static void ptr_motion(void *d, struct wl_pointer *p, uint32_t t, wl_fixed_t x, wl_fixed_t y) { (void)d, (void)p, (void)t, (void)x, (void)y; }
+static void ptr_motion(void *d, struct wl_pointer *p, uint32_t t, wl_fixed_t x, wl_fixed_t y) {
+  (void)d, (void)p, (void)t;
+  if (transform >= 0) say("pointer_motion %.1f %.1f", wl_fixed_to_double(x), wl_fixed_to_double(y));
+}
 static void ptr_button(void *d, struct wl_pointer *p, uint32_t serial, uint32_t t, uint32_t button, uint32_t state) {
   (void)d, (void)p, (void)t, (void)button;
   if (state != WL_POINTER_BUTTON_STATE_PRESSED || !toplevel) return;
@@ -217,10 +228,68 @@ static void ping(void *d, struct xdg_wm_base *b, uint32_t serial) {
   if (strcmp(extra, "nopong")) xdg_wm_base_pong(b, serial);
 }
 static const struct xdg_wm_base_listener wm_listener = {ping};
+// ---- "transform T S": a 64×48 picture drawn into its buffer turned by T, at scale S ----------
+// The picture (surface coordinates): red top-left, green top-right, blue
+// bottom-left, white bottom-right quadrant, and a black 4×4 square at
+// (8, 8). The buffer holds it as the protocol describes the transform:
+// flipped horizontally (T ≥ 4), then turned 90° counter-clockwise T % 4
+// times, every pixel S×S.
+#define PIC_W 64
+#define PIC_H 48
+static uint32_t picture(int x, int y) {
+  if (x >= 8 && x < 12 && y >= 8 && y < 12) return 0xff000000u;
+  int right = x >= PIC_W / 2, bottom = y >= PIC_H / 2;
+  return bottom ? (right ? 0xffffffffu : 0xff0000ffu) : (right ? 0xff00ff00u : 0xffff0000u);
+}
+static struct wl_buffer *transformed_buffer(void) {
+  int w = PIC_W * buffer_scale, h = PIC_H * buffer_scale;
+  uint32_t *img = malloc(sizeof *img * w * h), *tmp = malloc(sizeof *img * w * h);
+  for (int y = 0; y < h; y++)
+    for (int x = 0; x < w; x++) img[y * w + x] = picture(x / buffer_scale, y / buffer_scale);
+  if (transform >= 4)
+    for (int y = 0; y < h; y++)
+      for (int x = 0; x < w / 2; x++) {
+        uint32_t t = img[y * w + x];
+        img[y * w + x] = img[y * w + w - 1 - x], img[y * w + w - 1 - x] = t;
+      }
+  for (int k = 0; k < transform % 4; k++) {
+    // Counter-clockwise: the top-right corner becomes the top-left one.
+    for (int y = 0; y < h; y++)
+      for (int x = 0; x < w; x++) tmp[(w - 1 - x) * h + y] = img[y * w + x];
+    uint32_t *t = img;
+    img = tmp, tmp = t;
+    int s = w;
+    w = h, h = s;
+  }
+  int stride = w * 4, size = stride * h;
+  int fd = memfd_create("shellclient", MFD_CLOEXEC);
+  if (fd < 0 || ftruncate(fd, size) != 0) exit(1);
+  uint32_t *px = mmap(NULL, size, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
+  memcpy(px, img, size);
+  munmap(px, size);
+  free(img), free(tmp);
+  struct wl_shm_pool *pool = wl_shm_create_pool(shm, fd, size);
+  struct wl_buffer *b = wl_shm_pool_create_buffer(pool, 0, w, h, stride, WL_SHM_FORMAT_XRGB8888);
+  wl_shm_pool_destroy(pool);
+  close(fd);
+  say("buffer %d %d", w, h);
+  return b;
+}
+
 static void xs_configure(void *d, struct xdg_surface *xs, uint32_t serial) {
   (void)d;
   xdg_surface_ack_configure(xs, serial);
   static int done;
+  if (transform >= 0) {
+    if (done++) return;
+    wl_surface_set_buffer_transform(surface, transform);
+    wl_surface_set_buffer_scale(surface, buffer_scale);
+    wl_surface_attach(surface, transformed_buffer(), 0, 0);
+    wl_surface_damage_buffer(surface, 0, 0, INT32_MAX, INT32_MAX);
+    commit_with_feedback();
+    say("committed");
+    return;
+  }
   if (done++) {
     // Later configures (maximize, activation): recommit at the configured size.
     if (viewport && vp_w > 0) wp_viewport_set_destination(viewport, vp_w, vp_h);
@@ -262,9 +331,14 @@ int main(int argc, char **argv) {
     color = strtoul(argv[7], NULL, 16);
     window = zweft_shell_manager_v1_create_window(manager, "test.shellclient", "shellclient", argv[2], surface, atoi(argv[3]), atoi(argv[4]), atoi(argv[5]), atoi(argv[6]));
     zweft_shell_window_v1_add_listener(window, &window_listener, NULL);
-  } else if ((argc == 5 || argc == 6) && !strcmp(argv[1], "pixel") && wm_base && spb && viewporter) {
-    color = strtoul(argv[2], NULL, 16);
-    vp_w = atoi(argv[3]), vp_h = atoi(argv[4]);
+  } else if (((argc == 5 || argc == 6) && !strcmp(argv[1], "pixel") && wm_base && spb && viewporter) || (argc == 4 && !strcmp(argv[1], "transform") && wm_base)) {
+    if (argc == 4) {
+      transform = atoi(argv[2]), buffer_scale = atoi(argv[3]);
+      if (seat) wl_pointer_add_listener(wl_seat_get_pointer(seat), &ptr_listener, NULL);
+    } else {
+      color = strtoul(argv[2], NULL, 16);
+      vp_w = atoi(argv[3]), vp_h = atoi(argv[4]);
+    }
     if (argc == 6) extra = argv[5];
     if (seat) wl_keyboard_add_listener(wl_seat_get_keyboard(seat), &kb_listener, NULL);
     if (seat && !strncmp(extra, "resize", 6)) wl_pointer_add_listener(wl_seat_get_pointer(seat), &ptr_listener, NULL);
@@ -278,7 +352,7 @@ int main(int argc, char **argv) {
     if (!strcmp(extra, "full")) xdg_toplevel_set_fullscreen(tl, NULL);
     wl_surface_commit(surface);
   } else {
-    fprintf(stderr, "usage: shellclient shell ROLE X Y W H RRGGBB | pixel RRGGBB W H [max|full|popup]\n");
+    fprintf(stderr, "usage: shellclient shell ROLE X Y W H RRGGBB | pixel RRGGBB W H [max|full|popup|resize-br|resize-tl|nopong] | transform T S\n");
     return 2;
   }
   say("ready");

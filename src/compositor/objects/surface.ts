@@ -40,9 +40,10 @@ interface State {
   feedbacks: Resource[];
   input: Region | null | undefined;
   scale: number | undefined;
+  transform: number | undefined;
   viewport: Viewport | undefined;
 }
-const emptyState = (): State => ({ buffer: undefined, dx: 0, dy: 0, damage: [], bufferDamage: [], frames: [], feedbacks: [], input: undefined, scale: undefined, viewport: undefined });
+const emptyState = (): State => ({ buffer: undefined, dx: 0, dy: 0, damage: [], bufferDamage: [], frames: [], feedbacks: [], input: undefined, scale: undefined, transform: undefined, viewport: undefined });
 
 export interface SubsurfaceInfo {
   resource: Resource;
@@ -61,6 +62,8 @@ export class Surface {
   width = 0;
   height = 0;
   scale = 1;
+  /** wl_output.transform the client applied to its buffer (0 normal … 7 flipped_270). */
+  transform = 0;
   viewport: Viewport = { src: null, dst: null };
   input: Region | null = null;
   /** The attach/offset of the last commit: how far the client moved its content (roles apply it). */
@@ -130,6 +133,7 @@ export class Surface {
   private apply(s: State): void {
     const oldBounds = this.comp.scene.surfaceBounds(this);
     if (s.scale !== undefined) this.scale = s.scale;
+    if (s.transform !== undefined) this.transform = s.transform;
     if (s.viewport !== undefined) this.viewport = s.viewport;
     if (s.input !== undefined) this.input = s.input;
     let contentChanged = false;
@@ -169,7 +173,7 @@ export class Surface {
     const newBounds = this.comp.scene.surfaceBounds(this);
     // A new viewport or scale changes the picture without any damage request.
     const resized = !!oldBounds !== !!newBounds || (oldBounds && newBounds && (oldBounds.width !== newBounds.width || oldBounds.height !== newBounds.height));
-    if (contentChanged || resized || s.viewport !== undefined || s.scale !== undefined || s.damage.length || s.bufferDamage.length) {
+    if (contentChanged || resized || s.viewport !== undefined || s.scale !== undefined || s.transform !== undefined || s.damage.length || s.bufferDamage.length) {
       this.comp.scene.damageSurface(this, oldBounds, newBounds);
     }
     this.role?.commit(this);
@@ -214,9 +218,17 @@ export class Surface {
       this.width = Math.round(this.viewport.src.width);
       this.height = Math.round(this.viewport.src.height);
     } else {
-      this.width = Math.floor(this.content.width / this.scale);
-      this.height = Math.floor(this.content.height / this.scale);
+      const b = this.transformedBufferSize();
+      this.width = Math.floor(b.width / this.scale);
+      this.height = Math.floor(b.height / this.scale);
     }
+  }
+
+  /** The buffer's size once its transform is undone (90° and 270° swap width and height). */
+  transformedBufferSize(): { width: number; height: number } {
+    const c = this.content;
+    if (!c) return { width: 0, height: 0 };
+    return this.transform & 1 ? { width: c.height, height: c.width } : { width: c.width, height: c.height };
   }
 
   /** Answers the frame callbacks (after a repaint that showed this surface). */
@@ -268,6 +280,7 @@ function mergeState(into: State | null, s: State): State {
     feedbacks: s.feedbacks.length ? s.feedbacks : into.feedbacks,
     input: s.input !== undefined ? s.input : into.input,
     scale: s.scale ?? into.scale,
+    transform: s.transform ?? into.transform,
     viewport: s.viewport ?? into.viewport,
   };
 }
@@ -304,9 +317,10 @@ const surfaceImpl = {
   commit(r: SurfaceRes) {
     r.data.commit();
   },
+  // The client drew its buffer rotated/flipped (to match a rotated output); weft undoes it when drawing.
   set_buffer_transform(r: SurfaceRes, transform: number) {
     if (transform < 0 || transform > 7) throw new ProtocolError(r, wl_surface.enums.error.invalid_transform, `bad transform ${transform}`);
-    // Only the normal transform is rendered; others are accepted (clients rarely use them).
+    r.data.pending.transform = transform;
   },
   set_buffer_scale(r: SurfaceRes, scale: number) {
     if (scale < 1) throw new ProtocolError(r, wl_surface.enums.error.invalid_scale, `bad scale ${scale}`);

@@ -67,22 +67,59 @@ function drawSurface(s: Surface, at: Rect, clip: Rect, t: Target, op: number): v
     pixman.fillBoxes(op, t.image, c.rgba, [[clip.x, clip.y, clip.x + clip.width, clip.y + clip.height]]);
     return;
   }
-  const vp = s.viewport;
-  const scaled = s.scale !== 1 || vp.src || vp.dst;
+  const m = surfaceToBuffer(s);
   withImage(c, (img) => {
-    if (scaled) {
-      // Destination (surface-local) pixels → buffer pixels.
-      const srcX = (vp.src?.x ?? 0) * s.scale;
-      const srcY = (vp.src?.y ?? 0) * s.scale;
-      const srcW = (vp.src?.width ?? c.width / s.scale) * s.scale;
-      const srcH = (vp.src?.height ?? c.height / s.scale) * s.scale;
-      pixman.setScale(img, srcW / Math.max(1, s.width), srcH / Math.max(1, s.height), srcX, srcY);
+    if (m) {
+      pixman.setAffine(img, m);
       pixman.setRepeat(img, Repeat.pad);
     }
     pixman.composite(op, img, null, t.image, clip.x - at.x, clip.y - at.y, 0, 0, clip.x, clip.y, clip.width, clip.height);
-    if (scaled) {
-      pixman.setScale(img, 1, 1);
+    if (m) {
+      pixman.setAffine(img, IDENTITY);
       pixman.setRepeat(img, Repeat.none);
     }
   });
+}
+
+const IDENTITY = [1, 0, 0, 0, 1, 0] as const;
+type Affine = [number, number, number, number, number, number];
+/** a ∘ b: first b, then a. */
+const compose = (a: Affine, b: Affine): Affine => [
+  a[0] * b[0] + a[1] * b[3],
+  a[0] * b[1] + a[1] * b[4],
+  a[0] * b[2] + a[1] * b[5] + a[2],
+  a[3] * b[0] + a[4] * b[3],
+  a[3] * b[1] + a[4] * b[4],
+  a[3] * b[2] + a[4] * b[5] + a[5],
+];
+
+/**
+ * The map from surface-local pixels (what the user sees) to buffer pixels,
+ * or null when they are the same. In the protocol's order: the viewport
+ * (crop, then scale to the destination size) works in the surface's own
+ * coordinates; those times the buffer scale are the buffer's pixels once
+ * its transform is undone; the transform (a flip, then a turn
+ * counter-clockwise) then says where each lies in the buffer as drawn.
+ */
+export function surfaceToBuffer(s: Surface): Affine | null {
+  const vp = s.viewport;
+  if (s.scale === 1 && s.transform === 0 && !vp.src && !vp.dst) return null;
+  const tb = s.transformedBufferSize();
+  const src = vp.src ?? { x: 0, y: 0, width: tb.width / s.scale, height: tb.height / s.scale };
+  const viewport: Affine = [src.width / Math.max(1, s.width), 0, src.x, 0, src.height / Math.max(1, s.height), src.y];
+  const scale: Affine = [s.scale, 0, 0, 0, s.scale, 0];
+  const W = tb.width;
+  const H = tb.height;
+  // (x, y) in the untransformed picture → buffer pixel, per wl_output.transform.
+  const turn: Affine[] = [
+    [1, 0, 0, 0, 1, 0], // normal
+    [0, 1, 0, -1, 0, W], // 90
+    [-1, 0, W, 0, -1, H], // 180
+    [0, -1, H, 1, 0, 0], // 270
+    [-1, 0, W, 0, 1, 0], // flipped
+    [0, 1, 0, 1, 0, 0], // flipped 90
+    [1, 0, 0, 0, -1, H], // flipped 180
+    [0, -1, H, -1, 0, W], // flipped 270
+  ];
+  return compose(turn[s.transform], compose(scale, viewport));
 }
