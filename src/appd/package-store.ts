@@ -13,13 +13,13 @@
 // root; an upgrade moves the old version aside, renames the new one in, and
 // removes the old. A crash at any point leaves either the old or the new
 // version under <id>, never a mix (leftover stage dirs are swept later).
-import { constants } from "node:fs";
+import { constants, lstatSync, readFileSync } from "node:fs";
 import { chmod, lstat, mkdir, mkdtemp, open, readdir, readFile, rename, rm, stat, unlink, writeFile } from "node:fs/promises";
 import { homedir } from "node:os";
 import { join, resolve } from "node:path";
 import { unpackInto } from "./bundle.ts";
 import { APP_ID_RE, checkPackage, MANIFEST_FILE, type Manifest, PackageError, parseManifest } from "./manifest.ts";
-import { loadTrustedKeys, type SignatureStatus, type TrustedKey, type Verification, verifyPackage } from "./signature.ts";
+import { fileStamp, loadTrustedKeys, SIGNATURE_FILE, type SignatureStatus, type TrustedKey, type Verification, verifyPackage, walkPackageSync } from "./signature.ts";
 
 /** The app's own data inside its directory in the user's store (spec §1); never part of the package. */
 export const DATA_DIR = "data";
@@ -150,19 +150,112 @@ export interface LaunchCheck {
 }
 
 /**
+ * Launch checks that passed, by app id. A hit needs the same resolution (the
+ * same root wins), the same trusted keys and the same stamp for every file
+ * the check read: each package file, signature.sig and the install record.
+ * Files are stamped as the hash cache does (inode, size, mtime, ctime), so a
+ * hit is a walk and a stat per file — no manifest parse, no hashing, no
+ * Ed25519 — and any change to any of them is a miss.
+ */
+const launchCache = new Map<string, { fingerprint: string; check: LaunchCheck }>();
+const LAUNCH_CACHE_MAX = 1000;
+
+function launchFingerprint(root: string, dir: string, id: string, keys: readonly TrustedKey[], allowUnsigned: boolean): string | null {
+  let walk;
+  try {
+    walk = walkPackageSync(dir, [DATA_DIR]);
+  } catch {
+    return null;
+  }
+  if (walk.problems.length) return null;
+  const parts = [root, String(allowUnsigned), keys.map((k) => `${k.id}=${k.publicHex}`).join(","), walk.dirs.join("/")];
+  for (const f of walk.files) parts.push(f, fileStamp(join(dir, f)) ?? "gone");
+  parts.push(fileStamp(join(dir, SIGNATURE_FILE)) ?? "-", fileStamp(recordPath(root, id)) ?? "-");
+  return parts.join("\0");
+}
+
+/** The first root holding `id` (by its wapp.toml), synchronously: this is the launch hot path. */
+function rootOf(id: string, roots: string[]): string | null {
+  for (const root of roots) if (lstatSync(join(root, id, MANIFEST_FILE), { throwIfNoEntry: false })) return root;
+  return null;
+}
+
+const lockPath = (root: string, id: string) => join(root, STATE_DIR, "lock", `${id}.lock`);
+
+/**
+ * Waits while an install or uninstall of `id` holds its lock in any root:
+ * mid-swap, the app's directory is briefly missing or newer than its record.
+ * A lock whose owner is gone does not count (the next install sweeps it).
+ */
+async function installSettled(id: string, roots: string[], timeoutMs: number): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  for (let wait = 2; ; wait = Math.min(wait * 2, 100)) {
+    const held = roots.map((r) => lockPath(r, id)).find((p) => {
+      if (!lstatSync(p, { throwIfNoEntry: false })) return false;
+      const owner = Number.parseInt(readFileSyncOrEmpty(p), 10);
+      return !(owner > 0) || alive(owner);
+    });
+    if (!held) return;
+    if (Date.now() > deadline) throw new PackageError([`${id}: an install or uninstall has held ${held} for over ${timeoutMs / 1000} s; try again when it is done`], id);
+    await Bun.sleep(wait);
+  }
+}
+
+function readFileSyncOrEmpty(path: string): string {
+  try {
+    return readFileSync(path, "utf8");
+  } catch {
+    return "";
+  }
+}
+
+/**
  * What the daemon calls at LAUNCH_APP: resolve, check, and re-verify the
  * signature against the trusted keys. Refuses (PackageError) a tampered or
  * untrusted package, and an unsigned one unless it was installed with
- * --allow-unsigned (recorded at install) or `allowUnsigned` says so.
+ * --allow-unsigned (recorded at install) or `allowUnsigned` says so. Waits
+ * for an install of the same id to finish, and checks again if one began
+ * while it was checking.
  */
-export async function checkLaunch(id: string, opts: { roots?: string[]; trustedKeys?: TrustedKey[]; allowUnsigned?: boolean } = {}): Promise<LaunchCheck> {
-  const app = await resolveApp(id, opts.roots);
-  if (!app) throw new PackageError([`${id}: not installed (looked in ${(opts.roots ?? appStoreRoots()).join(", ")})`]);
+export async function checkLaunch(
+  id: string,
+  opts: { roots?: string[]; trustedKeys?: TrustedKey[]; allowUnsigned?: boolean; lockTimeoutMs?: number } = {},
+): Promise<LaunchCheck> {
+  assertAppId(id);
+  const roots = opts.roots ?? appStoreRoots();
   const keys = opts.trustedKeys ?? (await loadTrustedKeys()).keys;
+  const allowUnsigned = opts.allowUnsigned ?? false;
+  await installSettled(id, roots, opts.lockTimeoutMs ?? 30_000);
+  const root = rootOf(id, roots);
+  const fingerprint = root ? launchFingerprint(root, join(root, id), id, keys, allowUnsigned) : null;
+  const cached = launchCache.get(id);
+  if (fingerprint && cached?.fingerprint === fingerprint) return cached.check;
+  try {
+    const check = await checkLaunchUncached(id, roots, keys, allowUnsigned);
+    // Keep it only if nothing moved while we looked (an install may have begun).
+    if (fingerprint && check.app.root === root && launchFingerprint(root, check.app.dir, id, keys, allowUnsigned) === fingerprint) {
+      if (launchCache.size >= LAUNCH_CACHE_MAX) launchCache.clear();
+      launchCache.set(id, { fingerprint, check });
+    }
+    return check;
+  } catch (err) {
+    launchCache.delete(id);
+    // A swap that started mid-check looks like tampering; wait for it and judge the result.
+    if (roots.some((r) => lstatSync(lockPath(r, id), { throwIfNoEntry: false }))) {
+      await installSettled(id, roots, opts.lockTimeoutMs ?? 30_000);
+      return checkLaunchUncached(id, roots, keys, allowUnsigned);
+    }
+    throw err;
+  }
+}
+
+async function checkLaunchUncached(id: string, roots: string[], keys: readonly TrustedKey[], allowUnsigned: boolean): Promise<LaunchCheck> {
+  const app = await resolveApp(id, roots);
+  if (!app) throw new PackageError([`${id}: not installed (looked in ${roots.join(", ")})`]);
   const record = await readRecord(app.root, id);
   const v = await verifyPackage(app.dir, keys, { exclude: [DATA_DIR], recorded: record ? new Map(Object.entries(record.files)) : undefined });
   if (v.status === "invalid") throw new PackageError(v.problems.map((p) => `${id}: ${p}`), id);
-  if (v.status === "unsigned" && !(opts.allowUnsigned || record?.signature === "unsigned"))
+  if (v.status === "unsigned" && !(allowUnsigned || record?.signature === "unsigned"))
     throw new PackageError([`${id}: unsigned, and it was not installed with --allow-unsigned`]);
   return { app, verification: v };
 }
@@ -181,9 +274,8 @@ const alive = (pid: number) => {
 };
 
 async function withLock<T>(root: string, id: string, timeoutMs: number, fn: () => Promise<T>): Promise<T> {
-  const dir = join(root, STATE_DIR, "lock");
-  await mkdir(dir, { recursive: true });
-  const path = join(dir, `${id}.lock`);
+  const path = lockPath(root, id);
+  await mkdir(join(root, STATE_DIR, "lock"), { recursive: true });
   const deadline = Date.now() + timeoutMs;
   for (let wait = 5; ; wait = Math.min(wait * 2, 200)) {
     try {

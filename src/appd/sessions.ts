@@ -8,7 +8,8 @@
 import { mkdirSync, existsSync } from "node:fs";
 import { homedir } from "node:os";
 import { join } from "node:path";
-import { loadWasm, loadWasmAsync, wasmKind } from "../runtime/cache.ts";
+import { Component, type Module } from "../../ffi/wasmtime.ts";
+import { compiledInMemory, loadWasmAsync, sha256Hex, wasmKind } from "../runtime/cache.ts";
 import { describeExit, type ExitStatus } from "../runtime/exit.ts";
 import { Guest, type Preopen } from "../runtime/guest.ts";
 import type { ExitInfo, SessionState } from "../ipc/messages.ts";
@@ -81,13 +82,13 @@ export class Session {
     readonly id: number,
     readonly appId: string,
     readonly manifest: Manifest,
-    private readonly wasm: Uint8Array,
+    private readonly compiled: Module | Component,
     private readonly preopens: Preopen[],
     private readonly mgr: SessionManager,
     private readonly extra: SessionExtra = {},
   ) {
     this.gone = new Promise((r) => (this.markGone = r));
-    this.isComponent = wasmKind(wasm) === "component";
+    this.isComponent = compiled instanceof Component;
   }
 
   /** A component (weft:app, ipc) rather than a Preview 1 module (READY on stdout). */
@@ -102,7 +103,7 @@ export class Session {
     this.state = "starting";
     this.partial = { stdout: "", stderr: "" };
     const rt = this.manifest.runtime;
-    const guest = new Guest(loadWasm(this.wasm), {
+    const guest = new Guest(this.compiled, {
       argv: this.extra.argv ?? [rt.module],
       env: [...(this.extra.env ?? []), ["WEFT_APP_ID", this.appId], ["WEFT_SESSION_ID", String(this.id)]],
       preopens: this.preopens,
@@ -268,21 +269,30 @@ export class SessionManager {
       throw new LaunchError((err as Error).message);
     }
     const { app } = check;
-    const wasm = new Uint8Array(await Bun.file(join(app.dir, app.manifest.runtime.module)).arrayBuffer());
-    if (!wasmKind(wasm)) throw new LaunchError(`${appId}: ${app.manifest.runtime.module} is not a WebAssembly module or component`);
-    try {
-      await loadWasmAsync(wasm); // compiled off the loop; start() then finds it in memory
-    } catch (err) {
-      throw new LaunchError(`${appId}: invalid module: ${(err as Error).message.split("\n")[0]}`);
+    const module = app.manifest.runtime.module;
+    const verified = check.verification.hashes?.get(module);
+    // The check verified the module's hash: if those bytes were compiled before, run that.
+    let compiled = verified ? compiledInMemory(verified) : null;
+    if (!compiled) {
+      const wasm = new Uint8Array(await Bun.file(join(app.dir, module)).arrayBuffer());
+      if (!wasmKind(wasm)) throw new LaunchError(`${appId}: ${module} is not a WebAssembly module or component`);
+      // The bytes we run must be the bytes the check verified (the file could be replaced in between).
+      const sha256 = sha256Hex(wasm);
+      if (verified !== sha256) throw new LaunchError(`${appId}: ${module} changed while it was being launched; try again`);
+      try {
+        compiled = await loadWasmAsync(wasm, { sha256 }); // compiled off the loop
+      } catch (err) {
+        throw new LaunchError(`${appId}: invalid module: ${(err as Error).message.split("\n")[0]}`);
+      }
     }
-    const session = this.startSession(appId, app.manifest, wasm, preopensFor(app.manifest));
+    const session = this.startSession(appId, app.manifest, compiled, preopensFor(app.manifest));
     log.info(`session ${session.id}: launched ${appId} ${app.manifest.version} (${check.verification.status})`);
     return session;
   }
 
   /** Starts a session for already-checked, already-compiled wasm (an app after launch's checks, or a cell's service). */
-  startSession(appId: string, manifest: Manifest, wasm: Uint8Array, preopens: Preopen[], extra?: SessionExtra): Session {
-    const session = new Session(this.nextId++, appId, manifest, wasm, preopens, this, extra);
+  startSession(appId: string, manifest: Manifest, compiled: Module | Component, preopens: Preopen[], extra?: SessionExtra): Session {
+    const session = new Session(this.nextId++, appId, manifest, compiled, preopens, this, extra);
     this.sessions.set(session.id, session);
     session.start();
     this.emit({ type: "launched", session });

@@ -10,7 +10,8 @@
 // and weft-sign.pub (the 32-byte public key). WebCrypto does the Ed25519;
 // Bun.CryptoHasher the SHA-256. WEFT never verified; weft verifies at install
 // and again at launch.
-import { chmod, lstat, readdir, rename, stat, writeFile } from "node:fs/promises";
+import { lstatSync, readdirSync, readFileSync, statSync } from "node:fs";
+import { chmod, lstat, readdir, rename, writeFile } from "node:fs/promises";
 import { homedir } from "node:os";
 import { basename, join } from "node:path";
 
@@ -32,39 +33,58 @@ export interface PackageWalk {
 }
 
 /** Sorts as Rust's `String` does (UTF-8 bytes), which differs from JS's UTF-16 order for astral characters. */
-export const byUtf8 = (a: string, b: string) => Buffer.compare(Buffer.from(a), Buffer.from(b));
+export const byUtf8 = (a: string, b: string): number =>
+  // UTF-16 order is code point (= UTF-8 byte) order except across surrogates; only then pay for encoding.
+  SURROGATE.test(a) || SURROGATE.test(b) ? Buffer.compare(Buffer.from(a), Buffer.from(b)) : a < b ? -1 : a > b ? 1 : 0;
+const SURROGATE = /[\uD800-\uDFFF]/;
 
 /**
  * Lists a package's files for signing. Symlinks are refused (one could point
  * outside the package), as are special files and names with a tab or newline
  * (they would make the listing ambiguous). `exclude` names top-level entries
  * to skip besides signature.sig (the store skips the app's `data/`).
+ *
+ * Synchronous on purpose: every LAUNCH_APP walks its package, a package is a
+ * handful of small directories on local storage, and one readdir costs a few
+ * microseconds in-line against tens for a round trip through the thread pool.
  */
-export async function walkPackage(dir: string, exclude: readonly string[] = []): Promise<PackageWalk> {
+export function walkPackageSync(dir: string, exclude: readonly string[] = []): PackageWalk {
   const out: PackageWalk = { files: [], dirs: [], problems: [] };
-  const visit = async (rel: string) => {
-    const entries = await readdir(rel ? join(dir, rel) : dir, { withFileTypes: true });
+  const visit = (rel: string) => {
+    const entries = readdirSync(rel ? join(dir, rel) : dir, { withFileTypes: true });
     entries.sort((a, b) => byUtf8(a.name, b.name)); // problems come out in a stable order
     for (const e of entries) {
       const path = rel ? `${rel}/${e.name}` : e.name;
       if (!rel && (e.name === SIGNATURE_FILE || exclude.includes(e.name))) continue;
       if (/[\t\n\r]/.test(e.name)) out.problems.push(`${JSON.stringify(path)}: file names may not contain tabs or newlines`);
       else if (e.isSymbolicLink()) out.problems.push(`${path}: is a symlink (packages may not contain symlinks; one could point outside the package)`);
-      else if (e.isDirectory()) out.dirs.push(path), await visit(path);
+      else if (e.isDirectory()) out.dirs.push(path), visit(path);
       else if (e.isFile()) out.files.push(path);
       else out.problems.push(`${path}: is a special file (device, FIFO or socket); packages hold only regular files and directories`);
     }
   };
-  await visit("");
+  visit("");
   out.files.sort(byUtf8);
   out.dirs.sort(byUtf8);
   return out;
 }
 
+export async function walkPackage(dir: string, exclude: readonly string[] = []): Promise<PackageWalk> {
+  return walkPackageSync(dir, exclude);
+}
+
 /**
- * Hashes already computed, keyed by what any change to a file changes: its
- * inode, size, mtime and ctime (ctime moves on every write and every utimes,
- * so restoring an old mtime does not hide a change). Every LAUNCH_APP
+ * What any change to a file changes: its inode, size, mtime and ctime (ctime
+ * moves on every write and every utimes, so restoring an old mtime does not
+ * hide a change). Null when the path is gone.
+ */
+export function fileStamp(path: string): string | null {
+  const st = statSync(path, { bigint: true, throwIfNoEntry: false });
+  return st ? `${st.dev}:${st.ino}:${st.size}:${st.mtimeNs}:${st.ctimeNs}` : null;
+}
+
+/**
+ * Hashes already computed, keyed by the file's stamp. Every LAUNCH_APP
  * re-verifies a package; this makes that a stat per file, not a read.
  */
 const hashCache = new Map<string, { stamp: string; hash: string }>();
@@ -72,12 +92,13 @@ const HASH_CACHE_MAX = 10_000;
 const SMALL_FILE = 8 << 20;
 
 export async function sha256File(path: string): Promise<string> {
-  const st = await stat(path, { bigint: true });
-  const stamp = `${st.dev}:${st.ino}:${st.size}:${st.mtimeNs}:${st.ctimeNs}`;
+  const stamp = fileStamp(path);
+  if (stamp === null) throw Object.assign(new Error(`ENOENT: no such file or directory, stat '${path}'`), { code: "ENOENT" });
   const hit = hashCache.get(path);
   if (hit?.stamp === stamp) return hit.hash;
   const h = new Bun.CryptoHasher("sha256");
-  if (st.size < SMALL_FILE) h.update(await Bun.file(path).bytes());
+  const size = Number(stamp.split(":")[2]);
+  if (size < SMALL_FILE) h.update(await Bun.file(path).bytes());
   else for await (const chunk of Bun.file(path).stream()) h.update(chunk);
   const hash = h.digest("hex");
   if (hashCache.size >= HASH_CACHE_MAX) hashCache.clear();
@@ -141,11 +162,15 @@ export async function publicKeyOf(seedHex: string): Promise<string> {
 
 /** Reads a key file (64 hex chars, surrounding whitespace allowed); throws a one-line error naming the file. */
 export async function readKeyFile(path: string): Promise<string> {
-  const st = await lstat(path).catch(() => null);
+  return readKeyFileSync(path);
+}
+
+function readKeyFileSync(path: string): string {
+  const st = lstatSync(path, { throwIfNoEntry: false });
   if (!st) throw new Error(`${path}: no such key file`);
   if (!st.isFile()) throw new Error(`${path}: not a regular file`);
   if (st.size > 4096) throw new Error(`${path}: not a key file (a key is 64 hex characters)`);
-  const text = (await Bun.file(path).text()).trim();
+  const text = readFileSync(path, "utf8").trim();
   if (!HEX64.test(text)) throw new Error(`${path}: not a key file (a key is 64 hex characters, found ${text.length} characters)`);
   return text.toLowerCase();
 }
@@ -188,9 +213,19 @@ export async function signPackage(dir: string, seedHex: string): Promise<{ signa
   return { signatureHex: sig, publicHex: await publicKeyOf(seedHex), files: hashes.size };
 }
 
+/** (key, digest, signature) triples that verified: verification is a pure function, so a hit is as good as a check. */
+const verified = new Set<string>();
+
 export async function verifyDigest(publicHex: string, digest: Uint8Array<ArrayBuffer>, signatureHex: string): Promise<boolean> {
+  const memo = `${publicHex}:${Buffer.from(digest).toString("hex")}:${signatureHex.toLowerCase()}`;
+  if (verified.has(memo)) return true;
   const key = await crypto.subtle.importKey("raw", Buffer.from(publicHex, "hex"), { name: "Ed25519" }, false, ["verify"]);
-  return crypto.subtle.verify("Ed25519", key, Buffer.from(signatureHex, "hex"), digest);
+  const ok = await crypto.subtle.verify("Ed25519", key, Buffer.from(signatureHex, "hex"), digest);
+  if (ok) {
+    if (verified.size >= 10_000) verified.clear();
+    verified.add(memo);
+  }
+  return ok;
 }
 
 export interface TrustedKey {
@@ -210,14 +245,18 @@ export function trustedKeyDirs(): string[] {
 
 /** Every `*.pub` in the dirs; unreadable or malformed files become warnings, missing dirs are fine. */
 export async function loadTrustedKeys(dirs = trustedKeyDirs()): Promise<{ keys: TrustedKey[]; warnings: string[] }> {
+  // Synchronous inside: every launch loads the keys, and a keys dir is a few tiny files.
   const keys: TrustedKey[] = [];
   const warnings: string[] = [];
   for (const dir of dirs) {
-    const names = await readdir(dir).catch(() => [] as string[]);
+    let names: string[] = [];
+    try {
+      names = readdirSync(dir);
+    } catch {}
     for (const name of names.filter((n) => n.endsWith(".pub")).sort()) {
       const file = join(dir, name);
       try {
-        keys.push({ id: basename(name, ".pub"), file, publicHex: await readKeyFile(file) });
+        keys.push({ id: basename(name, ".pub"), file, publicHex: readKeyFileSync(file) });
       } catch (err) {
         warnings.push(`trusted key ${(err as Error).message}; ignored`);
       }

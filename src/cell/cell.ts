@@ -5,7 +5,7 @@
 // ends: services are stopped and pid0's status is the cell's.
 import type { Manifest } from "../appd/manifest.ts";
 import type { Session, SessionManager } from "../appd/sessions.ts";
-import { loadWasmAsync } from "../runtime/cache.ts";
+import { loadWasm, loadWasmAsync } from "../runtime/cache.ts";
 import type { ExitStatus } from "../runtime/exit.ts";
 import { Guest, type OutputMode, type Preopen } from "../runtime/guest.ts";
 import type { CellConfig } from "./config.ts";
@@ -102,7 +102,7 @@ export class Cell {
       for (const node of image.services) {
         const l = limitsOf(node.config);
         cell.services.push(
-          opts.sessions.startSession(node.path, serviceManifest(node), node.wasm, preopensOf(node), {
+          opts.sessions.startSession(node.path, serviceManifest(node), loadWasm(node.wasm) /* compiled by compileAll */, preopensOf(node), {
             argv: [`/${MAIN}`, ...node.config.service.args],
             env: node.config.env,
             readyOnStart: true,

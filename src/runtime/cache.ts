@@ -19,11 +19,13 @@ export interface CacheStats {
 }
 export const cacheStats: CacheStats = { memoryHits: 0, diskHits: 0, compiles: 0 };
 
-function keyOf(wasm: Uint8Array, fuel: boolean): string {
-  const h = new Bun.CryptoHasher("sha256");
-  h.update(engineFingerprint(fuel));
-  h.update(wasm);
-  return h.digest("hex");
+/** SHA-256 of the bytes, hex: a package's launch check already has it for its module. */
+export const sha256Hex = (bytes: Uint8Array): string => new Bun.CryptoHasher("sha256").update(bytes).digest("hex");
+
+// Keyed by the content hash (not the bytes) so a caller that has verified
+// the module's hash passes it instead of hashing the module twice.
+function keyOf(wasm: Uint8Array, fuel: boolean, sha256?: string): string {
+  return new Bun.CryptoHasher("sha256").update(engineFingerprint(fuel)).update(sha256 ?? sha256Hex(wasm)).digest("hex");
 }
 
 export const WASM_MAGIC = [0x00, 0x61, 0x73, 0x6d];
@@ -59,7 +61,7 @@ interface Lookup<T> {
 /** Memory first, then the disk cache. */
 function lookup<T extends Compiled>(kind: CompiledKind<T>, wasm: Uint8Array, opts: LoadOptions): Lookup<T> {
   const fuel = opts.fuel ?? false;
-  const key = `${kind.dir}/${keyOf(wasm, fuel)}`;
+  const key = `${kind.dir}/${keyOf(wasm, fuel, opts.sha256)}`;
   const engine = engineFor(fuel);
   const file = join(cacheDir(), `${key}.cwasm`);
   const inMemory = memory.get(key) as T | undefined;
@@ -100,6 +102,8 @@ function remember<T extends Compiled>(l: Lookup<T>, compiled: T, opts: LoadOptio
 export interface LoadOptions {
   fuel?: boolean;
   disk?: boolean;
+  /** sha256Hex(wasm), when the caller has computed it already (must be of these bytes). */
+  sha256?: string;
 }
 
 /** Compiles `wasm` at most once per key, on the calling thread (for CLI and tests). */
@@ -132,6 +136,18 @@ export function loadWasmAsync(wasm: Uint8Array, opts: LoadOptions = {}): Promise
     });
     job = compileJobs.start(l.engine.ptr, wasm, flavour === "component", token);
   });
+}
+
+/**
+ * A module or component compiled earlier in this process from bytes whose
+ * SHA-256 is `sha256`, or null. Lets a launch whose check has just verified
+ * the file's hash skip reading it again.
+ */
+export function compiledInMemory(sha256: string, opts: Omit<LoadOptions, "sha256"> = {}): Module | Component | null {
+  const k = keyOf(new Uint8Array(0), opts.fuel ?? false, sha256);
+  const hit = (memory.get(`${MODULES.dir}/${k}`) ?? memory.get(`${COMPONENTS.dir}/${k}`)) as Module | Component | undefined;
+  if (hit) cacheStats.memoryHits++;
+  return hit ?? null;
 }
 
 /** The compiled core module for `wasm`. */

@@ -1,7 +1,7 @@
 // The store: roots, atomic install/upgrade/uninstall, crash recovery,
 // concurrency, and the launch-time re-verification the daemon relies on.
 import { describe, expect, test } from "bun:test";
-import { existsSync, mkdirSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { existsSync, mkdirSync, readdirSync, readFileSync, renameSync, rmSync, statSync, utimesSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import {
   appDataDir,
@@ -284,6 +284,57 @@ describe("locks", () => {
     );
     await expect(uninstallPackage(ID, { root: s.root, lockTimeoutMs: 0 })).rejects.toThrow("another install or uninstall is in progress");
     expect(installedVersion(s.root)).toBe("1.0.0");
+    rmSync(lock);
+  });
+});
+
+describe("launch checks", () => {
+  test("a repeated check is answered from what was verified, and any change to any file is still caught", async () => {
+    using tmp = tempDir();
+    const s = await setup(tmp.path);
+    await installPackage(await s.pkg("1.0.0"), s.opts);
+    const opts = { roots: [s.root], trustedKeys: s.keys };
+    const first = await checkLaunch(ID, opts);
+    expect(await checkLaunch(ID, opts)).toBe(first); // the same verified result, not a new check
+    // Same size, mtime put back: only ctime (and the bytes) say it changed.
+    const file = join(s.root, ID, "ui", "v.txt");
+    const { atime, mtime } = statSync(file);
+    writeFileSync(file, "9.9.9");
+    utimesSync(file, atime, mtime);
+    const err = await checkLaunch(ID, opts).catch((e) => e);
+    expect(err.problems).toEqual([`${ID}: signature.sig: does not match the package's files (tried dev):`, `${ID}: ui/v.txt: changed since install`]);
+    writeFileSync(file, "1.0.0");
+    expect((await checkLaunch(ID, opts)).verification.status).toBe("signed");
+    // A file added, and a trusted key gone, are misses too.
+    writeFileSync(join(s.root, ID, "ui", "new.txt"), "x");
+    expect((await checkLaunch(ID, opts).catch((e) => e)).problems).toContain(`${ID}: ui/new.txt: added since install`);
+    rmSync(join(s.root, ID, "ui", "new.txt"));
+    expect((await checkLaunch(ID, { ...opts, trustedKeys: [] }).catch((e) => e)).message).toContain("no trusted keys are installed");
+  });
+
+  test("a launch while an install of the same id holds its lock waits for it, then sees the new version", async () => {
+    using tmp = tempDir();
+    const s = await setup(tmp.path);
+    await installPackage(await s.pkg("1.0.0"), s.opts);
+    const opts = { roots: [s.root], trustedKeys: s.keys };
+    await checkLaunch(ID, opts);
+    // Mid-swap as an install leaves it: lock held by a live process, the old version moved aside.
+    const lock = join(s.root, ".weft", "lock", `${ID}.lock`);
+    writeFileSync(lock, `${process.pid}\n`);
+    renameSync(join(s.root, ID), join(tmp.path, "aside"));
+    let settled = false;
+    const launch = checkLaunch(ID, opts).finally(() => (settled = true));
+    const next = await s.pkg("2.0.0");
+    expect(settled).toBe(false);
+    // The "installer" finishes: release the lock and let a real install put 2.0.0 in place.
+    rmSync(lock);
+    renameSync(join(tmp.path, "aside"), join(s.root, ID));
+    const [check] = await Promise.all([launch, installPackage(next, s.opts)]);
+    expect(["1.0.0", "2.0.0"]).toContain(check.app.manifest.version); // whichever it saw, it saw a whole one
+    expect((await checkLaunch(ID, opts)).app.manifest.version).toBe("2.0.0");
+    // A lock held for too long is a clear error, not a hang.
+    writeFileSync(lock, `${process.pid}\n`);
+    await expect(checkLaunch(ID, { ...opts, lockTimeoutMs: 50 })).rejects.toThrow(`${ID}: an install or uninstall has held ${lock} for over 0.05 s`);
     rmSync(lock);
   });
 });
