@@ -81,9 +81,12 @@ export async function startDaemon(opts: DaemonOptions = {}): Promise<Daemon> {
   }
   await installBundled(opts.bundledApps ?? []);
   if (rtDir && opts.restore !== false) {
-    for (const id of takeSavedSessions(rtDir)) {
-      sessions.launch(id).then(
-        (s) => log.info(`restored ${id} as session ${s.id}`),
+    const saved = takeSavedSessions(rtDir);
+    const swept = sessions.sweepState(saved);
+    if (swept.length) log.info(`removed ${swept.length} session state dir(s) no saved session names (left by a crash): ${swept.join(", ")}`);
+    for (const { app_id: id, state } of saved) {
+      sessions.launch(id, { state }).then(
+        (s) => log.info(`restored ${id} as session ${s.id}${s.stateToken && s.stateToken === state ? " with its state" : ""}`),
         (e) => log.warn(`could not restore ${id}: ${(e as Error).message}`),
       );
     }
@@ -100,7 +103,9 @@ export async function startDaemon(opts: DaemonOptions = {}): Promise<Daemon> {
     http,
     close,
     async shutdown() {
-      if (rtDir) saveSessions(rtDir, sessions.running().map((s) => s.appId));
+      const running = sessions.running();
+      if (rtDir) for (const s of running) s.keepState = true;
+      if (rtDir) saveSessions(rtDir, running.map((s) => (s.stateToken ? { app_id: s.appId, state: s.stateToken } : { app_id: s.appId })));
       await close();
     },
   };

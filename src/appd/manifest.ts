@@ -23,6 +23,8 @@ export interface RuntimeConfig {
   memoryMib: number;
   cpuPercent: number;
   readyTimeoutS: number;
+  /** The session gets a private writable /state that outlives a weft restart (restored with it). */
+  persistState: boolean;
 }
 
 export interface Manifest {
@@ -47,6 +49,7 @@ export const RUNTIME_DEFAULTS: Omit<RuntimeConfig, "module"> = {
   memoryMib: 512,
   cpuPercent: 200,
   readyTimeoutS: 30,
+  persistState: false,
 };
 
 export interface CheckResult {
@@ -69,7 +72,7 @@ export class PackageError extends Error {
 
 const KNOWN_KEYS: Record<string, string[]> = {
   package: ["id", "name", "version", "description", "author", "capabilities"],
-  runtime: ["module", "restart", "max_restarts", "restart_window_s", "memory_mib", "cpu_percent", "ready_timeout_s"],
+  runtime: ["module", "restart", "max_restarts", "restart_window_s", "memory_mib", "cpu_percent", "ready_timeout_s", "persist_state"],
   ui: ["entry"],
 };
 
@@ -141,6 +144,12 @@ function parseParts(text: string, file: string): CheckResult & { paths: { module
     }
     return v;
   };
+  const bool = (t: string, key: string): boolean | undefined => {
+    const v = tables[t][key];
+    if (v === undefined || typeof v === "boolean") return v;
+    problems.push(`${file}: [${t}].${key} must be true or false, got ${show(v)}`);
+    return undefined;
+  };
   const path = (t: string, key: string): string | undefined => {
     const v = str(t, key, true);
     if (v === undefined) return undefined;
@@ -202,6 +211,7 @@ function parseParts(text: string, file: string): CheckResult & { paths: { module
     memoryMib: num("runtime", "memory_mib", 1, 4096, true) ?? RUNTIME_DEFAULTS.memoryMib,
     cpuPercent: num("runtime", "cpu_percent", 1, 1000, true) ?? RUNTIME_DEFAULTS.cpuPercent,
     readyTimeoutS: num("runtime", "ready_timeout_s", 1, 600, false) ?? RUNTIME_DEFAULTS.readyTimeoutS,
+    persistState: bool("runtime", "persist_state") ?? RUNTIME_DEFAULTS.persistState,
   };
   const entry = path("ui", "entry");
 

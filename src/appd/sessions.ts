@@ -5,7 +5,7 @@
 // here runs on the loop. Restart policy (opt-in in wapp.toml) relaunches with
 // backoff inside the same session; too many failures inside the window is a
 // permanent failure, reported and never retried.
-import { mkdirSync, existsSync } from "node:fs";
+import { existsSync, mkdirSync, readdirSync, rmSync } from "node:fs";
 import { homedir } from "node:os";
 import { join } from "node:path";
 import { Component, type Module } from "../../ffi/wasmtime.ts";
@@ -15,6 +15,8 @@ import { Guest, type Preopen } from "../runtime/guest.ts";
 import type { ExitInfo, SessionState } from "../ipc/messages.ts";
 import { Listeners } from "../system/listeners.ts";
 import { log } from "../system/log.ts";
+import { sessionStateRoot } from "../system/paths.ts";
+import { STATE_TOKEN_RE } from "./persistence.ts";
 import type { Manifest } from "./manifest.ts";
 import { appDataDir, checkLaunch } from "./package-store.ts";
 
@@ -41,6 +43,13 @@ export interface SessionOptions {
   /** Overrides for tests; defaults come from the manifest. */
   readyTimeoutMs?: number;
   backoffMs?: (attempt: number) => number;
+  /** Where sessions of apps with `persist_state` keep /state; default sessionStateRoot(). */
+  stateRoot?: string;
+}
+
+export interface LaunchOptions {
+  /** Resume the /state of a saved session (a token from last-session.json). */
+  state?: string;
 }
 
 export class LaunchError extends Error {}
@@ -55,6 +64,8 @@ export interface SessionExtra {
   cpuMs?: number;
   /** Output stays in `weft logs` (debug level in weft's own log), not on weft's stderr. */
   quiet?: boolean;
+  /** Names the session's /state directory (persist_state). */
+  stateToken?: string;
 }
 
 function exitInfo(s: ExitStatus): ExitInfo {
@@ -66,6 +77,10 @@ export class Session {
   state: SessionState = "starting";
   exit: ExitInfo | null = null;
   restarts = 0;
+  /** Names this session's /state directory (apps with persist_state), kept across a weft restart. */
+  stateToken?: string;
+  /** Set by a shutdown that saves sessions: the /state directory outlives this session. */
+  keepState = false;
   failed = false;
   readonly log: LogLine[] = [];
   guest: Guest | null = null;
@@ -199,6 +214,7 @@ export class Session {
   private finish(): void {
     this.state = "stopped";
     this.guest = null;
+    if (this.stateToken && !this.keepState) this.mgr.dropState(this.appId, this.stateToken);
     this.markGone();
     this.mgr.emit({ type: "state", session: this });
   }
@@ -261,7 +277,7 @@ export class SessionManager {
   }
 
   /** Resolves, verifies and starts an app; throws LaunchError with the reason. */
-  async launch(appId: string): Promise<Session> {
+  async launch(appId: string, opts: LaunchOptions = {}): Promise<Session> {
     let check;
     try {
       check = await checkLaunch(appId, { allowUnsigned: this.options.allowUnsigned });
@@ -285,7 +301,15 @@ export class SessionManager {
         throw new LaunchError(`${appId}: invalid module: ${(err as Error).message.split("\n")[0]}`);
       }
     }
-    const session = this.startSession(appId, app.manifest, compiled, preopensFor(app.manifest));
+    const preopens = preopensFor(app.manifest);
+    let stateToken: string | undefined;
+    if (app.manifest.runtime.persistState) {
+      stateToken = opts.state && STATE_TOKEN_RE.test(opts.state) ? opts.state : Buffer.from(crypto.getRandomValues(new Uint8Array(16))).toString("hex");
+      const dir = this.stateDir(appId, stateToken);
+      mkdirSync(dir, { recursive: true, mode: 0o700 });
+      preopens.push({ host: dir, guest: "/state", readOnly: false });
+    }
+    const session = this.startSession(appId, app.manifest, compiled, preopens, { stateToken });
     log.info(`session ${session.id}: launched ${appId} ${app.manifest.version} (${check.verification.status})`);
     return session;
   }
@@ -293,10 +317,52 @@ export class SessionManager {
   /** Starts a session for already-checked, already-compiled wasm (an app after launch's checks, or a cell's service). */
   startSession(appId: string, manifest: Manifest, compiled: Module | Component, preopens: Preopen[], extra?: SessionExtra): Session {
     const session = new Session(this.nextId++, appId, manifest, compiled, preopens, this, extra);
+    session.stateToken = extra?.stateToken;
     this.sessions.set(session.id, session);
     session.start();
     this.emit({ type: "launched", session });
     return session;
+  }
+
+  private get stateRoot(): string {
+    return this.options.stateRoot ?? sessionStateRoot();
+  }
+
+  /** A session's /state on the host: <state root>/<app id>/<token>. */
+  stateDir(appId: string, token: string): string {
+    return join(this.stateRoot, appId, token);
+  }
+
+  /** Removes a session's state (it ended for good). */
+  dropState(appId: string, token: string): void {
+    try {
+      rmSync(this.stateDir(appId, token), { recursive: true, force: true });
+    } catch (e) {
+      log.warn(`could not remove the state of ${appId} (${this.stateDir(appId, token)}): ${(e as Error).message}`);
+    }
+  }
+
+  /**
+   * Removes state directories that no session owns and none of `keep` names:
+   * what a crash (no clean shutdown, so nothing was saved) leaves behind.
+   * Called once at start, after the saved sessions were read.
+   */
+  sweepState(keep: { app_id: string; state?: string }[]): string[] {
+    const owned = new Set([...keep.map((k) => `${k.app_id}/${k.state}`), ...[...this.sessions.values()].map((s) => `${s.appId}/${s.stateToken}`)]);
+    const removed: string[] = [];
+    let apps: string[] = [];
+    try {
+      apps = readdirSync(this.stateRoot);
+    } catch {
+      return removed;
+    }
+    for (const app of apps)
+      for (const token of (() => { try { return readdirSync(join(this.stateRoot, app)); } catch { return []; } })()) {
+        if (!STATE_TOKEN_RE.test(token) || owned.has(`${app}/${token}`)) continue;
+        this.dropState(app, token);
+        removed.push(`${app}/${token}`);
+      }
+    return removed;
   }
 
   running(): Session[] {

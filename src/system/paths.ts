@@ -10,6 +10,12 @@ export function cacheDir(): string {
   return join(base, "weft");
 }
 
+/** Session state of apps with persist_state: $XDG_STATE_HOME/weft/session-state (~/.local/state/…). */
+export function sessionStateRoot(): string {
+  const base = process.env.XDG_STATE_HOME || join(process.env.HOME || homedir(), ".local", "state");
+  return join(base, "weft", "session-state");
+}
+
 export function runtimeDir(): string {
   const base = process.env.XDG_RUNTIME_DIR;
   if (!base) throw new Error("XDG_RUNTIME_DIR is not set");

@@ -27,6 +27,8 @@ export const TEST_APPS: TestApp[] = [
   { id: "org.weft.test.capsrw", guest: "caps", capabilities: ["fs:rw:app-data", "fs:rw:xdg-documents"] },
   { id: "org.weft.test.capsro", guest: "caps", capabilities: ["fs:read:app-data", "fs:read:xdg-documents"] },
   { id: "org.weft.test.capsnone", guest: "caps" },
+  // counts its starts in /state (persist_state): restored sessions see their count go on
+  { id: "org.weft.test.state", guest: "state", runtime: "persist_state = true" },
 ];
 
 export function writePackage(dir: string, app: TestApp): void {
@@ -61,7 +63,7 @@ export interface TestDaemon extends Daemon {
  * hello example installed unsigned, its socket in a temp runtime dir.
  */
 /** The environment variables testDaemon points at its temp dirs; restored on dispose. */
-const ENV_KEYS = ["WEFT_APP_STORE", "XDG_RUNTIME_DIR", "WEFT_TRUSTED_KEYS", "HOME", "WEFT_LOG"] as const;
+const ENV_KEYS = ["WEFT_APP_STORE", "XDG_RUNTIME_DIR", "XDG_STATE_HOME", "WEFT_TRUSTED_KEYS", "HOME", "WEFT_LOG"] as const;
 
 export async function testDaemon(opts: DaemonOptions = {}): Promise<TestDaemon> {
   // bun test runs every file in one process: leave the environment as found.
@@ -81,6 +83,7 @@ export async function testDaemon(opts: DaemonOptions = {}): Promise<TestDaemon> 
   process.env.XDG_RUNTIME_DIR = runtime;
   process.env.WEFT_TRUSTED_KEYS = join(tmp.path, "no-keys");
   process.env.HOME = join(tmp.path, "home");
+  process.env.XDG_STATE_HOME = join(tmp.path, "state");
   mkdirSync(join(tmp.path, "home", "Documents"), { recursive: true });
   for (const app of TEST_APPS) {
     const src = join(tmp.path, "src", app.id);

@@ -114,7 +114,7 @@ describe("parseManifest", () => {
 
   test("optional [runtime] keys are typed and ranged", () => {
     const rt = (lines: string) => parseManifest(MANIFEST("a.b.c").replace('module = "app.wasm"', `module = "app.wasm"\n${lines}`));
-    expect(rt('restart = "on-failure"\nmax_restarts = 3\nrestart_window_s = 30.5\nmemory_mib = 64\ncpu_percent = 50\nready_timeout_s = 5').manifest?.runtime).toEqual({
+    expect(rt('restart = "on-failure"\nmax_restarts = 3\nrestart_window_s = 30.5\nmemory_mib = 64\ncpu_percent = 50\nready_timeout_s = 5\npersist_state = true').manifest?.runtime).toEqual({
       module: "app.wasm",
       restart: "on-failure",
       maxRestarts: 3,
@@ -122,14 +122,16 @@ describe("parseManifest", () => {
       memoryMib: 64,
       cpuPercent: 50,
       readyTimeoutS: 5,
+      persistState: true,
     });
-    expect(rt('restart = "sometimes"\nmax_restarts = -1\nrestart_window_s = 0\nmemory_mib = 1.5\ncpu_percent = "50"\nready_timeout_s = 601').problems).toEqual([
+    expect(rt('restart = "sometimes"\nmax_restarts = -1\nrestart_window_s = 0\nmemory_mib = 1.5\ncpu_percent = "50"\nready_timeout_s = 601\npersist_state = "yes"').problems).toEqual([
       'wapp.toml: [runtime].restart must be "no", "on-failure" or "always", got "sometimes"',
       "wapp.toml: [runtime].max_restarts must be a whole number from 0 to 1000, got -1",
       "wapp.toml: [runtime].restart_window_s must be a number from 1 to 86400, got 0",
       "wapp.toml: [runtime].memory_mib must be a whole number from 1 to 4096, got 1.5",
       'wapp.toml: [runtime].cpu_percent must be a whole number from 1 to 1000, got "50"',
       "wapp.toml: [runtime].ready_timeout_s must be a number from 1 to 600, got 601",
+      'wapp.toml: [runtime].persist_state must be true or false, got "yes"',
     ]);
     expect(rt("memory_mib = 8192").problems).toEqual(["wapp.toml: [runtime].memory_mib must be a whole number from 1 to 4096, got 8192"]);
   });

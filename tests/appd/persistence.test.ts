@@ -1,6 +1,6 @@
 // Running apps survive a stop/start; corrupt session files never stop weft.
 import { describe, expect, test } from "bun:test";
-import { existsSync, readdirSync, readFileSync, writeFileSync } from "node:fs";
+import { existsSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { startDaemon } from "../../src/appd/daemon.ts";
 import { SESSION_FILE, saveSessions, takeSavedSessions } from "../../src/appd/persistence.ts";
@@ -39,7 +39,7 @@ describe("session persistence", () => {
   test("WEFT's plain-array form is read", () => {
     using dir = tempDir();
     writeFileSync(join(dir.path, SESSION_FILE), JSON.stringify(["org.weft.demo.counter", "org.x.y"]));
-    expect(takeSavedSessions(dir.path)).toEqual(["org.weft.demo.counter", "org.x.y"]);
+    expect(takeSavedSessions(dir.path)).toEqual([{ app_id: "org.weft.demo.counter" }, { app_id: "org.x.y" }]);
     expect(existsSync(join(dir.path, SESSION_FILE))).toBe(false);
   });
 
@@ -61,13 +61,56 @@ describe("session persistence", () => {
   test("entries that are not app ids are ignored, never used as paths", () => {
     using dir = tempDir();
     writeFileSync(join(dir.path, SESSION_FILE), JSON.stringify(["../../etc", "org.ok.app"]));
-    expect(takeSavedSessions(dir.path)).toEqual(["org.ok.app"]);
+    expect(takeSavedSessions(dir.path)).toEqual([{ app_id: "org.ok.app" }]);
+    // Nor are state tokens: anything but 32 hex digits is dropped (that app starts with fresh state).
+    const token = "0123456789abcdef0123456789abcdef";
+    writeFileSync(
+      join(dir.path, SESSION_FILE),
+      JSON.stringify({ version: 1, sessions: [{ app_id: "org.a.b", state: "../../../etc" }, { app_id: "org.c.d", state: token }, { app_id: "org.e.f", state: 7 }] }),
+    );
+    expect(takeSavedSessions(dir.path)).toEqual([{ app_id: "org.a.b" }, { app_id: "org.c.d", state: token }, { app_id: "org.e.f" }]);
   });
 
   test("a save is atomic: no temp file is left and the result parses", () => {
     using dir = tempDir();
-    saveSessions(dir.path, ["org.a.b"]);
+    saveSessions(dir.path, [{ app_id: "org.a.b" }]);
     expect(readdirSync(dir.path)).toEqual([SESSION_FILE]);
-    expect(takeSavedSessions(dir.path)).toEqual(["org.a.b"]);
+    expect(takeSavedSessions(dir.path)).toEqual([{ app_id: "org.a.b" }]);
+  });
+
+  test("apps with persist_state get a private /state that a restart brings back; other sessions' state is theirs alone", async () => {
+    await using first = await testDaemon();
+    const rt = join(process.env.XDG_RUNTIME_DIR!, "weft");
+    const stateRoot = join(process.env.XDG_STATE_HOME!, "weft", "session-state", "org.weft.test.state");
+    const counts = (d: { sessions: { sessions: Map<number, { appId: string; log: { text: string }[] }> } }) =>
+      [...d.sessions.sessions.values()].filter((s) => s.appId === "org.weft.test.state").map((s) => s.log.find((l) => l.text.startsWith("count="))?.text);
+    const a = await first.sessions.launch("org.weft.test.state");
+    const b = await first.sessions.launch("org.weft.test.state");
+    const plain = await first.sessions.launch("org.weft.test.ready");
+    await waitRunning(first, 3);
+    expect(counts(first)).toEqual(["count=1", "count=1"]); // each session its own /state
+    expect(a.stateToken).toMatch(/^[0-9a-f]{32}$/);
+    expect(b.stateToken).not.toBe(a.stateToken);
+    expect(plain.stateToken).toBeUndefined();
+    // A session that ends for good takes its state with it.
+    await b.terminate();
+    expect(readdirSync(stateRoot)).toEqual([a.stateToken!]);
+    // A crash leftover (no saved session names it) is swept at the next start.
+    const orphan = "ffffffffffffffffffffffffffffffff";
+    mkdirSync(join(stateRoot, orphan));
+    await first.shutdown();
+    const saved = JSON.parse(readFileSync(join(rt, SESSION_FILE), "utf8"));
+    expect(saved.sessions).toEqual([{ app_id: "org.weft.test.state", state: a.stateToken }, { app_id: "org.weft.test.ready" }]);
+    expect(readdirSync(stateRoot).sort()).toEqual([a.stateToken!, orphan].sort());
+    const second = await startDaemon({ socketPath: join(process.env.XDG_RUNTIME_DIR!, "appd2.sock"), httpPort: false });
+    try {
+      await waitRunning(second, 2);
+      expect(counts(second)).toEqual(["count=2"]); // its own count went on
+      expect([...second.sessions.sessions.values()].find((s) => s.appId === "org.weft.test.state")?.stateToken).toBe(a.stateToken);
+      expect(readdirSync(stateRoot)).toEqual([a.stateToken!]);
+    } finally {
+      await second.close();
+    }
+    expect(existsSync(join(stateRoot, a.stateToken!))).toBe(false); // close() without saving: gone for good
   });
 });
