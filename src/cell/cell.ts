@@ -54,6 +54,7 @@ function serviceManifest(node: ImageNode): Manifest {
       memoryMib: c.limits.memoryMib,
       cpuPercent: c.limits.cpuPercent,
       readyTimeoutS: 30,
+      persistState: false,
     },
     ui: { entry: "" },
   };
