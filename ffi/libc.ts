@@ -1,7 +1,7 @@
 // ffi/libc.ts — the few libc calls Bun has no API for: a Unix listening
 // socket whose accepted fds we own (so we can ask the kernel who the peer
 // is with SO_PEERCRED before handing the fd to Bun), and getuid.
-import { dlopen, FFIType, ptr, read } from "bun:ffi";
+import { dlopen, FFIType, ptr, read, type Pointer } from "bun:ffi";
 import type { PointerReturns } from "./types.ts";
 
 const { i32, u32, ptr: P } = FFIType;
@@ -14,16 +14,24 @@ const lib = dlopen("libc.so.6", {
   sendto: { args: [i32, P, "usize", i32, P, u32], returns: FFIType.i64 }, // ssize_t
   getsockopt: { args: [i32, i32, i32, P, P], returns: i32 },
   close: { args: [i32], returns: i32 },
+  read: { args: [i32, P, "usize"], returns: FFIType.i64 },
   getuid: { args: [], returns: u32 },
   setenv: { args: [P, P, i32], returns: i32 },
   sched_setscheduler: { args: [i32, i32, P], returns: i32 },
   __errno_location: { args: [], returns: P },
+  mmap: { args: [P, "usize", i32, i32, i32, FFIType.i64], returns: P },
+  munmap: { args: [P, "usize"], returns: i32 },
+  // Variadic in C; every caller here passes one pointer, which the x86-64 and
+  // aarch64 ABIs pass like a fixed argument.
+  ioctl: { args: [i32, FFIType.u64, P], returns: i32 },
+  socketpair: { args: [i32, i32, i32, P], returns: i32 },
 });
 const C = lib.symbols as unknown as PointerReturns<typeof lib.symbols>;
 
 const AF_UNIX = 1;
 const SOCK_STREAM = 1;
 const SOCK_DGRAM = 2;
+const SOCK_SEQPACKET = 5;
 const MSG_NOSIGNAL = 0x4000;
 const SOCK_NONBLOCK = 0o4000;
 const SOCK_CLOEXEC = 0o2000000;
@@ -37,7 +45,7 @@ const UCRED = { size: 12, pid: 0, uid: 4, gid: 8 } as const;
 export const EAGAIN = 11;
 
 /** errno of the last failed call on this (the main) thread. */
-function errno(): number {
+export function errno(): number {
   return read.i32(C.__errno_location()!, 0);
 }
 
@@ -160,4 +168,51 @@ export function setenvBoth(name: string, value: string): void {
   process.env[name] = value;
   const enc = (s: string) => new TextEncoder().encode(s + "\0");
   C.setenv(ptr(enc(name)), ptr(enc(value)), 1);
+}
+
+const ERRNO_NAMES: Record<number, string> = { 1: "EPERM", 2: "ENOENT", 5: "EIO", 9: "EBADF", 11: "EAGAIN", 12: "ENOMEM", 13: "EACCES", 16: "EBUSY", 19: "ENODEV", 22: "EINVAL", 25: "ENOTTY", 28: "ENOSPC", 95: "EOPNOTSUPP" };
+/** "EACCES" for 13, "errno 77" for what we have no name for. */
+export function errnoName(e: number): string {
+  return ERRNO_NAMES[e] ?? `errno ${e}`;
+}
+
+const PROT_READ = 1;
+const PROT_WRITE = 2;
+const MAP_SHARED = 1;
+
+/** mmap(MAP_SHARED, read/write) of `size` bytes of `fd` at `offset`; unmap with `unmapShared`. */
+export function mapShared(fd: number, size: number, offset: number): number {
+  // MAP_FAILED is (void *)-1, which Bun hands back as a bigint (it does not fit a double).
+  const p = C.mmap(null, size, PROT_READ | PROT_WRITE, MAP_SHARED, fd, offset) as unknown as number | bigint | null;
+  if (p === null || typeof p === "bigint") throw new SysError("mmap", errno());
+  return p;
+}
+
+export function unmapShared(addr: number, size: number): void {
+  if (C.munmap(addr as unknown as Pointer, size) !== 0) throw new SysError("munmap", errno());
+}
+
+/** ioctl(fd, request, arg) → 0 or -errno. */
+export function ioctl(fd: number, request: number | bigint, arg: Uint8Array | null): number {
+  const r = C.ioctl(fd, BigInt(request) as unknown as number, arg ? ptr(arg) : null);
+  return r < 0 ? -errno() : r;
+}
+
+/** A connected pair of non-blocking, close-on-exec sockets (SOCK_SEQPACKET keeps message boundaries). */
+export function socketPair(type: "stream" | "seqpacket" = "seqpacket"): [number, number] {
+  const fds = new Int32Array(2);
+  if (C.socketpair(AF_UNIX, (type === "stream" ? SOCK_STREAM : SOCK_SEQPACKET) | SOCK_NONBLOCK | SOCK_CLOEXEC, 0, ptr(fds)) !== 0) throw new SysError("socketpair", errno());
+  return [fds[0], fds[1]];
+}
+
+/** Reads what is pending on a non-blocking fd (up to `max` bytes); null when nothing is (EAGAIN). */
+export function readSome(fd: number, max: number): Uint8Array | null {
+  const buf = new Uint8Array(max);
+  const n = Number(C.read(fd, ptr(buf), max));
+  if (n < 0) {
+    const e = errno();
+    if (e === EAGAIN) return null;
+    throw new SysError("read", e);
+  }
+  return buf.subarray(0, n);
 }
