@@ -216,3 +216,29 @@ export function readSome(fd: number, max: number): Uint8Array | null {
   }
   return buf.subarray(0, n);
 }
+
+const AF_NETLINK = 16;
+const NETLINK_KOBJECT_UEVENT = 15;
+/** The kernel's uevent multicast group (udev's own rebroadcast is group 2). */
+const UEVENT_GROUP_KERNEL = 1;
+/** struct sockaddr_nl: u16 nl_family, u16 pad, u32 nl_pid, u32 nl_groups */
+const SOCKADDR_NL = { size: 12, family: 0, pid: 4, groups: 8 } as const;
+
+/**
+ * A non-blocking netlink socket receiving the kernel's uevents (device
+ * add/remove/change, e.g. a DRM connector hotplug). Needs no privilege.
+ */
+export function ueventSocket(): number {
+  const fd = C.socket(AF_NETLINK, SOCK_DGRAM | SOCK_NONBLOCK | SOCK_CLOEXEC, NETLINK_KOBJECT_UEVENT);
+  if (fd < 0) throw new SysError("socket(AF_NETLINK, NETLINK_KOBJECT_UEVENT)", errno());
+  const addr = new Uint8Array(SOCKADDR_NL.size);
+  const dv = new DataView(addr.buffer);
+  dv.setUint16(SOCKADDR_NL.family, AF_NETLINK, true);
+  dv.setUint32(SOCKADDR_NL.groups, UEVENT_GROUP_KERNEL, true);
+  if (C.bind(fd, ptr(addr), SOCKADDR_NL.size) !== 0) {
+    const e = errno();
+    C.close(fd);
+    throw new SysError("bind(uevent netlink)", e);
+  }
+  return fd;
+}

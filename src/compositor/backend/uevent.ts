@@ -1,0 +1,31 @@
+// Kernel uevents (netlink, NETLINK_KOBJECT_UEVENT): "ACTION@DEVPATH\0KEY=VALUE\0…".
+// The DRM backend re-probes on a drm HOTPLUG=1 change; input watches
+// SUBSYSTEM=input add/remove. udev's own rebroadcast (libudev's format) is not used:
+// it needs udevd, which a WEFT device may not run.
+export interface Uevent {
+  action: string;
+  devpath: string;
+  env: Record<string, string>;
+}
+
+export function parseUevent(buf: Uint8Array): Uevent | null {
+  const parts = new TextDecoder().decode(buf).split("\0");
+  const head = parts[0];
+  const at = head.indexOf("@");
+  if (at <= 0) return null; // libudev's "libudev\0…" messages and garbage
+  const env: Record<string, string> = {};
+  for (const p of parts.slice(1)) {
+    const eq = p.indexOf("=");
+    if (eq > 0) env[p.slice(0, eq)] = p.slice(eq + 1);
+  }
+  return { action: head.slice(0, at), devpath: head.slice(at + 1), env };
+}
+
+export function encodeUevent(e: Uevent): Uint8Array {
+  const parts = [`${e.action}@${e.devpath}`, `ACTION=${e.action}`, `DEVPATH=${e.devpath}`, ...Object.entries(e.env).map(([k, v]) => `${k}=${v}`)];
+  return new TextEncoder().encode(parts.join("\0") + "\0");
+}
+
+export function isDrmHotplug(e: Uevent): boolean {
+  return e.env.SUBSYSTEM === "drm" && e.env.HOTPLUG === "1";
+}
