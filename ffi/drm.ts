@@ -60,6 +60,8 @@ export const DRM_FORMAT_XRGB8888 = 0x34325258; // fourcc 'XR24'
 export const DRM_FORMAT_ARGB8888 = 0x34325241; // fourcc 'AR24'
 export const PAGE_FLIP_EVENT = 0x01;
 export const EVENT_FLIP_COMPLETE = 0x02;
+/** Linux's O_CLOEXEC (node's fs.constants does not carry it). */
+const O_CLOEXEC = 0o2000000;
 const CAP_DUMB_BUFFER = 0x1;
 const CAP_CURSOR_WIDTH = 0x8;
 const CAP_CURSOR_HEIGHT = 0x9;
@@ -229,7 +231,7 @@ export class DrmCard {
   static open(path: string): DrmCard {
     let fd: number;
     try {
-      fd = openSync(path, fsc.O_RDWR | fsc.O_CLOEXEC | fsc.O_NONBLOCK);
+      fd = openSync(path, fsc.O_RDWR | O_CLOEXEC | fsc.O_NONBLOCK);
     } catch (e) {
       throw new Error(`cannot open DRM device ${path}: ${(e as Error).message}`);
     }

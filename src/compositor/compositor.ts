@@ -7,7 +7,8 @@
 // backend frame at the next refresh → render → frame callbacks +
 // presentation feedback → flush.
 //
-// Limitations (kept true): one output; software rendering only; no
+// Limitations (kept true): outputs side by side, one frame clock each, but
+// placement, maximize and fullscreen use the first; software rendering only; no
 // drag-and-drop, no interactive resize (move works), buffer transforms other than
 // normal are accepted but not rendered; weft's title bars carry no text.
 import { EventEmitter } from "node:events";
@@ -19,8 +20,9 @@ import { render } from "./render/renderer.ts";
 import { encodePng } from "./render/png.ts";
 import { HeadlessBackend } from "./backend/headless.ts";
 import type { Backend, FrameInfo, Output } from "./backend/backend.ts";
+import type { Rect } from "./geometry.ts";
 import { registerCompositor } from "./objects/surface.ts";
-import { enterOutputs, registerOutput } from "./objects/output.ts";
+import { enterOutputs, registerOutput, syncOutputs } from "./objects/output.ts";
 import { Seat } from "./objects/seat.ts";
 import { registerXdgShell } from "./objects/xdg-shell.ts";
 import { Presentation } from "./objects/presentation.ts";
@@ -59,6 +61,8 @@ export class Compositor {
   socket = "";
   frames = 0;
   private watch: FdWatch | null = null;
+  /** Damage each output has not drawn yet (outputs refresh on their own clocks). */
+  private readonly outputDamage = new Map<Output, Rect[]>();
 
   constructor(opts: CompositorOptions = {}) {
     this.events.setMaxListeners(0);
@@ -78,7 +82,7 @@ export class Compositor {
     registerSinglePixelBuffer(this);
     registerCursorShape(this);
     this.shell = new WeftShell(this);
-    this.backend.start({ render: (o) => this.render(o), presented: (o, info) => this.presented(o, info) });
+    this.backend.start({ render: (o) => this.render(o), presented: (o, info) => this.presented(o, info), outputsChanged: () => this.outputsChanged() });
     this.socket = this.server.addSocket(opts.socket);
     this.watch = watchFd(this.server.eventLoopFd(), () => this.server.dispatch());
     this.scene.damageRect(this.scene.output);
@@ -89,11 +93,22 @@ export class Compositor {
   }
 
   scheduleRepaint(): void {
-    this.backend.scheduleFrame(this.output);
+    for (const o of this.backend.outputs) this.backend.scheduleFrame(o);
   }
 
   private render(o: Output): void {
-    render(this.scene, { image: o.image, width: o.mode.width, height: o.mode.height }, this.scene.damage.clear());
+    const fresh = this.scene.damage.clear();
+    if (fresh.length) for (const out of this.backend.outputs) this.outputDamage.set(out, [...(this.outputDamage.get(out) ?? []), ...fresh]);
+    const mine = this.outputDamage.get(o) ?? [];
+    this.outputDamage.delete(o);
+    render(this.scene, { image: o.image, width: o.mode.width, height: o.mode.height, x: o.x, y: o.y }, mine);
+  }
+
+  /** Hotplug: wl_output globals follow the backend's outputs, and everything is drawn again. */
+  private outputsChanged(): void {
+    for (const o of this.outputDamage.keys()) if (!this.backend.outputs.includes(o)) this.outputDamage.delete(o);
+    syncOutputs(this);
+    this.scene.damageRect(this.scene.bounds);
   }
 
   /** After a frame is shown: answer frame callbacks and presentation feedback of what was on it. */

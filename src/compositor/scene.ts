@@ -76,9 +76,20 @@ export class Scene {
 
   constructor(private readonly comp: Compositor) {}
 
+  /** The primary output (placement, maximize and fullscreen use it). */
   get output(): Rect {
     const o = this.comp.output;
-    return { x: 0, y: 0, width: o.mode.width, height: o.mode.height };
+    return o ? { x: o.x, y: o.y, width: o.mode.width, height: o.mode.height } : { x: 0, y: 0, width: 1, height: 1 };
+  }
+
+  /** Every output's area together (what is on screen somewhere). */
+  get bounds(): Rect {
+    let r: Rect | null = null;
+    for (const o of this.comp.backend.outputs) {
+      const a = { x: o.x, y: o.y, width: o.mode.width, height: o.mode.height };
+      r = r ? union(r, a) : a;
+    }
+    return r ?? this.output;
   }
 
   // ---- views ------------------------------------------------------------------------
@@ -230,12 +241,12 @@ export class Scene {
   /** Is the surface on screen (so its frame callbacks may fire)? */
   shown(s: Surface): boolean {
     const b = this.surfaceBounds(s);
-    return !!b && !!intersect(b, this.output);
+    return !!b && !!intersect(b, this.bounds);
   }
 
   damageRect(r: Rect | null): void {
     if (!r) return;
-    const clipped = intersect(r, this.output);
+    const clipped = intersect(r, this.bounds);
     if (!clipped) return;
     this.damage.add(clipped);
     this.comp.scheduleRepaint();

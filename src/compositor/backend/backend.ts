@@ -1,7 +1,6 @@
-// The backend port: what the compositor needs from a display system. The
-// headless backend implements it now; DRM/KMS (and a fake DRM for tests)
-// will implement the same interface (one contract suite for all:
-// tests/compositor/backend.contract.ts).
+// The backend port: what the compositor needs from a display system.
+// headless.ts and drm.ts implement it (DRM runs over a real card or the fake
+// KMS device); one contract suite for all: tests/compositor/backend.contract.ts.
 import type { Image } from "../../../ffi/pixman.ts";
 
 export interface Mode {
@@ -13,6 +12,9 @@ export interface Mode {
 
 export interface Output {
   readonly name: string;
+  /** Position in the global (logical) space; outputs sit side by side. */
+  readonly x: number;
+  readonly y: number;
   readonly description: string;
   readonly make: string;
   readonly model: string;
@@ -34,6 +36,16 @@ export interface FrameInfo {
   seq: number;
 }
 
+export interface BackendHandlers {
+  /** Draw into o.image now. */
+  render(o: Output): void;
+  presented(o: Output, info: FrameInfo): void;
+  /** Outputs were added, removed or moved (hotplug). */
+  outputsChanged?(): void;
+  /** The display was lost to another session (false) or is back (true). */
+  sessionChanged?(active: boolean): void;
+}
+
 export interface Backend {
   readonly outputs: readonly Output[];
   /**
@@ -43,6 +55,8 @@ export interface Backend {
    * refresh make one frame. With no requests the backend sleeps.
    */
   scheduleFrame(output: Output): void;
-  start(handlers: { render(o: Output): void; presented(o: Output, info: FrameInfo): void }): void;
+  start(handlers: BackendHandlers): void;
+  /** The pointer moved (global coordinates); backends with a cursor plane show it there. */
+  moveCursor?(x: number, y: number): void;
   destroy(): void;
 }

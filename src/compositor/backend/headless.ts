@@ -3,7 +3,7 @@
 // only happen when asked for (nothing damaged → no timer, no CPU).
 import { Format, pixman } from "../../../ffi/pixman.ts";
 import { monotonicNow } from "../../../ffi/wayland.ts";
-import type { Backend, FrameInfo, Output } from "./backend.ts";
+import type { Backend, BackendHandlers, FrameInfo, Output } from "./backend.ts";
 
 export interface HeadlessOptions {
   width: number;
@@ -14,7 +14,7 @@ export interface HeadlessOptions {
 
 export class HeadlessBackend implements Backend {
   readonly outputs: Output[];
-  private handlers: { render(o: Output): void; presented(o: Output, info: FrameInfo): void } | null = null;
+  private handlers: BackendHandlers | null = null;
   private timer: ReturnType<typeof setTimeout> | null = null;
   private readonly periodMs: number;
   private lastVblank = 0;
@@ -29,6 +29,8 @@ export class HeadlessBackend implements Backend {
     this.outputs = [
       {
         name: "HEADLESS-1",
+        x: 0,
+        y: 0,
         description: `weft headless output ${width}x${height}@${refresh}`,
         make: "weft",
         model: "headless",
@@ -47,7 +49,7 @@ export class HeadlessBackend implements Backend {
     return this.timer !== null;
   }
 
-  start(handlers: { render(o: Output): void; presented(o: Output, info: FrameInfo): void }): void {
+  start(handlers: BackendHandlers): void {
     this.handlers = handlers;
   }
 

@@ -225,9 +225,9 @@ export class Seat {
 
   // ---- input entry points (backend devices or test injection) -------------------------------
   pointerMotion(x: number, y: number): void {
-    const out = this.comp.scene.output;
-    this.x = Math.max(0, Math.min(out.width - 1, x));
-    this.y = Math.max(0, Math.min(out.height - 1, y));
+    const out = this.comp.scene.bounds;
+    this.x = Math.max(out.x, Math.min(out.x + out.width - 1, x));
+    this.y = Math.max(out.y, Math.min(out.y + out.height - 1, y));
     if (this.moving) {
       const m = this.moving;
       this.comp.scene.move(m.view, this.x - m.dx, this.y - m.dy);

@@ -13,6 +13,9 @@ export interface Target {
   image: Image;
   width: number;
   height: number;
+  /** The target's origin in the global space (outputs side by side); default 0,0. */
+  x?: number;
+  y?: number;
 }
 
 interface Layer {
@@ -46,15 +49,20 @@ export function render(scene: Scene, target: Target, damage: Rect[]): void {
       layers.push({ s, at, opaque: c.kind === "color" ? c.rgba[3] >= 1 : c.opaque });
     });
   }
-  for (const d of damage) {
+  const ox = target.x ?? 0;
+  const oy = target.y ?? 0;
+  const area = { x: ox, y: oy, width: target.width, height: target.height };
+  for (const d0 of damage) {
+    const d = intersect(d0, area);
+    if (!d) continue;
     let first = layers.length - 1;
     while (first >= 0 && !(layers[first].opaque && covers(layers[first].at, d))) first--;
-    if (first < 0) pixman.fillBoxes(Op.src, target.image, scene.background, [[d.x, d.y, d.x + d.width, d.y + d.height]]);
+    if (first < 0) pixman.fillBoxes(Op.src, target.image, scene.background, [[d.x - ox, d.y - oy, d.x + d.width - ox, d.y + d.height - oy]]);
     for (let i = Math.max(0, first); i < layers.length; i++) {
       const l = layers[i];
       const clip = intersect(l.at, d);
       if (!clip) continue;
-      if (l.color) pixman.fillBoxes(Op.src, target.image, l.color, [[clip.x, clip.y, clip.x + clip.width, clip.y + clip.height]]);
+      if (l.color) pixman.fillBoxes(Op.src, target.image, l.color, [[clip.x - ox, clip.y - oy, clip.x + clip.width - ox, clip.y + clip.height - oy]]);
       else drawSurface(l.s!, l.at, clip, target, i === first ? Op.src : Op.over);
     }
   }
@@ -64,7 +72,9 @@ function drawSurface(s: Surface, at: Rect, clip: Rect, t: Target, op: number): v
   const c = s.content;
   if (!c) return;
   if (c.kind === "color") {
-    pixman.fillBoxes(op, t.image, c.rgba, [[clip.x, clip.y, clip.x + clip.width, clip.y + clip.height]]);
+    const ox = t.x ?? 0;
+    const oy = t.y ?? 0;
+    pixman.fillBoxes(op, t.image, c.rgba, [[clip.x - ox, clip.y - oy, clip.x + clip.width - ox, clip.y + clip.height - oy]]);
     return;
   }
   const m = surfaceToBuffer(s);
@@ -73,7 +83,7 @@ function drawSurface(s: Surface, at: Rect, clip: Rect, t: Target, op: number): v
       pixman.setAffine(img, m);
       pixman.setRepeat(img, Repeat.pad);
     }
-    pixman.composite(op, img, null, t.image, clip.x - at.x, clip.y - at.y, 0, 0, clip.x, clip.y, clip.width, clip.height);
+    pixman.composite(op, img, null, t.image, clip.x - at.x, clip.y - at.y, 0, 0, clip.x - (t.x ?? 0), clip.y - (t.y ?? 0), clip.width, clip.height);
     if (m) {
       pixman.setAffine(img, IDENTITY);
       pixman.setRepeat(img, Repeat.none);
