@@ -1,5 +1,5 @@
-// `weft run`: start weft — the Wayland compositor (headless until the DRM
-// backend lands) and the app daemon with the runtime, on one loop.
+// `weft run`: start weft — the Wayland compositor (DRM/KMS when a usable
+// card exists, else headless) and the app daemon with the runtime, on one loop.
 import { bundledAppDirs } from "../system/assets.ts";
 import { ensureXdgRuntimeDir } from "../system/paths.ts";
 import { systemdNotifier } from "../system/sdnotify.ts";
@@ -7,23 +7,27 @@ import { UsageError, type Command } from "./command.ts";
 
 const help = `Usage: weft run [OPTIONS]
 
-Start weft: the Wayland compositor on a virtual (headless) output, and the
-app daemon (its Unix socket, its HTTP/WebSocket API and the apps it runs).
-Serves until SIGINT or SIGTERM, which saves the running apps for the next
-start. Prints WAYLAND_DISPLAY=<name> and APPD_SOCKET=<path> on stdout once
-clients can connect. On first start an empty app store gets the bundled
+Start weft: the Wayland compositor — on the display (DRM/KMS) when a usable
+card exists, else on a virtual (headless) output — and the app daemon (its
+Unix socket, its HTTP/WebSocket API and the apps it runs). Serves until
+SIGINT or SIGTERM, which saves the running apps for the next start. Prints
+WAYLAND_DISPLAY=<name> and APPD_SOCKET=<path> on stdout once clients can
+connect. On first start an empty app store gets the bundled
 example apps.
 
 Options:
-  --headless         Use the headless backend (the default until DRM lands).
+  --drm              Drive the display through DRM/KMS ($WEFT_DRM_DEVICE or the
+                     first /dev/dri/card* with a connected connector) with
+                     evdev input; fail if there is none.
+  --headless         Use the headless backend (a virtual output).
   --no-compositor    Run only the app daemon and runtime.
   --no-appd          Run only the compositor.
   --allow-unsigned   Launch unsigned packages (WEFT never checked signatures).
   --http-port N      HTTP/WebSocket port (default WEFT_APPD_WS_PORT or 7410;
                      0 = any free port).
-  --width W          Output width in pixels (default 1280).
-  --height H         Output height in pixels (default 720).
-  --refresh HZ       Output refresh rate (default 60).
+  --width W          Headless output width in pixels (default 1280).
+  --height H         Headless output height in pixels (default 720).
+  --refresh HZ       Headless output refresh rate (default 60).
   --socket NAME      Wayland socket name in $XDG_RUNTIME_DIR, or an absolute
                      path (default: the first free wayland-N).
   --test-input       Accept injected pointer/keyboard/touch input on the
@@ -32,6 +36,9 @@ Options:
 
 The control socket ($XDG_RUNTIME_DIR/weft/compositor-<name>.sock) serves
 \`weft screenshot\`; see docs/compositor.md.
+
+On DRM, Ctrl+Alt+Backspace stops weft like SIGTERM; SIGUSR1 gives the display
+up (DRM master dropped, rendering stops) and SIGUSR2 takes it back.
 
 Exit status:
   0  stopped by SIGINT/SIGTERM
@@ -50,7 +57,7 @@ function intOpt(name: string, v: string | undefined, min: number, max: number): 
 }
 
 export function parseRunArgs(argv: string[]) {
-  const o = { headless: true, compositor: true, appd: true, allowUnsigned: false, httpPort: undefined as number | undefined, width: 1280, height: 720, refresh: 60, socket: undefined as string | undefined, testInput: process.env.WEFT_TEST_INPUT === "1", help: false };
+  const o = { display: "auto" as "auto" | "drm" | "headless", compositor: true, appd: true, allowUnsigned: false, httpPort: undefined as number | undefined, width: 1280, height: 720, refresh: 60, socket: undefined as string | undefined, testInput: process.env.WEFT_TEST_INPUT === "1", help: false };
   for (let i = 0; i < argv.length; i++) {
     const a = argv[i];
     switch (a) {
@@ -59,7 +66,10 @@ export function parseRunArgs(argv: string[]) {
         o.help = true;
         break;
       case "--headless":
-        o.headless = true;
+        o.display = "headless";
+        break;
+      case "--drm":
+        o.display = "drm";
         break;
       case "--no-compositor":
         o.compositor = false;
@@ -122,9 +132,12 @@ const run: Command = {
     if (o.compositor) {
       const { Compositor } = await import("../compositor/compositor.ts");
       const { startControl } = await import("../compositor/control.ts");
-      const comp = new Compositor({ width: o.width, height: o.height, refresh: o.refresh, socket: o.socket });
+      const { startDisplay } = await import("../compositor/backend/session.ts");
+      const display = startDisplay(o.display, { width: o.width, height: o.height, refresh: o.refresh });
+      const comp = new Compositor({ backend: display.backend, socket: o.socket });
       const control = startControl(comp, { testInput: o.testInput });
-      stops.push(() => control.close(), () => comp.destroy());
+      const input = display.startInput(comp);
+      stops.push(() => control.close(), () => input.destroy(), () => comp.destroy());
       status.clients = () => comp.server.clients.size;
       process.stdout.write(`WAYLAND_DISPLAY=${comp.socket}\n`);
     }
