@@ -25,6 +25,9 @@ const lib = dlopen("libc.so.6", {
   // aarch64 ABIs pass like a fixed argument.
   ioctl: { args: [i32, FFIType.u64, P], returns: i32 },
   socketpair: { args: [i32, i32, i32, P], returns: i32 },
+  pipe2: { args: [P, i32], returns: i32 },
+  write: { args: [i32, P, "usize"], returns: FFIType.i64 },
+  fcntl: { args: [i32, i32, i32], returns: i32 },
 });
 const C = lib.symbols as unknown as PointerReturns<typeof lib.symbols>;
 
@@ -241,4 +244,39 @@ export function ueventSocket(): number {
     throw new SysError("bind(uevent netlink)", e);
   }
   return fd;
+const O_NONBLOCK = 0o4000;
+const O_CLOEXEC = 0o2000000;
+const F_GETFL = 3;
+const F_SETFL = 4;
+const F_SETPIPE_SZ = 1031;
+
+/** A close-on-exec pipe: [read end, write end]. Blocking, so a client handed one end sees an ordinary pipe. */
+export function pipe(): [number, number] {
+  const fds = new Int32Array(2);
+  if (C.pipe2(ptr(fds), O_CLOEXEC) !== 0) throw new SysError("pipe2", errno());
+  return [fds[0]!, fds[1]!];
+}
+
+/** One read(2): bytes read (0 at end of file), or -errno. */
+export function readFd(fd: number, into: Uint8Array): number {
+  const n = Number(C.read(fd, ptr(into), into.length));
+  return n < 0 ? -errno() : n;
+}
+
+/** One write(2): bytes written, or -errno (-EAGAIN when a non-blocking fd is full). */
+export function writeFd(fd: number, data: Uint8Array): number {
+  if (data.length === 0) return 0;
+  const n = Number(C.write(fd, ptr(data), data.length));
+  return n < 0 ? -errno() : n;
+}
+
+/** Makes writes to `fd` fail with EAGAIN instead of blocking (the loop must never block). */
+export function setNonBlocking(fd: number): void {
+  const fl = C.fcntl(fd, F_GETFL, 0);
+  if (fl < 0 || C.fcntl(fd, F_SETFL, fl | O_NONBLOCK) < 0) throw new SysError("fcntl", errno());
+}
+
+/** Asks for a pipe buffer of `bytes` (the kernel caps it at /proc/sys/fs/pipe-max-size); false if refused. */
+export function growPipe(fd: number, bytes: number): boolean {
+  return C.fcntl(fd, F_SETPIPE_SZ, bytes) >= 0;
 }

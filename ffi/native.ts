@@ -8,11 +8,11 @@ import { libraryPath } from "../src/system/assets.ts";
 const { ptr: P, i32, u32, u64, void: v } = FFIType;
 const usize = "usize" as const;
 
-const ABI_VERSION = 9;
+const ABI_VERSION = 10;
 
 /** weft_event: { uint32_t kind; uint32_t id; uint64_t arg } */
 export const EVENT = { size: 16, kind: 0, id: 4, arg: 8 } as const;
-export const EventKind = { fdReady: 1, guestExit: 2, guestOutput: 3, guestReady: 4, guestIpc: 5, compiled: 6 } as const;
+export const EventKind = { fdReady: 1, guestExit: 2, guestOutput: 3, guestReady: 4, guestIpc: 5, compiled: 6, hostCall: 7 } as const;
 /** weft_guest_stop_reason */
 export const StopReason = { none: 0, host: 1, cpu: 2 } as const;
 
@@ -56,6 +56,11 @@ const lib = dlopen(path, {
   weft_guest_ipc_peek: { args: [P], returns: FFIType.i64 },
   weft_guest_ipc_take: { args: [P, P, usize], returns: FFIType.i64 },
   weft_guest_bind_poll_fallback: { args: [P, P], returns: i32 },
+  weft_define_host_funcs: { args: [P, P, P, P], returns: P },
+  weft_host_call_take: { args: [P, P, usize, P], returns: FFIType.i64 },
+  weft_host_call_answer: { args: [P, u64, i32, P, usize], returns: i32 },
+  weft_host_call_max_request: { args: [], returns: usize },
+  weft_host_call_max_answer: { args: [], returns: usize },
 });
 const N = lib.symbols as unknown as PointerReturns<typeof lib.symbols>;
 
@@ -185,3 +190,56 @@ export function defineWeftApp(componentLinker: Pointer): Pointer | null {
 export function defineInterruptiblePoll(linker: Pointer): Pointer | null {
   return N.weft_define_poll_oneoff(linker);
 }
+
+/** A guest's pending host call, as the loop takes it after EventKind.hostCall. */
+export interface HostCallRequest {
+  kind: number;
+  seq: number;
+  /** The encoded arguments (src/runtime/component-values.ts); empty when refused. */
+  args: Uint8Array;
+  /** Nonzero: the arguments were this many bytes, over HOST_CALL_LIMITS.request, and were not sent. */
+  refusedBytes: number;
+}
+
+/** Native caps on one host call's encoded arguments and answer. */
+export const HOST_CALL_LIMITS = {
+  request: Number(N.weft_host_call_max_request()),
+  answer: Number(N.weft_host_call_max_answer()),
+} as const;
+
+const takeMeta = new BigUint64Array(4);
+let takeBuf = new Uint8Array(64 * 1024);
+const enc = new TextEncoder();
+
+/** Host calls: a guest's thread waits while the loop computes the answer (weft_native.c, "host calls"). */
+export const hostCallNative = {
+  /** Defines `funcs` of instance `iface` in a component linker as host calls; a wasmtime_error_t* or null. */
+  define(componentLinker: Pointer, iface: string, funcs: readonly { name: string; kind: number }[]): Pointer | null {
+    const names = enc.encode(funcs.map((f) => f.name + "\0").join("") + "\0");
+    const kinds = new Uint32Array(funcs.map((f) => f.kind));
+    return N.weft_define_host_funcs(componentLinker, ptr(enc.encode(iface + "\0")), ptr(names), ptr(kinds.length ? kinds : new Uint32Array(1)));
+  },
+  /** Takes the guest's pending call; null when it gave up meanwhile (it was stopped). */
+  take(g: Pointer): HostCallRequest | null {
+    for (;;) {
+      const n = Number(N.weft_host_call_take(g, ptr(takeBuf), takeBuf.length, ptr(takeMeta)));
+      if (n === -1) return null;
+      if (n === -2) {
+        takeBuf = new Uint8Array(Number(takeMeta[3]));
+        continue;
+      }
+      return { kind: Number(takeMeta[0]), seq: Number(takeMeta[1]), args: takeBuf.slice(0, n), refusedBytes: Number(takeMeta[2]) };
+    }
+  },
+  /**
+   * Answers call `seq` with encoded results (ok) or a failure message that
+   * the guest traps with. "stale": the guest no longer waits (dropped).
+   */
+  answer(g: Pointer, seq: number, ok: boolean, bytes: Uint8Array): "answered" | "stale" | "too-large" {
+    const rc = N.weft_host_call_answer(g, BigInt(seq), ok ? 1 : 0, ptr(bytes.length ? bytes : new Uint8Array(1)), bytes.length);
+    if (rc === 0) return "answered";
+    if (rc === -7 /* E2BIG */) return "too-large";
+    if (rc === -116 /* ESTALE */) return "stale";
+    throw new Error(`host call answer failed (errno ${-rc})`);
+  },
+};

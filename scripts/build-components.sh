@@ -54,13 +54,16 @@ done
 ((${#adapt[@]} == 0)) || "$JS" "$builder" adapt "${adapt[@]}"
 
 # --- JS guests importing weft:app ---------------------------------------------
+# A source's world is `guest` unless its first line says `// world: NAME`.
 wit_inputs=(tests/components/wit/guest.wit wit/weft-app.wit "$cjs/package.json")
-js=()
+declare -A js_by_world=()
 for src in tests/components/*.js; do
   o=$out/js-$(basename "$src" .js).component.wasm
-  if stale "$o" "$src" "${wit_inputs[@]}" "${common[@]}"; then js+=("$src" "$o"); else echo "up to date $o"; fi
+  world=$(sed -n '1s|^// world: *\([a-z0-9-]*\).*|\1|p' "$src")
+  world=${world:-guest}
+  if stale "$o" "$src" "${wit_inputs[@]}" "${common[@]}"; then js_by_world[$world]+="$src $o "; else echo "up to date $o"; fi
 done
-if ((${#js[@]})); then
+if ((${#js_by_world[@]})); then
   # The WIT package directory componentize-js reads: the world, weft:app and
   # jco's WASI packages as deps/ (rebuilt each time; it is tiny).
   rm -rf "$out/wit"
@@ -68,5 +71,8 @@ if ((${#js[@]})); then
   cp tests/components/wit/guest.wit "$out/wit/"
   cp wit/weft-app.wit "$out/wit/deps/weft-app/"
   cp -r "$wasi_wit"/wasi-* "$out/wit/deps/"
-  "$JS" "$builder" js "$out/wit" guest "${js[@]}"
+  for world in "${!js_by_world[@]}"; do
+    # shellcheck disable=SC2086 # paths without spaces, split on purpose
+    "$JS" "$builder" js "$out/wit" "$world" ${js_by_world[$world]}
+  done
 fi

@@ -63,10 +63,13 @@ PY
 fi
 
 # --- the native helper ----------------------------------------------------------------
-if [ ! -f build/libweft_native.so ] || [ ffi/native/weft_native.c -nt build/libweft_native.so ]; then
+native_stale=0
+[ -f build/libweft_native.so ] || native_stale=1
+for f in ffi/native/*.c ffi/native/*.h; do [ "$f" -nt build/libweft_native.so ] && native_stale=1; done
+if [ "$native_stale" = 1 ]; then
   step "building the native helper"
   mkdir -p build
-  cc -O2 -Wall -Wextra -Werror -shared -fPIC -o build/libweft_native.so.tmp ffi/native/weft_native.c -lpthread -ldl
+  cc -O2 -Wall -Wextra -Werror -shared -fPIC -o build/libweft_native.so.tmp ffi/native/*.c -lpthread -ldl
   mv build/libweft_native.so.tmp build/libweft_native.so
 fi
 

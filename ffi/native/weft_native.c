@@ -25,6 +25,7 @@
 #include <fcntl.h>
 #include <pthread.h>
 #include <sched.h>
+#include <stdarg.h>
 #include <stdatomic.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -38,6 +39,8 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "component_values.h"
+
 // ---- Wasmtime, the few symbols we call (no headers ship with the wheel) ----
 typedef struct wasmtime_store wasmtime_store_t;
 typedef struct wasmtime_context wasmtime_context_t;
@@ -49,25 +52,13 @@ typedef struct wasmtime_caller wasmtime_caller_t;
 typedef struct wasm_functype_t wasm_functype_t;
 typedef struct wasm_valtype_t wasm_valtype_t;
 typedef struct { size_t size; wasm_valtype_t **data; } wasm_valtype_vec_t;
-typedef struct { size_t size; char *data; } wasm_byte_vec_t;
 typedef struct { uint64_t store_id; void *private_; } wasmtime_func_t; // 16 bytes
 // wasmtime_val_t and wasmtime_extern_t: a u8 kind, then a 24-byte union at 8.
 typedef struct { uint8_t kind; uint8_t pad_[7]; union { int32_t i32; int64_t i64; uint8_t raw[24]; } of; } wasmtime_val_t;
 typedef struct { uint8_t kind; uint8_t pad_[7]; union { wasmtime_func_t func; uint8_t raw[24]; } of; } wasmtime_extern_t;
 enum { EXTERN_FUNC = 0, EXTERN_MEMORY = 3, VALKIND_I32 = 0 };
 typedef struct { uint8_t opaque[32]; } wasmtime_component_func_t; // 32 bytes
-typedef struct wasmtime_component_val wasmtime_component_val_t;
-struct wasmtime_component_val {
-  uint8_t kind;
-  uint8_t pad_[7];
-  union {
-    wasm_byte_vec_t string;                                     // kind 12
-    wasmtime_component_val_t *option;                           // kind 18, NULL = none
-    struct { uint8_t is_ok; wasmtime_component_val_t *val; } result; // kind 19, val NULL = unit
-    uint8_t raw[24];
-  } of;
-};
-enum { COMPONENT_VAL_STRING = 12, COMPONENT_VAL_OPTION = 18, COMPONENT_VAL_RESULT = 19 };
+enum { COMPONENT_VAL_STRING = CV_STRING, COMPONENT_VAL_OPTION = CV_OPTION, COMPONENT_VAL_RESULT = CV_RESULT };
 typedef struct wasmtime_component_linker wasmtime_component_linker_t;
 typedef struct wasmtime_component_linker_instance wasmtime_component_linker_instance_t;
 typedef struct wasmtime_component_func_type wasmtime_component_func_type_t;
@@ -118,7 +109,8 @@ static struct {
 } wt;
 
 // ---- event queue -----------------------------------------------------------
-enum { EV_FD_READY = 1, EV_GUEST_EXIT = 2, EV_GUEST_OUTPUT = 3, EV_GUEST_READY = 4, EV_GUEST_IPC = 5, EV_COMPILED = 6 };
+enum { EV_FD_READY = 1, EV_GUEST_EXIT = 2, EV_GUEST_OUTPUT = 3, EV_GUEST_READY = 4, EV_GUEST_IPC = 5, EV_COMPILED = 6,
+       EV_HOST_CALL = 7 };
 typedef struct { uint32_t kind; uint32_t id; uint64_t arg; } weft_event; // 16 bytes, read by JS
 
 static pthread_mutex_t q_lock = PTHREAD_MUTEX_INITIALIZER;
@@ -281,6 +273,16 @@ typedef struct weft_guest {
   int out_signalled[2]; // an EV_GUEST_OUTPUT is pending for this ring
   atomic_int refs;      // the loop's, plus one per custom output stream Wasmtime holds
   uint64_t instantiate_deadline_ns; // nonzero while instantiating on the loop thread
+  // host call (at most one outstanding: the guest thread waits for it), under out_lock
+  int hc_state;            // HC_*
+  uint32_t hc_kind;
+  uint64_t hc_seq;         // numbers each call, so a late answer to an abandoned one is dropped
+  uint8_t *hc_req;         // encoded arguments, until the loop takes them
+  size_t hc_req_len;
+  size_t hc_req_refused;   // nonzero: the arguments were this large and were not sent
+  uint8_t *hc_ans;
+  size_t hc_ans_len;
+  int hc_ans_ok;
 } weft_guest;
 
 static uint64_t ts_ns(struct timespec t) { return (uint64_t)t.tv_sec * 1000000000ull + (uint64_t)t.tv_nsec; }
@@ -536,6 +538,8 @@ static void guest_release(weft_guest *g) {
   if (atomic_fetch_sub(&g->refs, 1) != 1) return;
   free_msgs(g->inbox);
   free_msgs(g->outbox);
+  free(g->hc_req);
+  free(g->hc_ans);
   for (int i = 0; i < 2; i++) free(g->out[i].buf);
   pthread_mutex_destroy(&g->out_lock);
   pthread_cond_destroy(&g->out_space);
@@ -777,15 +781,6 @@ static wasmtime_error_t *ipc_recv(void *env, wasmtime_context_t *ctx, const wasm
   return NULL;
 }
 
-// fetch, notifications and clipboard answer err until weft implements them:
-// apps that import them still link and run, and see a clear reason.
-static wasmtime_error_t *unavailable(void *env, wasmtime_context_t *ctx, const wasmtime_component_func_type_t *ty,
-                                     wasmtime_component_val_t *args, size_t nargs, wasmtime_component_val_t *res, size_t nres) {
-  (void)ctx; (void)ty; (void)args; (void)nargs;
-  if (nres == 1) set_result(&res[0], 0, (const char *)env);
-  return NULL;
-}
-
 static wasmtime_error_t *add_funcs(wasmtime_component_linker_instance_t *root, const char *iface,
                                    const char *const *names, const component_host_cb_t *cbs, void *const *envs, int n) {
   wasmtime_component_linker_instance_t *inst = NULL;
@@ -796,22 +791,15 @@ static wasmtime_error_t *add_funcs(wasmtime_component_linker_instance_t *root, c
   return err;
 }
 
-// Defines weft:app@0.1.0 in a component linker. Returns a wasmtime_error_t* or NULL.
+// Defines weft:app@0.1.0's notify and ipc in a component linker (fetch,
+// notifications and clipboard are host calls the loop defines with
+// weft_define_host_funcs). Returns a wasmtime_error_t* or NULL.
 wasmtime_error_t *weft_define_weft_app(wasmtime_component_linker_t *linker) {
   wasmtime_component_linker_instance_t *root = wt.component_linker_root(linker);
-  static const char *no_fetch = "weft:app/fetch is not available in this weft yet";
-  static const char *no_notes = "weft:app/notifications is not available in this weft yet";
-  static const char *no_clip = "weft:app/clipboard is not available in this weft yet";
   wasmtime_error_t *err = add_funcs(root, "weft:app/notify@0.1.0", (const char *const[]){"ready"},
                                     (const component_host_cb_t[]){notify_ready}, (void *const[]){NULL}, 1);
   if (!err) err = add_funcs(root, "weft:app/ipc@0.1.0", (const char *const[]){"send", "recv"},
                             (const component_host_cb_t[]){ipc_send, ipc_recv}, (void *const[]){NULL, NULL}, 2);
-  if (!err) err = add_funcs(root, "weft:app/fetch@0.1.0", (const char *const[]){"fetch"},
-                            (const component_host_cb_t[]){unavailable}, (void *const[]){(void *)no_fetch}, 1);
-  if (!err) err = add_funcs(root, "weft:app/notifications@0.1.0", (const char *const[]){"notify"},
-                            (const component_host_cb_t[]){unavailable}, (void *const[]){(void *)no_notes}, 1);
-  if (!err) err = add_funcs(root, "weft:app/clipboard@0.1.0", (const char *const[]){"read", "write"},
-                            (const component_host_cb_t[]){unavailable, unavailable}, (void *const[]){(void *)no_clip, (void *)no_clip}, 2);
   wt.component_linker_instance_delete(root);
   return err;
 }
@@ -864,6 +852,184 @@ long weft_guest_ipc_take(weft_guest *g, char *out, size_t max) {
   free(m);
   return n;
 }
+
+// ---- host calls: a guest thread asks the loop and waits for its answer -------------
+// For host functions whose work must happen in JS (fetch, notifications, the
+// compositor's clipboard, …), which cannot run on a guest's thread. The
+// guest's thread encodes the arguments (component_values.c), posts
+// EV_HOST_CALL and waits on its condition variable; the loop takes the
+// request, computes the answer (asynchronously if it likes) and posts the
+// encoded results back, which wakes the guest. A stop wakes it too: the call
+// ends at once with "stopped by host", and an answer that arrives later finds
+// a different sequence number and is dropped. One call per guest at a time
+// (its thread is blocked in it); arguments over HC_MAX_REQUEST are not sent —
+// the loop is told their size and answers with an error of its own choosing.
+#define HC_MAX_REQUEST (1u << 20)
+#define HC_MAX_ANSWER (64u << 20)
+enum { HC_IDLE = 0, HC_POSTED, HC_TAKEN, HC_ANSWERED };
+enum { HC_DONE = 0, HC_STOPPED = 1, HC_BUSY = 2 };
+
+// Blocks the calling guest thread. Takes `req` (malloc'd, may be NULL). On
+// HC_DONE, *ans (malloc'd, the caller frees it) holds the answer and *ok says
+// whether the loop answered with results (1) or with a failure message (0).
+static int host_call(weft_guest *g, uint32_t kind, uint8_t *req, size_t len, size_t refused, uint8_t **ans,
+                     size_t *ans_len, int *ok) {
+  pthread_mutex_lock(&g->out_lock);
+  if (g->hc_state != HC_IDLE) {
+    pthread_mutex_unlock(&g->out_lock);
+    free(req);
+    return HC_BUSY;
+  }
+  g->hc_state = HC_POSTED;
+  g->hc_kind = kind;
+  uint64_t seq = ++g->hc_seq;
+  g->hc_req = req;
+  g->hc_req_len = len;
+  g->hc_req_refused = refused;
+  pthread_mutex_unlock(&g->out_lock);
+  q_push(EV_HOST_CALL, g->id, seq);
+  pthread_mutex_lock(&g->out_lock);
+  while (g->hc_state != HC_ANSWERED && atomic_load(&g->stop) == STOP_NONE) pthread_cond_wait(&g->wake, &g->out_lock);
+  int rc = HC_STOPPED;
+  if (g->hc_state == HC_ANSWERED) {
+    rc = HC_DONE;
+    *ans = g->hc_ans;
+    *ans_len = g->hc_ans_len;
+    *ok = g->hc_ans_ok;
+    g->hc_ans = NULL;
+  }
+  free(g->hc_req); // still ours if the loop never took it
+  g->hc_req = NULL;
+  g->hc_state = HC_IDLE;
+  pthread_mutex_unlock(&g->out_lock);
+  return rc;
+}
+
+// A host function of a component defined by the loop: `env` names it and its kind.
+typedef struct {
+  uint32_t kind;
+  char name[]; // "iface#func", for messages
+} hc_func;
+
+static wasmtime_error_t *errorf(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+static wasmtime_error_t *errorf(const char *fmt, ...) {
+  char buf[512];
+  va_list ap;
+  va_start(ap, fmt);
+  vsnprintf(buf, sizeof buf, fmt, ap);
+  va_end(ap);
+  return wt.error_new(buf);
+}
+
+static wasmtime_error_t *host_call_func(void *env, wasmtime_context_t *ctx, const wasmtime_component_func_type_t *ty,
+                                        wasmtime_component_val_t *args, size_t nargs, wasmtime_component_val_t *res,
+                                        size_t nres) {
+  (void)ctx; (void)ty;
+  hc_func *f = env;
+  weft_guest *g = current_guest;
+  // Only a guest's own thread may wait for the loop; on the loop thread (a
+  // start function during instantiation) waiting would deadlock.
+  if (!g) return errorf("%s: host calls are not available while the guest is being instantiated", f->name);
+  long long size = cv_encoded_size(args, nargs);
+  if (size < 0) return errorf("%s: resources cannot be passed to this host function", f->name);
+  uint8_t *req = NULL;
+  size_t refused = 0;
+  if ((unsigned long long)size > HC_MAX_REQUEST) {
+    refused = (size_t)size;
+    size = 0;
+  } else {
+    if (!(req = malloc((size_t)size))) return errorf("%s: out of host memory", f->name);
+    cv_encode(args, nargs, req);
+  }
+  uint8_t *ans = NULL;
+  size_t ans_len = 0;
+  int ok = 0;
+  int rc = host_call(g, f->kind, req, (size_t)size, refused, &ans, &ans_len, &ok);
+  if (rc == HC_STOPPED) return wt.error_new("stopped by host");
+  if (rc == HC_BUSY) return errorf("%s: another host call is in progress on this guest", f->name);
+  wasmtime_error_t *err = NULL;
+  const char *why;
+  if (!ok) err = errorf("%s: %.*s", f->name, (int)(ans_len > 400 ? 400 : ans_len), ans ? (const char *)ans : "");
+  else if ((why = cv_check(ans, ans_len, nres))) err = errorf("%s: the host answered wrongly: %s", f->name, why);
+  else cv_decode(ans, res, nres);
+  free(ans);
+  return err;
+}
+
+static void hc_func_free(void *env) { free(env); }
+
+// Defines host functions that the loop answers, in instance `iface` of a
+// component linker: `names` is NUL-separated and ends with an empty name;
+// kinds[i] is what the loop sees for names' i-th. NULL or a wasmtime_error_t*.
+wasmtime_error_t *weft_define_host_funcs(wasmtime_component_linker_t *linker, const char *iface, const char *names,
+                                         const uint32_t *kinds) {
+  wasmtime_component_linker_instance_t *root = wt.component_linker_root(linker), *inst = NULL;
+  wasmtime_error_t *err = wt.component_linker_instance_add_instance(root, iface, strlen(iface), &inst);
+  for (size_t i = 0; !err && *names; names += strlen(names) + 1, i++) {
+    size_t n = strlen(iface) + 1 + strlen(names) + 1;
+    hc_func *f = malloc(sizeof *f + n);
+    if (!f) { err = wt.error_new("out of host memory"); break; }
+    f->kind = kinds[i];
+    snprintf(f->name, n, "%s#%s", iface, names);
+    err = wt.component_linker_instance_add_func(inst, names, strlen(names), host_call_func, f, hc_func_free);
+  }
+  if (inst) wt.component_linker_instance_delete(inst);
+  wt.component_linker_instance_delete(root);
+  return err;
+}
+
+// After EV_HOST_CALL: takes the guest's pending request into `out`. Returns
+// its length with meta = {kind, seq, refused size}; -1 when nothing is
+// pending (the guest gave up: stopped); -2 when `out` is smaller than
+// meta[3] (call again with a larger buffer).
+long long weft_host_call_take(weft_guest *g, uint8_t *out, size_t max, uint64_t *meta) {
+  pthread_mutex_lock(&g->out_lock);
+  if (g->hc_state != HC_POSTED) {
+    pthread_mutex_unlock(&g->out_lock);
+    return -1;
+  }
+  if (g->hc_req_len > max) {
+    meta[3] = g->hc_req_len;
+    pthread_mutex_unlock(&g->out_lock);
+    return -2;
+  }
+  long long n = (long long)g->hc_req_len;
+  if (n) memcpy(out, g->hc_req, (size_t)n);
+  free(g->hc_req);
+  g->hc_req = NULL;
+  meta[0] = g->hc_kind;
+  meta[1] = g->hc_seq;
+  meta[2] = g->hc_req_refused;
+  g->hc_state = HC_TAKEN;
+  pthread_mutex_unlock(&g->out_lock);
+  return n;
+}
+
+// The loop's answer to call `seq`: encoded results (ok) or a failure message
+// (!ok, the guest traps with it). 0; -ESTALE when the guest no longer waits
+// for this call (dropped); -E2BIG over HC_MAX_ANSWER; -ENOMEM.
+int weft_host_call_answer(weft_guest *g, uint64_t seq, int ok, const uint8_t *data, size_t len) {
+  if (len > HC_MAX_ANSWER) return -E2BIG;
+  uint8_t *copy = malloc(len ? len : 1);
+  if (!copy) return -ENOMEM;
+  if (len) memcpy(copy, data, len);
+  pthread_mutex_lock(&g->out_lock);
+  if (g->hc_state != HC_TAKEN || g->hc_seq != seq) {
+    pthread_mutex_unlock(&g->out_lock);
+    free(copy);
+    return -ESTALE;
+  }
+  g->hc_ans = copy;
+  g->hc_ans_len = len;
+  g->hc_ans_ok = ok;
+  g->hc_state = HC_ANSWERED;
+  pthread_cond_broadcast(&g->wake);
+  pthread_mutex_unlock(&g->out_lock);
+  return 0;
+}
+
+size_t weft_host_call_max_request(void) { return HC_MAX_REQUEST; }
+size_t weft_host_call_max_answer(void) { return HC_MAX_ANSWER; }
 
 // ---- compiling off the loop -------------------------------------------------------
 // Cranelift takes milliseconds for a small module and tens of seconds for a
@@ -959,6 +1125,7 @@ int weft_load_wasmtime(const char *libwasmtime) {
   SYM(component_linker_instance_add_func, "wasmtime_component_linker_instance_add_func");
   SYM(component_linker_instance_delete, "wasmtime_component_linker_instance_delete");
 #undef SYM
+  if (cv_bind(h) != 0) return -ENOSYS;
   wasmtime_loaded = 1;
   return 0;
 }
@@ -987,4 +1154,4 @@ int weft_init(void) {
   return wake_r;
 }
 
-int weft_abi_version(void) { return 9; }
+int weft_abi_version(void) { return 10; }

@@ -17,6 +17,7 @@ interface GuestHandlers {
   output: Handler;
   ready?: Handler;
   ipc?: Handler;
+  hostCall?: Handler;
 }
 const guests = new Map<number, GuestHandlers>();
 
@@ -30,7 +31,12 @@ function dispatch(kind: number, id: number): void {
   else if (kind === EventKind.compiled) h = compileHandlers.get(id);
   else {
     const g = guests.get(id);
-    h = kind === EventKind.guestExit ? g?.exit : kind === EventKind.guestOutput ? g?.output : kind === EventKind.guestReady ? g?.ready : g?.ipc;
+    h =
+      kind === EventKind.guestExit ? g?.exit
+      : kind === EventKind.guestOutput ? g?.output
+      : kind === EventKind.guestReady ? g?.ready
+      : kind === EventKind.hostCall ? g?.hostCall
+      : g?.ipc;
   }
   if (!h) return; // unregistered meanwhile (e.g. an fd closed after it fired)
   try {

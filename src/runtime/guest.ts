@@ -6,7 +6,7 @@
 //   result, delete the store (main). A stop sets a flag and bumps the epoch;
 //   the guest's epoch callback (native) ends the call at its next check.
 import type { Pointer } from "bun:ffi";
-import { defineInterruptiblePoll, defineWeftApp, guestNative, StopReason } from "../../ffi/native.ts";
+import { defineInterruptiblePoll, defineWeftApp, guestNative, hostCallNative, StopReason } from "../../ffi/native.ts";
 import {
   check,
   Component,
@@ -27,6 +27,8 @@ import {
 import { loopEvents } from "../loop/index.ts";
 import { GUEST_THREAD_STACK, engineFor } from "./engine.ts";
 import type { ExitStatus } from "./exit.ts";
+import { hostCalls, serveHostCall, type GuestContext } from "./host-calls.ts";
+import "./weft-app/index.ts"; // registers weft:app's host calls before any linker is made
 
 export interface Preopen {
   host: string;
@@ -60,6 +62,8 @@ export interface GuestOptions {
   onReady?: () => void;
   /** A component called weft:app/ipc.send(payload). */
   onIpc?: (payload: string) => void;
+  /** What host calls see of this guest (capabilities, session, …). */
+  context?: GuestContext;
 }
 
 export const DEFAULT_MEMORY_BYTES = 512 * 1024 * 1024;
@@ -109,18 +113,25 @@ function rootCause(message: string): string {
   return (caused ? text.at(-1) : text[0]) ?? message;
 }
 
-/** One component linker with synchronous WASI 0.2 per engine. */
-const componentLinkers = new Map<Pointer, ComponentLinker>();
+/**
+ * One component linker per engine: synchronous WASI 0.2, weft:app's native
+ * notify/ipc, and every registered host call. Remade when a host call was
+ * registered after it (instances do not keep their linker).
+ */
+const componentLinkers = new Map<Pointer, { linker: ComponentLinker; generation: number }>();
 function componentLinker(fuel: boolean): ComponentLinker {
   const engine = engineFor(fuel);
   let l = componentLinkers.get(engine.ptr);
-  if (!l) {
-    l = new ComponentLinker(engine);
-    l.addWasip2();
-    check(defineWeftApp(l.ptr), "define weft:app");
+  if (!l || l.generation !== hostCalls.generation) {
+    l?.linker.delete();
+    const linker = new ComponentLinker(engine);
+    linker.addWasip2();
+    check(defineWeftApp(linker.ptr), "define weft:app");
+    hostCalls.defineAll(linker.ptr);
+    l = { linker, generation: hostCalls.generation };
     componentLinkers.set(engine.ptr, l);
   }
-  return l;
+  return l.linker;
 }
 
 /** Imports resolved once per compiled module (the linker of its engine never changes). */
@@ -146,6 +157,8 @@ export class Guest {
   private stopCause: "stopped" | "timeout" | null = null;
   private readonly readBuf: Uint8Array;
   private done = false;
+  /** Aborted when the guest is stopped or ends: host calls still running stop waiting. */
+  private readonly hostCallsAbort = new AbortController();
 
   constructor(
     readonly module: Module | Component,
@@ -195,6 +208,7 @@ export class Guest {
       output: () => this.drainOutput(),
       ready: () => this.opts.onReady?.(),
       ipc: () => this.drainIpc(),
+      hostCall: () => this.onHostCall(),
     });
     const entry = this.module instanceof Component ? this.prepareComponent(store, native, fuel) : this.prepareModule(store, native, fuel);
     if ("status" in entry) return this.endEarly(entry.status);
@@ -245,6 +259,7 @@ export class Guest {
     if (this.done || !this.native) return;
     this.stopCause ??= cause;
     guestNative.stop(this.native);
+    this.hostCallsAbort.abort();
   }
 
   get running(): boolean {
@@ -258,6 +273,19 @@ export class Guest {
   ipcSend(payload: string): boolean {
     if (this.done || !this.native) return false;
     return guestNative.ipcPush(this.native, new TextEncoder().encode(payload));
+  }
+
+  /** A host call is waiting: answer it (now or when its handler resolves), unless the guest is gone by then. */
+  private onHostCall(): void {
+    const native = this.native;
+    if (!native) return;
+    const req = hostCallNative.take(native);
+    if (!req) return; // it gave up (stopped) before we got to it
+    const guest = { guestId: this.id, context: this.opts.context ?? {}, signal: this.hostCallsAbort.signal };
+    serveHostCall(req, guest, (ok, bytes) => {
+      if (this.native !== native) return; // ended meanwhile: the answer is dropped
+      hostCallNative.answer(native, req.seq, ok, bytes); // "stale" (stopped meanwhile) is dropped too
+    });
   }
 
   private drainIpc(): void {
@@ -331,6 +359,7 @@ export class Guest {
 
   private cleanup(): void {
     if (this.timer) clearTimeout(this.timer);
+    this.hostCallsAbort.abort();
     loopEvents.offGuest(this.id);
     // The store first: it drops the output streams, whose references keep the
     // native guest alive until Wasmtime's writer threads are done with it.

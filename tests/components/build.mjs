@@ -93,7 +93,7 @@ if (mode === 'adapt') {
       // guests use weft:app/fetch instead.
       disableFeatures: ['http', 'fetch-event'],
     });
-    const imports = await check(out, component, [/^wasi:/, /^weft:app\//]);
+    const imports = await check(out, component, [/^wasi:/, /^weft:app\//, /^weft:test-guests\//]);
     await emit(out, component, t0, imports);
   }
 } else {

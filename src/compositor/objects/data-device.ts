@@ -6,7 +6,14 @@
 // the data it passes us a pipe (receive) and we forward the pipe to the
 // source's owner (send), who writes into it. The bytes never pass through
 // weft. Drag-and-drop is not supported yet: start_drag cancels the source.
+//
+// weft itself can hold the selection too (an app's weft:app/clipboard.write):
+// then it is offered as text and weft writes it into the pipes it is given.
+// And weft can read the selection (clipboard.read): it hands the source's
+// owner a pipe of its own and reads it on the loop, bounded in size and time.
 import { closeSync } from "node:fs";
+import { closeFd, EAGAIN, growPipe, pipe, readFd, setNonBlocking, writeFd } from "../../../ffi/libc.ts";
+import { watchFd } from "../../loop/fd.ts";
 import { ProtocolError, type Client, type Resource } from "../wl.ts";
 import { wayland } from "../protocol/index.ts";
 import type { Compositor } from "../compositor.ts";
@@ -14,10 +21,20 @@ import type { Compositor } from "../compositor.ts";
 const { wl_data_device_manager, wl_data_source, wl_data_device, wl_data_offer } = wayland;
 type SourceRes = Resource<typeof wl_data_source, { mimes: string[]; used: boolean }>;
 type DeviceRes = Resource<typeof wl_data_device, null>;
-type OfferRes = Resource<typeof wl_data_offer, { source: SourceRes | null }>;
+type OfferRes = Resource<typeof wl_data_offer, { selection: Selection | null }>;
+
+/** The clipboard's owner: a client's data source, or weft's own text. */
+type Selection = { owner: "client"; source: SourceRes } | { owner: "weft"; text: Uint8Array };
+
+/** What weft's own selection offers, best first. */
+const WEFT_MIMES = ["text/plain;charset=utf-8", "text/plain"];
+/** Text types weft asks a client's source for, best first. */
+const TEXT_MIMES = ["text/plain;charset=utf-8", "UTF8_STRING", "text/plain", "TEXT", "STRING"];
+
+export const CLIPBOARD_LIMITS = { bytes: 1 << 20, timeoutMs: 2000 };
 
 export class DataDevice {
-  selection: SourceRes | null = null;
+  private current: Selection | null = null;
   private devices = new Map<number, Set<DeviceRes>>();
   private offers = new Set<OfferRes>();
 
@@ -46,7 +63,7 @@ export class DataDevice {
                   if (s?.data.used) throw new ProtocolError(r, wl_data_source.enums.error.invalid_source, "source was already used");
                   if (comp.seat.keyboardFocus?.client !== r.client) return;
                   if (s) s.data.used = true;
-                  dd.setSelection(s);
+                  dd.setSelection(s ? { owner: "client", source: s } : null);
                 },
                 release() {},
               },
@@ -68,16 +85,45 @@ export class DataDevice {
     });
   }
 
-  setSelection(source: SourceRes | null): void {
-    const old = this.selection;
-    this.selection = source;
-    if (old && old !== source && !old.destroyed) old.post("cancelled");
+  /** The client data source that holds the clipboard, if a client does. */
+  get selection(): SourceRes | null {
+    return this.current?.owner === "client" ? this.current.source : null;
+  }
+
+  setSelection(sel: Selection | null): void {
+    const old = this.current;
+    this.current = sel;
+    if (old?.owner === "client" && !old.source.destroyed && !(sel?.owner === "client" && sel.source === old.source)) old.source.post("cancelled");
     // Offers of the old selection stay valid objects but lead nowhere.
-    for (const o of this.offers) if (o.data.source === old) o.data.source = null;
+    for (const o of this.offers) if (o.data.selection === old) o.data.selection = null;
     const focus = this.comp.seat.keyboardFocus?.client;
     if (focus) for (const d of this.devices.get(focus.ptr) ?? []) this.offerTo(d);
-    this.comp.events.emit("selection", source?.data.mimes ?? null);
+    this.comp.events.emit("selection", sel ? mimesOf(sel) : null);
     this.comp.server.scheduleFlush();
+  }
+
+  /** weft takes the clipboard with `text` (an app's clipboard.write). */
+  writeText(text: string): void {
+    this.setSelection({ owner: "weft", text: new TextEncoder().encode(text) });
+  }
+
+  /**
+   * The clipboard's text (an app's clipboard.read): weft's own, or read from
+   * the owning client through a pipe, at most CLIPBOARD_LIMITS.bytes within
+   * CLIPBOARD_LIMITS.timeoutMs. Rejects with a message a person can act on.
+   */
+  readText(signal?: AbortSignal): Promise<string> {
+    const sel = this.current;
+    if (!sel || (sel.owner === "client" && sel.source.destroyed)) return Promise.reject(new Error("the clipboard is empty"));
+    if (sel.owner === "weft") return Promise.resolve(new TextDecoder().decode(sel.text));
+    const source = sel.source;
+    const mime = TEXT_MIMES.find((m) => source.data.mimes.includes(m));
+    if (!mime) return Promise.reject(new Error(`the clipboard holds no text (it offers ${source.data.mimes.join(", ") || "nothing"})`));
+    const [r, w] = pipe();
+    source.post("send", mime, w);
+    closeFd(w); // libwayland dup'ed it for the event; the client holds the write end now
+    this.comp.server.scheduleFlush();
+    return readAll(r, signal);
   }
 
   /** Keyboard focus moved: the newly focused client learns the current selection. */
@@ -87,19 +133,86 @@ export class DataDevice {
   }
 
   private offerTo(d: DeviceRes): void {
-    const src = this.selection;
-    if (!src || src.destroyed) {
+    const sel = this.current;
+    if (!sel || (sel.owner === "client" && sel.source.destroyed)) {
       d.post("selection", null);
       return;
     }
     const offer = d.client.createResource(wl_data_offer, d.version, 0) as OfferRes;
-    offer.implement(offerImpl, { source: src });
+    offer.implement(offerImpl, { selection: sel });
     this.offers.add(offer);
     offer.onDestroy(() => this.offers.delete(offer));
     d.post("data_offer", offer);
-    for (const m of src.data.mimes) offer.post("offer", m);
+    for (const m of mimesOf(sel)) offer.post("offer", m);
     d.post("selection", offer);
   }
+}
+
+function mimesOf(sel: Selection): string[] {
+  return sel.owner === "client" ? sel.source.data.mimes : WEFT_MIMES;
+}
+
+/** Reads `fd` to its end on the loop (never blocking it), then closes it. */
+function readAll(fd: number, signal?: AbortSignal): Promise<string> {
+  return new Promise((resolve, reject) => {
+    const chunks: Uint8Array[] = [];
+    let total = 0;
+    const buf = new Uint8Array(64 * 1024);
+    const finish = (err: Error | null) => {
+      clearTimeout(timer);
+      signal?.removeEventListener("abort", onAbort);
+      watch.close();
+      closeFd(fd);
+      if (err) return reject(err);
+      resolve(new TextDecoder().decode(Buffer.concat(chunks)));
+    };
+    const onAbort = () => finish(new Error("aborted"));
+    const timer = setTimeout(
+      () => finish(new Error(`the app holding the clipboard did not hand it over within ${CLIPBOARD_LIMITS.timeoutMs / 1000} s`)),
+      CLIPBOARD_LIMITS.timeoutMs,
+    );
+    signal?.addEventListener("abort", onAbort);
+    // One read per readiness: the fd is blocking, and readable means one read will not block.
+    const watch = watchFd(fd, () => {
+      const n = readFd(fd, buf);
+      if (n === -EAGAIN) return;
+      if (n < 0) return finish(new Error(`reading the clipboard failed (errno ${-n})`));
+      if (n === 0) return finish(null);
+      total += n;
+      if (total > CLIPBOARD_LIMITS.bytes) return finish(new Error(`the clipboard holds more than ${CLIPBOARD_LIMITS.bytes} bytes`));
+      chunks.push(buf.slice(0, n));
+    });
+  });
+}
+
+/**
+ * Writes weft's selection into a client's pipe without blocking the loop:
+ * non-blocking, the pipe grown to fit when the kernel allows, and what does
+ * not fit retried every 10 ms for up to CLIPBOARD_LIMITS.timeoutMs.
+ */
+function writeAll(fd: number, data: Uint8Array): void {
+  try {
+    setNonBlocking(fd);
+  } catch {
+    closeFd(fd);
+    return;
+  }
+  if (data.length > 65536) growPipe(fd, data.length);
+  let at = 0;
+  const deadline = performance.now() + CLIPBOARD_LIMITS.timeoutMs;
+  const step = () => {
+    while (at < data.length) {
+      const n = writeFd(fd, data.subarray(at));
+      if (n === -EAGAIN) {
+        if (performance.now() < deadline) return void setTimeout(step, 10);
+        break; // the client does not read: give up, it sees a short read
+      }
+      if (n <= 0) break; // EPIPE: the client went away
+      at += n;
+    }
+    closeFd(fd);
+  };
+  step();
 }
 
 const sourceImpl = {
@@ -112,10 +225,11 @@ const sourceImpl = {
 
 const offerImpl = {
   accept() {},
-  // The client gives us the write end of a pipe; the source's owner fills it.
+  // The client gives us the write end of a pipe; the selection's owner fills it.
   receive(r: OfferRes, mime: string, fd: number) {
-    const src = r.data.source;
-    if (src && !src.destroyed && src.data.mimes.includes(mime)) src.post("send", mime, fd);
+    const sel = r.data.selection;
+    if (sel?.owner === "weft" && WEFT_MIMES.includes(mime)) return writeAll(fd, sel.text); // closes fd when done
+    if (sel?.owner === "client" && !sel.source.destroyed && sel.source.data.mimes.includes(mime)) sel.source.post("send", mime, fd);
     closeSync(fd); // libwayland dup'ed it for the event; ours is done
   },
   destroy() {},

@@ -1,0 +1,35 @@
+// weft:app/notifications: needs `sys:notifications`; hands the notification
+// to the session (which broadcasts NOTIFICATION for the system UI's toast).
+// Bounded: sizes are capped and each session may post at most
+// NOTIFY_LIMITS.perWindow notifications per window; over it, an err.
+import { cv, read, type CVal } from "../component-values.ts";
+import type { HostCall } from "../host-calls.ts";
+
+export const NOTIFY_LIMITS = { titleChars: 256, bodyChars: 4096, iconChars: 1024, perWindow: 10, windowMs: 10_000 };
+
+const fail = (message: string): CVal[] => [cv.err(`notifications: ${message}`)];
+
+/** Recent post times per app context (one per session), for the rate limit. */
+const recent = new WeakMap<object, number[]>();
+
+export function notifyCall(call: HostCall): CVal[] {
+  const title = read.string(call.args[0], "notify: title");
+  const body = read.string(call.args[1], "notify: body");
+  const icon = read.option(call.args[2], "notify: icon", read.string);
+  const app = call.context.app;
+  if (!app || !app.notify) return fail("this guest runs outside an app session, so it cannot post notifications");
+  if (!app.capabilities.some((c) => c.kind === "sys:notifications")) return fail("capability sys:notifications not granted");
+  if (title.length > NOTIFY_LIMITS.titleChars) return fail(`the title is longer than ${NOTIFY_LIMITS.titleChars} characters`);
+  if (body.length > NOTIFY_LIMITS.bodyChars) return fail(`the body is longer than ${NOTIFY_LIMITS.bodyChars} characters`);
+  if (icon !== null && icon.length > NOTIFY_LIMITS.iconChars) return fail(`the icon is longer than ${NOTIFY_LIMITS.iconChars} characters`);
+  const now = performance.now();
+  const times = (recent.get(app) ?? []).filter((t) => now - t < NOTIFY_LIMITS.windowMs);
+  if (times.length >= NOTIFY_LIMITS.perWindow) {
+    recent.set(app, times);
+    return fail(`too many notifications (at most ${NOTIFY_LIMITS.perWindow} per ${NOTIFY_LIMITS.windowMs / 1000} s)`);
+  }
+  times.push(now);
+  recent.set(app, times);
+  app.notify({ title, body, icon });
+  return [cv.ok()];
+}
