@@ -21,6 +21,10 @@ export class Api {
       else if (e.type === "ready") this.broadcast({ type: "APP_READY", session_id: s.id, app_id: s.appId });
       else if (e.type === "state") this.broadcast(this.stateOf(s.id));
       else if (e.type === "ipc") this.broadcast({ type: "IPC_MESSAGE", session_id: s.id, payload: e.payload });
+      else if (e.type === "notification") {
+        const n = e.notification;
+        this.broadcast({ type: "NOTIFICATION", session_id: s.id, app_id: s.appId, title: n.title, body: n.body, icon: n.icon });
+      }
     });
   }
 

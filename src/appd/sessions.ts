@@ -17,6 +17,8 @@ import { Listeners } from "../system/listeners.ts";
 import { log } from "../system/log.ts";
 import { sessionStateRoot } from "../system/paths.ts";
 import { STATE_TOKEN_RE } from "./persistence.ts";
+import type { ClipboardPort, Notification } from "../runtime/weft-app/context.ts";
+import { parseCapability, type Capability } from "./capabilities.ts";
 import type { Manifest } from "./manifest.ts";
 import { appDataDir, checkLaunch } from "./package-store.ts";
 
@@ -35,7 +37,8 @@ export type SessionEvent =
   | { type: "ready"; session: Session }
   | { type: "state"; session: Session }
   | { type: "output"; session: Session; line: LogLine }
-  | { type: "ipc"; session: Session; payload: string };
+  | { type: "ipc"; session: Session; payload: string }
+  | { type: "notification"; session: Session; notification: Notification };
 
 export interface SessionOptions {
   /** Allow packages that are unsigned (the user said so). */
@@ -45,6 +48,8 @@ export interface SessionOptions {
   backoffMs?: (attempt: number) => number;
   /** Where sessions of apps with `persist_state` keep /state; default sessionStateRoot(). */
   stateRoot?: string;
+  /** The compositor's clipboard, for apps' weft:app/clipboard (absent: no compositor in this process). */
+  clipboard?: ClipboardPort;
 }
 
 export interface LaunchOptions {
@@ -109,6 +114,11 @@ export class Session {
   /** A component (weft:app, ipc) rather than a Preview 1 module (READY on stdout). */
   readonly isComponent: boolean;
 
+  /** The manifest's capabilities, parsed (they were validated at install and launch). */
+  get capabilities(): Capability[] {
+    return this.manifest.capabilities.map(parseCapability).filter((c): c is Capability => !(c instanceof Error));
+  }
+
   get alive(): boolean {
     return this.state === "starting" || this.state === "running" || this.state === "stopping";
   }
@@ -134,6 +144,16 @@ export class Session {
         if (this.state === "starting" && this.guest === guest) this.becomeReady();
       },
       onIpc: (payload) => this.mgr.emit({ type: "ipc", session: this, payload }),
+      // What weft:app's host calls (fetch, notifications, clipboard) may do for this app.
+      context: {
+        app: {
+          sessionId: this.id,
+          appId: this.appId,
+          capabilities: this.capabilities,
+          notify: (notification) => this.mgr.emit({ type: "notification", session: this, notification }),
+          clipboard: this.mgr.options.clipboard,
+        },
+      },
     });
     this.guest = guest;
     guest.exited.then((status) => this.onExit(guest, status));

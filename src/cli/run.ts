@@ -128,6 +128,7 @@ const run: Command = {
       process.once("SIGTERM", () => resolve("SIGTERM"));
     });
     const stops: (() => Promise<void> | void)[] = [];
+    let clipboard: import("../runtime/weft-app/context.ts").ClipboardPort | undefined;
     const status: { clients?: () => number; apps?: () => number; connections?: () => number; onSessions?: (fn: () => void) => () => void } = {};
     if (o.compositor) {
       const { Compositor } = await import("../compositor/compositor.ts");
@@ -139,12 +140,13 @@ const run: Command = {
       const input = display.startInput(comp);
       stops.push(() => control.close(), () => input.destroy(), () => comp.destroy());
       status.clients = () => comp.server.clients.size;
+      clipboard = comp.dataDevice; // apps' weft:app/clipboard reaches this compositor's selection
       process.stdout.write(`WAYLAND_DISPLAY=${comp.socket}\n`);
     }
     if (o.appd) {
       const { startDaemon } = await import("../appd/daemon.ts");
       const { log } = await import("../system/log.ts");
-      const daemon = await startDaemon({ allowUnsigned: o.allowUnsigned, httpPort: o.httpPort, bundledApps: bundledAppDirs() });
+      const daemon = await startDaemon({ allowUnsigned: o.allowUnsigned, httpPort: o.httpPort, bundledApps: bundledAppDirs(), clipboard });
       stops.unshift(() => daemon.shutdown());
       status.apps = () => daemon.sessions.running().length;
       status.connections = () => daemon.unix.stats().connections;

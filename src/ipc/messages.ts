@@ -31,7 +31,9 @@ export type Response =
   | { type: "NAVIGATION_GESTURE"; gesture_type: number; fingers: number; dx: number; dy: number }
   | { type: "ERROR"; code: number; message: string }
   // weft's additions
-  | { type: "LOGS"; session_id: number; lines: { stream: "stdout" | "stderr"; text: string }[] };
+  | { type: "LOGS"; session_id: number; lines: { stream: "stdout" | "stderr"; text: string }[] }
+  /** Broadcast: an app posted weft:app/notifications.notify (the system UI shows a toast). */
+  | { type: "NOTIFICATION"; session_id: number; app_id: string; title: string; body: string; icon: string | null };
 
 export const ErrorCode = {
   badRequest: 1,

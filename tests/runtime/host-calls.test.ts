@@ -3,55 +3,13 @@
 // through a real componentize-js guest (tests/components/host.js) calling the
 // test interface weft:test-guests/echo (tests/runtime/echo-host.ts).
 import { beforeAll, describe, expect, test } from "bun:test";
-import { readFileSync } from "node:fs";
-import { join } from "node:path";
 import { HOST_CALL_LIMITS } from "../../ffi/native.ts";
-import { loadWasmAsync } from "../../src/runtime/cache.ts";
 import { cv, decodeValues, encodeValues, type CVal } from "../../src/runtime/component-values.ts";
-import type { Component, Module } from "../../ffi/wasmtime.ts";
-import { Guest, type GuestOptions } from "../../src/runtime/guest.ts";
-import { ROOT } from "../helpers.ts";
 import { echoCalls, hung, resetHang } from "./echo-host.ts";
+import { loadHostGuest, runHost as run, startHost as start } from "./host-guest.ts";
 
-export const HOST_GUEST = join(ROOT, "tests", "components", "build", "js-host.component.wasm");
-let component: Module | Component;
-
-beforeAll(async () => {
-  // Cold, Cranelift takes tens of seconds for this 12 MB component; then the disk cache answers.
-  component = await loadWasmAsync(readFileSync(HOST_GUEST));
-}, 240_000);
-
-function start(commands: string[], opts: Partial<GuestOptions> = {}) {
-  let out = "";
-  const lines: ((s: string) => void)[] = [];
-  const guest = new Guest(component, {
-    argv: ["host", ...commands],
-    stdout: "capture",
-    stderr: "capture",
-    ...opts,
-    onOutput: (s, b) => {
-      if (s === "stdout") out += new TextDecoder().decode(b);
-      for (const l of lines) l(out);
-    },
-  });
-  return {
-    guest,
-    out: () => out,
-    /** Resolves when stdout contains `needle` (rejects at the deadline). */
-    waitFor: (needle: string, ms = 10_000) =>
-      new Promise<void>((resolve, reject) => {
-        if (out.includes(needle)) return resolve();
-        const t = setTimeout(() => reject(new Error(`no "${needle}" within ${ms} ms; stdout: ${out}`)), ms);
-        lines.push((o) => o.includes(needle) && (clearTimeout(t), resolve()));
-      }),
-  };
-}
-
-async function run(commands: string[], opts: Partial<GuestOptions> = {}) {
-  const g = start(commands, opts);
-  const status = await g.guest.exited;
-  return { status, lines: g.out().trimEnd().split("\n") };
-}
+// Cold, Cranelift takes tens of seconds (minutes under load) for this 12 MB component; then the disk cache answers.
+beforeAll(() => loadHostGuest(), 600_000);
 
 describe("host calls", () => {
   test("a round trip: arguments reach the loop, the answer reaches the guest", async () => {
@@ -77,7 +35,7 @@ describe("host calls", () => {
 
   test("a stop ends a guest waiting for the loop at once; the late answer is dropped", async () => {
     resetHang();
-    const g = start(["echo|hang"]);
+    const g = await start(["echo|hang"]);
     await hung().entered;
     const t0 = performance.now();
     g.guest.stop();
@@ -116,7 +74,7 @@ describe("host calls", () => {
   });
 
   test("a guest spinning on both cores does not stall others' host calls", async () => {
-    const spinners = [start(["spin"]), start(["spin"])];
+    const spinners = [await start(["spin"]), await start(["spin"])];
     try {
       const t0 = performance.now();
       const r = await run(["many|300"]);

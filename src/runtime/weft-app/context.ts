@@ -9,6 +9,14 @@ export interface Notification {
   icon: string | null;
 }
 
+/** The compositor's clipboard (src/compositor/objects/data-device.ts), when one runs in this process. */
+export interface ClipboardPort {
+  /** The selection's text; rejects with a message a person can act on. */
+  readText(signal?: AbortSignal): Promise<string>;
+  /** weft takes the selection with this text. */
+  writeText(text: string): void;
+}
+
 export interface AppContext {
   sessionId: number;
   appId: string;
@@ -16,4 +24,6 @@ export interface AppContext {
   capabilities: readonly Capability[];
   /** Shows a notification (the daemon broadcasts it as NOTIFICATION). */
   notify?: (n: Notification) => void;
+  /** Absent when no compositor runs in this process. */
+  clipboard?: ClipboardPort;
 }

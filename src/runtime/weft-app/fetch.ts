@@ -36,7 +36,10 @@ export function fetchRefusal(caps: readonly Capability[], url: URL): string | nu
   const host = url.hostname.replace(/^\[|\]$/g, "").toLowerCase();
   const named = caps.some((c) => c.kind === "net:fetch" && c.domain === host);
   if (named) return null;
-  if (isLoopback(host)) return `capability net:fetch:${host} not granted (net:fetch:* does not include loopback)`;
+  if (isLoopback(host)) {
+    const star = caps.some((c) => c.kind === "net:fetch" && c.domain === "*");
+    return `capability net:fetch:${host} not granted${star ? " (net:fetch:* does not include loopback)" : ""}`;
+  }
   if (!allowsFetch(caps, host)) return `capability net:fetch:${host} not granted`;
   return null;
 }
