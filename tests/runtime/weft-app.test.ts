@@ -8,6 +8,9 @@ import { FETCH_LIMITS } from "../../src/runtime/weft-app/fetch.ts";
 import { NOTIFY_LIMITS } from "../../src/runtime/weft-app/notifications.ts";
 import { loadHostGuest, runHost, startHost } from "./host-guest.ts";
 
+/** Guests are SCHED_IDLE: on a loaded machine even short runs take seconds. */
+const T = 30_000;
+
 const caps = (...c: string[]): Capability[] => c.map((s) => parseCapability(s) as Capability);
 const app = (capabilities: Capability[], notify?: (n: Notification) => void) => ({ context: { app: { sessionId: 1, appId: "org.weft.test.host", capabilities, notify } } });
 
@@ -55,7 +58,7 @@ beforeAll(async () => {
       }
       return new Response("?", { status: 500 });
     },
-  });
+  }, T);
   port = server.port!;
   base = `http://localhost:${port}`;
   await loadHostGuest();
@@ -68,13 +71,13 @@ describe("weft:app/fetch", () => {
     const r = await runHost([`fetch|GET|${base}/hello`, `fetch|GET|${base}/status`], app(caps("net:fetch:localhost")));
     expect(r.status).toMatchObject({ kind: "exit", code: 0 });
     expect(r.lines).toEqual(["fetch: ok 200 text/plain 5 hello", "fetch: ok 404 text/html 4 nope"]);
-  });
+  }, T);
 
   test("method, body and headers reach the server; Host is not the app's to set", async () => {
     const r = await runHost([`fetch|PUT|${base}/echo|the body|x-weft-test=yes,host=evil.example`], app(caps("net:fetch:localhost")));
     const json = JSON.parse(r.lines[0]!.split(" ").slice(5).join(" "));
     expect(json).toEqual({ method: "PUT", body: "the body", header: "yes", host: `localhost:${port}` });
-  });
+  }, T);
 
   test("denied: no capability, another domain, and loopback under net:fetch:*", async () => {
     const r1 = await runHost([`fetch|GET|${base}/hello`], app([]));
@@ -88,12 +91,12 @@ describe("weft:app/fetch", () => {
     ]);
     const r4 = await runHost([`fetch|GET|http://127.0.0.1:${port}/hello`], app(caps("net:fetch:127.0.0.1")));
     expect(r4.lines).toEqual(["fetch: ok 200 text/plain 5 hello"]);
-  });
+  }, T);
 
   test("outside an app session nothing is granted", async () => {
     const r = await runHost([`fetch|GET|${base}/hello`]);
     expect(r.lines[0]).toBe("fetch: err fetch: this guest runs outside an app session, so it holds no net:fetch capability");
-  });
+  }, T);
 
   test("redirects are followed only while they stay within the granted hosts", async () => {
     const r = await runHost(
@@ -104,7 +107,7 @@ describe("weft:app/fetch", () => {
     expect(r.lines[1]).toBe(`fetch: err fetch: redirected to http://127.0.0.1:${port}, but capability net:fetch:127.0.0.1 not granted`);
     expect(r.lines[2]).toMatch(/^fetch: ok 200 application\/json;charset=utf-8 \d+ \{"method":"GET","body":"",/);
     expect(r.lines[3]).toBe(`fetch: err fetch: more than ${FETCH_LIMITS.redirects} redirects`);
-  });
+  }, T);
 
   test("bad input: invalid URL, other schemes, bad method", async () => {
     const r = await runHost([`fetch|GET|not a url`, `fetch|GET|file:///etc/passwd`, `fetch|GE T|${base}/hello`], app(caps("net:fetch:*")));
@@ -113,13 +116,13 @@ describe("weft:app/fetch", () => {
       "fetch: err fetch: only http and https URLs can be fetched, not file:",
       'fetch: err fetch: invalid method "GE T"',
     ]);
-  });
+  }, T);
 
   test("bodies over the cap are refused, declared or streamed", async () => {
     const r = await runHost([`fetch|GET|${base}/big`, `fetch|GET|${base}/big-chunked`], app(caps("net:fetch:localhost")));
     const msg = `fetch: err fetch: the response body is larger than ${FETCH_LIMITS.bodyBytes} bytes`;
     expect(r.lines).toEqual([msg, msg]);
-  });
+  }, T);
 
   test("network errors and timeouts are errs", async () => {
     const closed = Bun.serve({ port: 0, hostname: "127.0.0.1", fetch: () => new Response("") });
@@ -134,7 +137,7 @@ describe("weft:app/fetch", () => {
     } finally {
       FETCH_LIMITS.timeoutMs = saved;
     }
-  });
+  }, T);
 
   test("stopping a guest while its fetch is in flight ends it at once and aborts the request", async () => {
     const entered = new Promise<void>((r) => (hangEntered = r));
@@ -148,7 +151,7 @@ describe("weft:app/fetch", () => {
     const deadline = Date.now() + 5000;
     while (aborted.length === before && Date.now() < deadline) await new Promise((r) => setImmediate(r));
     expect(aborted.length).toBe(before + 1);
-  });
+  }, T);
 });
 
 describe("weft:app/notifications", () => {
@@ -160,14 +163,14 @@ describe("weft:app/notifications", () => {
       { title: "Hello", body: "World ✓", icon: "icon.png" },
       { title: "No icon", body: "b", icon: null },
     ]);
-  });
+  }, T);
 
   test("denied without sys:notifications; nothing is shown", async () => {
     const got: Notification[] = [];
     const r = await runHost(["notify|t|b"], app(caps("net:fetch:*"), (n) => got.push(n)));
     expect(r.lines).toEqual(["notify: err notifications: capability sys:notifications not granted"]);
     expect(got).toEqual([]);
-  });
+  }, T);
 
   test("sizes are capped and posting is rate-limited", async () => {
     const got: Notification[] = [];
@@ -178,5 +181,5 @@ describe("weft:app/notifications", () => {
     expect(r.lines.slice(1, n + 1)).toEqual(Array(n).fill("notify: ok"));
     expect(r.lines[n + 1]).toBe(`notify: err notifications: too many notifications (at most ${n} per ${NOTIFY_LIMITS.windowMs / 1000} s)`);
     expect(got.length).toBe(n);
-  });
+  }, T);
 });
