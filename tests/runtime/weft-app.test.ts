@@ -58,7 +58,7 @@ beforeAll(async () => {
       }
       return new Response("?", { status: 500 });
     },
-  }, T);
+  });
   port = server.port!;
   base = `http://localhost:${port}`;
   await loadHostGuest();
