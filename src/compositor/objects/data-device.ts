@@ -158,7 +158,10 @@ function readAll(fd: number, signal?: AbortSignal): Promise<string> {
     const chunks: Uint8Array[] = [];
     let total = 0;
     const buf = new Uint8Array(64 * 1024);
+    let done = false;
     const finish = (err: Error | null) => {
+      if (done) return; // the fd is closed once: a second close could hit a reused number
+      done = true;
       clearTimeout(timer);
       signal?.removeEventListener("abort", onAbort);
       watch.close();
