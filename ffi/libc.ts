@@ -244,6 +244,8 @@ export function ueventSocket(): number {
     throw new SysError("bind(uevent netlink)", e);
   }
   return fd;
+}
+
 const O_NONBLOCK = 0o4000;
 const O_CLOEXEC = 0o2000000;
 const F_GETFL = 3;
