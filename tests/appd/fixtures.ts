@@ -1,6 +1,7 @@
 // A temp app store with real packages built from the repo's C guests, and a
 // daemon serving it — what the API tests run against.
-import { cpSync, mkdirSync, writeFileSync } from "node:fs";
+import { cpSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { startDaemon, type Daemon, type DaemonOptions } from "../../src/appd/daemon.ts";
 import { installPackage } from "../../src/appd/package-store.ts";
@@ -62,6 +63,29 @@ export interface TestDaemon extends Daemon {
  * A daemon on a temp store (WEFT_APP_STORE) with TEST_APPS and the bundled
  * hello example installed unsigned, its socket in a temp runtime dir.
  */
+let template: Promise<string> | null = null;
+
+/**
+ * The test store, installed once per process and copied for each daemon: an
+ * install fsyncs every file, which on a busy disk made daemon set-up take
+ * seconds (install itself is tested in package-store.test.ts).
+ */
+function templateStore(): Promise<string> {
+  template ??= (async () => {
+    const dir = mkdtempSync(join(tmpdir(), "weft-store-template-"));
+    process.on("exit", () => rmSync(dir, { recursive: true, force: true }));
+    const store = join(dir, "store");
+    for (const app of TEST_APPS) {
+      const src = join(dir, "src", app.id);
+      writePackage(src, app);
+      await installPackage(src, { root: store, allowUnsigned: true });
+    }
+    await installPackage(join(ROOT, "examples", "apps", "hello"), { root: store, allowUnsigned: true });
+    return store;
+  })();
+  return template;
+}
+
 /** The environment variables testDaemon points at its temp dirs; restored on dispose. */
 const ENV_KEYS = ["WEFT_APP_STORE", "XDG_RUNTIME_DIR", "XDG_STATE_HOME", "WEFT_TRUSTED_KEYS", "HOME", "WEFT_LOG"] as const;
 
@@ -85,12 +109,7 @@ export async function testDaemon(opts: DaemonOptions = {}): Promise<TestDaemon> 
   process.env.HOME = join(tmp.path, "home");
   process.env.XDG_STATE_HOME = join(tmp.path, "state");
   mkdirSync(join(tmp.path, "home", "Documents"), { recursive: true });
-  for (const app of TEST_APPS) {
-    const src = join(tmp.path, "src", app.id);
-    writePackage(src, app);
-    await installPackage(src, { root: store, allowUnsigned: true });
-  }
-  await installPackage(join(ROOT, "examples", "apps", "hello"), { root: store, allowUnsigned: true });
+  cpSync(await templateStore(), store, { recursive: true });
   let d: Daemon;
   try {
     d = await startDaemon({ socketPath: join(runtime, "appd.sock"), backoffMs: () => 10, httpPort: false, ...opts });
