@@ -3,9 +3,14 @@
 // a debootstrapped Debian; tests/system/image.test.ts runs it on an empty dir
 // (the light check CI can afford) and checks the result with systemctl and
 // systemd-analyze --root.
-import { chmodSync, copyFileSync, existsSync, mkdirSync, rmSync, symlinkSync, writeFileSync } from "node:fs";
+import { chmodSync, copyFileSync, existsSync, mkdirSync, mkdtempSync, rmSync, symlinkSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
 import { dirname, join } from "node:path";
+import { generateKeyPair, signPackage } from "../src/appd/signature.ts";
 import { BUNDLED_APPS, ROOT } from "../src/system/assets.ts";
+
+/** The smoke test's app that traps at once (tests/guests/trap_unreachable.c), signed by a key made for this image. */
+export const SMOKE_TRAP_APP = "org.weft.smoke.trap";
 
 export interface StageOptions {
   /** The executable to install as /usr/bin/weft (default dist/weft). */
@@ -73,5 +78,35 @@ export async function stageWeft(root: string, opts: StageOptions = {}): Promise<
     put(root, "usr/local/sbin/weft-smoke", join(ROOT, "image", "smoke", "weft-smoke.sh"), 0o755);
     put(root, "usr/lib/systemd/system/weft-smoke.service", join(ROOT, "image", "smoke", "weft-smoke.service"));
     enable(root, "weft-smoke.service", "multi-user.target");
+    await stageTrapApp(root, store);
+  }
+}
+
+/**
+ * A signed app that traps as soon as it starts, so the smoke test sees weft
+ * (under its SystemCallFilter) catch a guest's trap and keep running. The
+ * key is made here and trusted only in this image (/etc/weft/trusted-keys).
+ */
+async function stageTrapApp(root: string, store: string): Promise<void> {
+  const wasm = join(ROOT, "tests", "guests", "build", "trap_unreachable.wasm");
+  if (!existsSync(wasm)) throw new Error(`${wasm} does not exist; run \`bash scripts/setup.sh\` first`);
+  const tmp = mkdtempSync(join(tmpdir(), "weft-smoke-app-"));
+  try {
+    const pkg = join(tmp, SMOKE_TRAP_APP);
+    put(pkg, "app.wasm", wasm);
+    write(pkg, "ui/index.html", "<!doctype html><title>trap</title>\n");
+    write(pkg, "wapp.toml", `[package]\nid = "${SMOKE_TRAP_APP}"\nname = "Smoke: trap"\nversion = "1.0.0"\n\n[runtime]\nmodule = "app.wasm"\n\n[ui]\nentry = "ui/index.html"\n`);
+    const key = await generateKeyPair();
+    await signPackage(pkg, key.seedHex);
+    write(root, "etc/weft/trusted-keys/smoke.pub", key.publicHex);
+    write(tmp, "keys/smoke.pub", key.publicHex);
+    const p = Bun.spawnSync(["bun", join(ROOT, "bin", "weft.ts"), "pack", "install", pkg, "--store", store], {
+      env: { ...process.env, WEFT_LOG: "warn", WEFT_TRUSTED_KEYS: join(tmp, "keys") },
+      stdout: "pipe",
+      stderr: "pipe",
+    });
+    if (p.exitCode !== 0) throw new Error(`installing ${SMOKE_TRAP_APP}: ${p.stderr.toString().trim()}`);
+  } finally {
+    rmSync(tmp, { recursive: true, force: true });
   }
 }

@@ -31,6 +31,16 @@ if apps=$(asweft weft apps 2>&1) && echo "$apps" | grep -q org.weft.example.hell
 if out=$(asweft weft launch org.weft.example.hello 2>&1); then ok "launched: $out"; else bad "weft launch: $out"; fi
 if until_true 20 sh -c 'systemctl show -P StatusText weft.service | grep -q "^1 app running"'; then ok "STATUS follows: $(prop StatusText)"; else bad "STATUS stayed: $(prop StatusText)"; fi
 
+# A guest that traps ends alone: weft (under its SystemCallFilter) reports the trap and keeps running.
+pid=$(prop MainPID)
+if out=$(asweft weft launch org.weft.smoke.trap 2>&1); then ok "launched the trapping app: $out"; else bad "weft launch org.weft.smoke.trap: $out"; fi
+if until_true 20 sh -c 'journalctl -b -u weft.service --no-pager -o cat | grep -q "(org.weft.smoke.trap) ended: trap: unreachable"'; then
+  ok "trap reported: $(journalctl -b -u weft.service --no-pager -o cat | grep "(org.weft.smoke.trap) ended" | tail -n1)"
+else bad "no trap reported for org.weft.smoke.trap"; fi
+if [ "$(prop MainPID)" = "$pid" ] && [ "$(prop ActiveState)" = active ]; then ok "weft still running after the trap (pid $pid)"; else bad "weft after the trap: $(prop ActiveState), pid $(prop MainPID) (was $pid)"; fi
+echo "WEFT-SMOKE: seccomp: $(grep -E '^(Seccomp|Seccomp_filters):' /proc/$pid/status | tr '\n' ' ')"
+grep -q '^Seccomp:[[:space:]]*2' /proc/$pid/status && ok "system call filter active (seccomp mode 2)" || bad "no seccomp filter on weft"
+
 # The watchdog: freeze weft's loop (SIGSTOP); systemd must notice within
 # WatchdogSec, kill it and start it again (Restart=on-failure).
 pid=$(prop MainPID)

@@ -47,6 +47,24 @@ function analyze(args: string[], env: Record<string, string> = {}) {
   return { code: r.exitCode, stdout: r.stdout.toString(), stderr: r.stderr.toString() };
 }
 
+/** The system calls named by filter groups and names, as this systemd knows them (`systemd-analyze syscall-filter`). */
+function expandSyscalls(items: string[], seen = new Set<string>()): Set<string> {
+  const out = new Set<string>();
+  for (const item of items) {
+    if (!item.startsWith("@")) {
+      out.add(item);
+      continue;
+    }
+    if (seen.has(item)) continue;
+    seen.add(item);
+    const r = analyze(["syscall-filter", item]);
+    if (r.code !== 0) throw new Error(`systemd-analyze syscall-filter ${item}: ${r.stderr}`);
+    const names = r.stdout.split("\n").slice(1).map((l) => l.trim()).filter((l) => l && !l.startsWith("#")).map((l) => l.split(/\s+/)[0]);
+    for (const n of expandSyscalls(names, seen)) out.add(n);
+  }
+  return out;
+}
+
 describe.skipIf(!hasAnalyze)("systemd-analyze (skipped: no systemd-analyze)", () => {
   test("verify: the system unit, as installed at /usr/lib/systemd/system with /usr/bin/weft", () => {
     using dir = tempDir();
@@ -62,6 +80,23 @@ describe.skipIf(!hasAnalyze)("systemd-analyze (skipped: no systemd-analyze)", ()
     writeFileSync(join(dir.path, "weft.service"), readFileSync(USER_UNIT, "utf8").replaceAll("/usr/bin/weft", join(dir.path, "weft")));
     const r = analyze(["verify", "--man=no", "--user", join(dir.path, "weft.service")], { XDG_RUNTIME_DIR: dir.path, HOME: dir.path });
     expect(r).toEqual({ code: 0, stdout: "", stderr: "" });
+  });
+
+  test("SystemCallFilter= allows every system call weft was seen making, and refuses what it never needs", () => {
+    // systemd/syscalls-seen.txt: scripts/trace-syscalls.sh under strace (start, client, HTTP, guest, trap, stop).
+    const seen = readFileSync(join(ROOT, "systemd", "syscalls-seen.txt"), "utf8").split("\n").filter(Boolean);
+    expect(seen.length).toBeGreaterThan(50);
+    for (const unit of [SYSTEM_UNIT, USER_UNIT]) {
+      const s = section(unit, "Service");
+      const allowed = new Set<string>();
+      for (const line of s.SystemCallFilter ?? []) {
+        const deny = line.startsWith("~");
+        for (const name of expandSyscalls(line.replace(/^~/, "").split(/\s+/))) deny ? allowed.delete(name) : allowed.add(name);
+      }
+      expect({ unit, refused: seen.filter((c) => !allowed.has(c)) }).toEqual({ unit, refused: [] });
+      expect({ unit, allowed: ["setuid", "add_key", "mlock", "reboot", "init_module", "kexec_load", "mount"].filter((c) => allowed.has(c)) }).toEqual({ unit, allowed: [] });
+      expect(s.SystemCallErrorNumber).toEqual(["EPERM"]);
+    }
   });
 
   test("the offline security exposure of the system unit stays at or below 4.0 (systemd's 'OK')", () => {
