@@ -20,6 +20,8 @@ import { join, resolve } from "node:path";
 import { unpackInto } from "./bundle.ts";
 import { APP_ID_RE, checkPackage, MANIFEST_FILE, type Manifest, PackageError, parseManifest } from "./manifest.ts";
 import { fileStamp, loadTrustedKeys, SIGNATURE_FILE, type SignatureStatus, type TrustedKey, type Verification, verifyPackage, walkPackageSync } from "./signature.ts";
+import { isImage } from "./verity-image.ts";
+import { checkImageLaunch, type ImageRecord, replaceStoredImage, type StagedImage, stageImage, storedImageStamps } from "./verity-store.ts";
 
 /** The app's own data inside its directory in the user's store (spec §1); never part of the package. */
 export const DATA_DIR = "data";
@@ -63,6 +65,8 @@ export interface InstallRecord {
   keyId?: string;
   /** relpath → sha256 hex, as verified at install. */
   files: Record<string, string>;
+  /** Installed from a verified image (verity-store.ts): launches check the image, not signature.sig. */
+  image?: ImageRecord;
 }
 
 const recordPath = (root: string, id: string) => join(root, STATE_DIR, "records", `${id}.json`);
@@ -170,7 +174,7 @@ function launchFingerprint(root: string, dir: string, id: string, keys: readonly
   if (walk.problems.length) return null;
   const parts = [root, String(allowUnsigned), keys.map((k) => `${k.id}=${k.publicHex}`).join(","), walk.dirs.join("/")];
   for (const f of walk.files) parts.push(f, fileStamp(join(dir, f)) ?? "gone");
-  parts.push(fileStamp(join(dir, SIGNATURE_FILE)) ?? "-", fileStamp(recordPath(root, id)) ?? "-");
+  parts.push(fileStamp(join(dir, SIGNATURE_FILE)) ?? "-", fileStamp(recordPath(root, id)) ?? "-", ...storedImageStamps(root, id));
   return parts.join("\0");
 }
 
@@ -253,6 +257,7 @@ async function checkLaunchUncached(id: string, roots: string[], keys: readonly T
   const app = await resolveApp(id, roots);
   if (!app) throw new PackageError([`${id}: not installed (looked in ${roots.join(", ")})`]);
   const record = await readRecord(app.root, id);
+  if (record?.image) return checkImageLaunch(app, record.image, keys, allowUnsigned);
   const v = await verifyPackage(app.dir, keys, { exclude: [DATA_DIR], recorded: record ? new Map(Object.entries(record.files)) : undefined });
   if (v.status === "invalid") throw new PackageError(v.problems.map((p) => `${id}: ${p}`), id);
   if (v.status === "unsigned" && !(allowUnsigned || record?.signature === "unsigned"))
@@ -444,7 +449,9 @@ export async function installPackage(src: string, opts: InstallOptions = {}): Pr
   await chmod(stage, 0o700);
   try {
     // 1. A private copy.
+    const keys = opts.trustedKeys ?? (await loadTrustedKeys()).keys;
     let pkg: string;
+    let image: StagedImage | undefined;
     if (srcStat.isDirectory()) {
       pkg = join(stage, "pkg");
       await copyPackage(resolve(src), pkg);
@@ -454,15 +461,18 @@ export async function installPackage(src: string, opts: InstallOptions = {}): Pr
       await rename(unpacked.dir, pkg);
       await rm(join(stage, "x"), { recursive: true, force: true });
       await settleTree(pkg);
-    } else throw new Error(`${src}: not a package directory or a ${".app.tar.zst"} bundle`);
+    } else if (srcStat.isFile() && isImage(src)) {
+      // Verified (root hash signature, hash tree) before anything is extracted from it.
+      image = await stageImage(resolve(src), stage, keys, !!opts.allowUnsigned);
+      pkg = image.pkg;
+    } else throw new Error(`${src}: not a package directory, a ${".app.tar.zst"} bundle or a verified .erofs image`);
 
     // 2. Decide on the copy.
     const check = await checkPackage(pkg);
     if (!check.manifest || check.problems.length) throw new PackageError(check.problems);
     const m = check.manifest;
     assertAppId(m.id);
-    const keys = opts.trustedKeys ?? (await loadTrustedKeys()).keys;
-    const v = await verifyPackage(pkg, keys);
+    const v = image?.verification ?? (await verifyPackage(pkg, keys));
     if (v.status === "invalid") throw new PackageError(v.problems, m.id);
     if (v.status === "unsigned" && !opts.allowUnsigned)
       throw new PackageError([`${m.id} is not signed; refusing to install it (use --allow-unsigned if you trust where it came from)`]);
@@ -494,6 +504,7 @@ export async function installPackage(src: string, opts: InstallOptions = {}): Pr
         throw err;
       }
       await fsyncPath(root);
+      await replaceStoredImage(root, m.id, image?.files);
       const record: InstallRecord = {
         id: m.id,
         version: m.version,
@@ -501,6 +512,7 @@ export async function installPackage(src: string, opts: InstallOptions = {}): Pr
         signature: v.status,
         ...(v.keyId && { keyId: v.keyId }),
         files: Object.fromEntries(v.hashes ?? []),
+        ...(image && { image: image.record }),
       };
       await writeAtomically(recordPath(root, m.id), `${JSON.stringify(record, null, 1)}\n`);
       return { id: m.id, version: m.version, dir: dest, signature: v.status, ...(v.keyId && { keyId: v.keyId }), ...(replaced !== undefined && { replaced }) };
@@ -548,6 +560,7 @@ export async function uninstallPackage(id: string, opts: { root?: string; keepDa
     }
     await fsyncPath(root);
     await rm(recordPath(root, id), { force: true });
+    await replaceStoredImage(root, id);
     await rm(trash, { recursive: true, force: true });
     return { id, dir: dest, ...(version !== undefined && { version }) };
   });

@@ -21,6 +21,7 @@ import {
   walkPackage,
   writeKeyPair,
 } from "../appd/signature.ts";
+import { buildImage, buildVerity, IMAGE_SUFFIX, isImage, openImage, signImage, withImageDir } from "../appd/verity-image.ts";
 import { UsageError, type Command } from "./command.ts";
 
 /** Exit codes of `weft pack` (also in its --help). */
@@ -60,7 +61,8 @@ async function withPackageDir<T>(target: string, fn: (dir: string) => Promise<T>
   const st = await stat(target).catch(() => null);
   if (!st) throw new Error(`${target}: no such file or directory`);
   if (st.isDirectory()) return fn(target);
-  if (!target.endsWith(".tar.zst")) throw new Error(`${target}: not a package directory or a ${BUNDLE_SUFFIX} bundle`);
+  if (isImage(target)) return withImageDir(target, (await loadTrustedKeys()).keys, (dir) => fn(dir));
+  if (!target.endsWith(".tar.zst")) throw new Error(`${target}: not a package directory, a ${BUNDLE_SUFFIX} bundle or a ${IMAGE_SUFFIX} image`);
   const tmp = await mkdtemp(join(tmpdir(), "weft-pack-"));
   try {
     return await fn((await extractBundle(target, tmp)).dir);
@@ -122,11 +124,12 @@ Unknown keys are warnings. The signature is not checked (see \`verify\`).`,
   },
 
   info: {
-    usage: "weft pack info DIR|FILE.app.tar.zst|ID [--json]",
+    usage: "weft pack info DIR|FILE.app.tar.zst|FILE.erofs|ID [--json]",
     summary: "show a package's manifest, files and signature status",
     help: `Shows what a package is: its manifest, its module, its files and whether
 its signature verifies with the trusted keys. Takes a package directory, a
-bundle (unpacked to a temporary directory), or the id of an installed app
+bundle (unpacked to a temporary directory), a verified image (its root hash
+checked first, see \`build-verity\`), or the id of an installed app
 (checked against what was recorded at install, so changed files are named).
 
 Options:
@@ -168,17 +171,34 @@ Options:
         return show(app.dir, app.root);
       }
       const isDir = (await stat(target).catch(() => null))?.isDirectory();
-      return withPackageDir(target, (dir) => show(dir, undefined, isDir ? resolve(dir) : `${resolve(target)} (bundle)`));
+      if (isImage(target) && !isDir) {
+        // The image's own trust is its signed root hash; show it beside the package's.
+        const { keys, warnings } = await loadTrustedKeys();
+        warnAll(warnings);
+        return withImageDir(target, keys, async (dir, img) => {
+          const s = img.signature;
+          if (!opts.json) out(`image         root hash ${img.rootHash} (${img.params.dataBlocks} blocks verified), ${s.status === "signed" ? `signed, verified with trusted key ${s.keyId}` : "root hash UNSIGNED"}`);
+          return show(dir, undefined, `${resolve(target)} (verified image)`);
+        });
+      }
+      return withPackageDir(target, (dir) => show(dir, undefined, isDir ? resolve(dir) : `${resolve(target)} (${isImage(target) ? "verified image" : "bundle"})`));
     },
   },
 
   install: {
-    usage: "weft pack install DIR|FILE.app.tar.zst [--allow-unsigned] [--store DIR]",
+    usage: "weft pack install DIR|FILE.app.tar.zst|FILE.erofs [--allow-unsigned] [--store DIR]",
     summary: "install (or upgrade) a package into the app store",
     help: `Installs a package directory or bundle. The package is copied into the
 store first, and checked and verified there; only then does it appear under
 its id, in one atomic rename (an upgrade swaps the old version out the same
 way and keeps the app's data). On any failure nothing changes.
+
+A verified image (FILE.erofs with FILE.erofs.verity, .roothash and
+.roothash.sig beside it) is checked before anything is read from it: the
+root hash's signature, then the whole hash tree. The store keeps the image;
+each launch checks it again and runs the app from a dm-verity mount where
+weft may mount (root, a kernel with dm-verity and erofs), otherwise from
+the extracted copy (the log says why).
 
 The signature must verify with a trusted key: a *.pub file in
 /etc/weft/trusted-keys or ~/.config/weft/trusted-keys (or in the
@@ -186,7 +206,8 @@ colon-separated dirs of $WEFT_TRUSTED_KEYS). A signed package that does not
 verify is always refused, with or without --allow-unsigned.
 
 Options:
-  --allow-unsigned  Also install a package that has no signature.sig. It is
+  --allow-unsigned  Also install a package that has no signature.sig (or an
+                    image whose root hash is not signed). It is
                     then allowed to launch only while its files stay exactly
                     as installed.
   --store DIR       Install into DIR instead of the user's store
@@ -282,18 +303,25 @@ a name of your choice, e.g. ~/.config/weft/trusted-keys/me.pub.`,
   },
 
   sign: {
-    usage: "weft pack sign DIR --key KEY",
-    summary: "sign a package (writes DIR/signature.sig)",
+    usage: "weft pack sign DIR|FILE.erofs --key KEY",
+    summary: "sign a package (writes DIR/signature.sig) or an image's root hash",
     help: `Checks the package, then signs every file in it (see docs/packages.md for
 the exact scheme, the same as WEFT OS) and writes DIR/signature.sig: 128 hex
 characters. KEY is a weft-sign.key file, or a directory holding one.
-Re-sign after any change to the package.`,
+Re-sign after any change to the package.
+For FILE.erofs, signs its root hash and hash tree parameters (FILE.erofs.verity
+and .roothash, from \`build-verity\`) and writes FILE.erofs.roothash.sig.`,
     options: { key: { type: "string" } },
     positionals: [1, 1],
     async run([dir], opts) {
       if (typeof opts.key !== "string") throw new UsageError("sign: missing --key KEY");
       const keyFile = (await stat(opts.key).catch(() => null))?.isDirectory() ? join(opts.key, PRIVATE_KEY_FILE) : opts.key;
       const seed = await readKeyFile(keyFile);
+      if (isImage(dir)) {
+        const s = await signImage(dir, seed);
+        out(`signed the root hash ${s.rootHash} of ${dir} with key ${fingerprint(await publicKeyOf(seed))}; wrote ${dir}.roothash.sig`);
+        return PACK_EXIT.ok;
+      }
       const check = await checkPackage(dir);
       warnAll(check.warnings);
       if (!check.manifest || check.problems.length) return reportProblems("sign", dir, check.problems);
@@ -304,7 +332,7 @@ Re-sign after any change to the package.`,
   },
 
   verify: {
-    usage: "weft pack verify DIR|FILE.app.tar.zst [--key PUB]",
+    usage: "weft pack verify DIR|FILE.app.tar.zst|FILE.erofs [--key PUB]",
     summary: "verify a package's signature",
     help: `Verifies DIR/signature.sig against PUB (a weft-sign.pub file, or a
 directory holding one), or without --key against every trusted key
@@ -312,6 +340,8 @@ directory holding one), or without --key against every trusted key
 $WEFT_TRUSTED_KEYS). A bundle is unpacked to a temporary directory first.
 Says which key verified it, or why not: unsigned, malformed signature, or
 files changed since signing (or a key that is not the signer's).
+For FILE.erofs: the root hash's signature, then the whole hash tree
+recomputed against it, then the files in the image.
 
 Exit status: 0 verified, 1 invalid, 3 unsigned, 2 bad command line.`,
     options: { key: { type: "string" } },
@@ -319,6 +349,15 @@ Exit status: 0 verified, 1 invalid, 3 unsigned, 2 bad command line.`,
     async run([target], opts) {
       const { keys, warnings } = await keysFromOption(opts.key as string | undefined);
       warnAll(warnings);
+      if (isImage(target)) {
+        const img = await openImage(target, keys);
+        if (img.signature.status === "unsigned") {
+          err(`weft pack verify: ${target}: the hash tree matches root hash ${img.rootHash}, but the root hash is unsigned (no ${target}.roothash.sig)`);
+          return PACK_EXIT.unsigned;
+        }
+        out(`ok: ${target}: ${img.tree.files.size} files, ${img.params.dataBlocks} blocks match root hash ${img.rootHash}, signed; verified with ${img.signature.keyId}`);
+        return PACK_EXIT.ok;
+      }
       const v = await withPackageDir(target, (dir) => verifyPackage(dir, keys));
       if (v.status === "signed") {
         out(`ok: ${target} is signed; verified with ${v.keyId}`);
@@ -346,6 +385,58 @@ Options:
     async run([dir], opts) {
       const b = await createBundle(dir, opts.out as string | undefined);
       out(`wrote ${b.file} (${b.id}, ${b.files} files, ${kib((await stat(b.file)).size)})`);
+      return PACK_EXIT.ok;
+    },
+  },
+
+  "build-image": {
+    usage: "weft pack build-image DIR [--out FILE]",
+    summary: "make a read-only EROFS image of a package",
+    help: `Checks the package and writes an EROFS image of it (mkfs.erofs from
+erofs-utils), uncompressed, every file owned by root with time 0, modes 0644
+and 0755, no xattrs, and a UUID derived from the package's files: the same
+package always makes the same bytes. Then run \`build-verity\` on it.
+
+Options:
+  -o, --out FILE  Where to write it (default: ./<id>.erofs).`,
+    options: { out: { type: "string", short: "o" } },
+    positionals: [1, 1],
+    async run([dir], opts) {
+      const r = await buildImage(dir, opts.out as string | undefined);
+      out(`wrote ${r.file} (${r.id}, ${r.files} files, ${kib(r.bytes)})`);
+      return PACK_EXIT.ok;
+    },
+  },
+
+  "build-verity": {
+    usage: "weft pack build-verity IMAGE [--key KEY]",
+    summary: "make an image's dm-verity hash tree and root hash",
+    help: `Computes the dm-verity hash tree of IMAGE and writes, beside it:
+  IMAGE.verity          the hash tree with its superblock, byte for byte what
+                        \`veritysetup format\` writes (SHA-256, 4 KiB blocks; the
+                        salt and UUID are derived from the image, so the same
+                        image always gets the same tree)
+  IMAGE.roothash        the root hash, 64 hex characters
+  IMAGE.roothash.sig    with --key: the root hash and the tree's parameters
+                        signed (see docs/packages.md); or sign later with
+                        \`weft pack sign IMAGE --key KEY\`
+The kernel can use these directly:
+  veritysetup open IMAGE NAME IMAGE.verity $(cat IMAGE.roothash)
+
+Options:
+  --key KEY  Sign with KEY (a weft-sign.key file, or a directory holding one).`,
+    options: { key: { type: "string" } },
+    positionals: [1, 1],
+    async run([image], opts) {
+      let seed: string | undefined;
+      if (typeof opts.key === "string") {
+        const keyFile = (await stat(opts.key).catch(() => null))?.isDirectory() ? join(opts.key, PRIVATE_KEY_FILE) : opts.key;
+        seed = await readKeyFile(keyFile);
+      }
+      const r = await buildVerity(image, { seedHex: seed });
+      out(`wrote ${r.files.verity} (${r.params.dataBlocks} data blocks) and ${r.files.rootHash}: root hash ${r.rootHash}`);
+      if (r.signed) out(`signed with key ${fingerprint(await publicKeyOf(seed!))}; wrote ${r.files.signature}`);
+      else out(`unsigned: sign it with \`weft pack sign ${image} --key KEY\` (or install with --allow-unsigned)`);
       return PACK_EXIT.ok;
     },
   },
@@ -385,7 +476,8 @@ ${Object.values(subs)
   .map((s) => `  ${brief(s).padEnd(width)}  ${s.summary}`)
   .join("\n")}
 
-FILE is a bundle, <id>.app.tar.zst. Run \`weft pack <command> --help\` for
+FILE is a bundle, <id>.app.tar.zst, or a verified image, <id>.erofs (with
+its .verity, .roothash and .roothash.sig files beside it). Run \`weft pack <command> --help\` for
 each command's options.
 
 Exit status:
@@ -407,6 +499,11 @@ Example: a signed package from scratch
   weft pack sign examples/apps/hello --key ~/keys/weft-sign.key
   weft pack bundle examples/apps/hello
   weft pack install org.weft.example.hello.app.tar.zst
+
+Example: a verified image
+  weft pack build-image examples/apps/hello
+  weft pack build-verity org.weft.example.hello.erofs --key ~/keys/weft-sign.key
+  weft pack install org.weft.example.hello.erofs
 `;
 
 function parseSub(name: string, sub: Sub, argv: string[]) {
