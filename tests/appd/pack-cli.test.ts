@@ -21,7 +21,7 @@ function env(tmp: string) {
   return e;
 }
 
-const SUBS = ["check", "info", "install", "uninstall", "list", "keygen", "sign", "verify", "bundle", "unbundle"];
+const SUBS = ["check", "info", "install", "uninstall", "list", "keygen", "sign", "verify", "bundle", "unbundle", "build-image", "build-verity"];
 
 describe("weft pack: help and usage", () => {
   test("--help for the group and every subcommand", async () => {
@@ -34,7 +34,7 @@ describe("weft pack: help and usage", () => {
       expect(r).toMatchObject({ code: 0, stderr: "" });
       expect(r.stdout).toStartWith(`Usage: weft pack ${s}`);
     }
-    expect((await pack(["help", "sign"])).stdout).toStartWith("Usage: weft pack sign DIR --key KEY");
+    expect((await pack(["help", "sign"])).stdout).toStartWith("Usage: weft pack sign DIR|FILE.erofs --key KEY");
     expect((await pack([])).code).toBe(2);
   });
 
