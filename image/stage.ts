@@ -78,6 +78,9 @@ export async function stageWeft(root: string, opts: StageOptions = {}): Promise<
     put(root, "usr/local/sbin/weft-smoke", join(ROOT, "image", "smoke", "weft-smoke.sh"), 0o755);
     put(root, "usr/lib/systemd/system/weft-smoke.service", join(ROOT, "image", "smoke", "weft-smoke.service"));
     enable(root, "weft-smoke.service", "multi-user.target");
+    // Under TCG on a busy host weft's first start (extracting its libraries) can
+    // take minutes of emulated time; the smoke test checks READY, not its speed.
+    write(root, "etc/systemd/system/weft.service.d/smoke-tcg.conf", "[Service]\nTimeoutStartSec=10min\n");
     await stageTrapApp(root, store);
   }
 }
