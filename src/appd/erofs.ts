@@ -29,6 +29,7 @@ const FLAT_INLINE = 2;
 const DIRENT = 12;
 const MAX_DEPTH = 64;
 const MAX_ENTRIES = 100_000;
+const utf8 = new TextDecoder();
 
 export class ErofsError extends Error {}
 
@@ -129,7 +130,7 @@ export function readErofs(img: Uint8Array, opts: { maxBytes?: number } = {}): Er
         if (nameoff < count * DIRENT || end > b.length || end <= nameoff) throw new ErofsError(`not a valid EROFS image: bad directory entry in ${rel || "/"}`);
         let raw = b.subarray(nameoff, end);
         if (i + 1 === count) raw = raw.subarray(0, raw.indexOf(0) < 0 ? raw.length : raw.indexOf(0)); // the last name may be followed by padding
-        const name = new TextDecoder("utf-8", { fatal: false }).decode(raw);
+        const name = utf8.decode(raw);
         if (name === "." || name === "..") continue;
         if (++entries > MAX_ENTRIES) throw new ErofsError(`the image holds more than ${MAX_ENTRIES} entries; refused`);
         if (name === "" || name.includes("/") || name.includes("\0")) throw new ErofsError(`not a valid EROFS image: bad file name ${JSON.stringify(name)} in ${rel || "/"}`);

@@ -14,7 +14,7 @@
 // extracted copy — after checking that copy still holds exactly the image's
 // files — with one log line saying why it did not mount.
 import { copyFile, lstat, mkdir, rename, rm } from "node:fs/promises";
-import { join } from "node:path";
+import { basename, join } from "node:path";
 import { log } from "../system/log.ts";
 import { PackageError } from "./manifest.ts";
 import { describeChanges, fileStamp, packageDigest, SIGNATURE_FILE, sha256File, type TrustedKey, type Verification } from "./signature.ts";
@@ -58,11 +58,11 @@ export async function stageImage(src: string, stage: string, keys: readonly Trus
   }
   const v = await openImage(files.image, keys).catch((err) => {
     // Name the file the user gave, not the stage copy.
-    if (err instanceof PackageError) throw new PackageError(err.problems.map((p) => p.replace(`image${IMAGE_SUFFIX}`, src.split("/").pop()!)));
+    if (err instanceof PackageError) throw new PackageError(err.problems.map((p) => p.replaceAll(`image${IMAGE_SUFFIX}`, basename(src))));
     throw err;
   });
   if (v.signature.status === "unsigned" && !allowUnsigned)
-    throw new PackageError([`${src}: the image's root hash is not signed (no ${from.signature.split("/").pop()}); refusing to install it (use --allow-unsigned if you trust where it came from)`]);
+    throw new PackageError([`${src}: the image's root hash is not signed (no ${basename(from.signature)}); refusing to install it (use --allow-unsigned if you trust where it came from)`]);
   const pkg = join(stage, "pkg");
   await extractImage(v, pkg);
   const { hashes } = await packageDigest(pkg);
