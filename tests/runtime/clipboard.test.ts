@@ -2,7 +2,10 @@
 // real Debian clients: what an app writes, `wl-paste` reads; what `wl-copy`
 // offers, an app reads. Guest: tests/components/host.js.
 import { afterEach, beforeAll, describe, expect, test } from "bun:test";
+import { join } from "node:path";
 import { parseCapability, type Capability } from "../../src/appd/capabilities.ts";
+import { CLIPBOARD_LIMITS } from "../../src/compositor/objects/data-device.ts";
+import { ROOT } from "../helpers.ts";
 import { Harness } from "../compositor/helpers.ts";
 import { loadHostGuest, runHost } from "./host-guest.ts";
 
@@ -68,6 +71,26 @@ describe("weft:app/clipboard", () => {
       "clipboard.read: err clipboard: no compositor runs in this weft, so there is no clipboard",
       "clipboard.write: err clipboard: no compositor runs in this weft, so there is no clipboard",
     ]);
+  }, 60_000);
+
+  test("a client that never hands the text over, or hands over too much: errs within the limits, weft unharmed", async () => {
+    const hh = harness();
+    const clipsource = join(ROOT, "build", "clients", "clipsource");
+    const stall = hh.spawn([clipsource, "stall"]);
+    await hh.waitFor("the staller's selection", () => hh.comp.dataDevice.selection);
+    const t0 = performance.now();
+    expect((await runHost(["clip-read"], app(both))).lines).toEqual([
+      `clipboard.read: err clipboard: the app holding the clipboard did not hand it over within ${CLIPBOARD_LIMITS.timeoutMs / 1000} s`,
+    ]);
+    expect(performance.now() - t0).toBeGreaterThanOrEqual(CLIPBOARD_LIMITS.timeoutMs - 50);
+    stall.proc.kill();
+    await stall.proc.exited;
+    await hh.waitFor("the selection gone with its client", () => hh.comp.dataDevice.selection === null);
+    hh.spawn([clipsource, "flood", String(CLIPBOARD_LIMITS.bytes + 100_000)]);
+    await hh.waitFor("the flooder's selection", () => hh.comp.dataDevice.selection);
+    expect((await runHost(["clip-read"], app(both))).lines).toEqual([`clipboard.read: err clipboard: the clipboard holds more than ${CLIPBOARD_LIMITS.bytes} bytes`]);
+    // and weft still serves: an app's own text goes out and comes back
+    expect((await runHost(["clip-write|after", "clip-read"], app(both))).lines).toEqual(["clipboard.write: ok", 'clipboard.read: ok "after"']);
   }, 60_000);
 
   test("denied without the capability; the clipboard is untouched", async () => {
