@@ -36,3 +36,20 @@ console.log(
     `native ipc.recv p50 ${us(med(r.recv50))} p99 ${us(med(r.recv99))} | host call echo p50 ${us(med(r.echo50))} p99 ${us(med(r.echo99))} | ` +
     `round trip costs ${us(med(r.echo50) - med(r.recv50))} more (${(med(r.echo50) / med(r.recv50)).toFixed(1)}×)`,
 );
+
+// CPU per round trip, which load does not inflate the way it does wall time
+// (the guest thread is SCHED_IDLE: on a busy machine it waits for a CPU):
+// the process's user+sys time for N echo calls, per call, both threads.
+{
+  const calls = n * 5;
+  await new Guest(component, { argv: ["host", "many|100"], stdout: "discard" }).exited; // warm
+  const c0 = process.cpuUsage();
+  const t0 = performance.now();
+  const st = await new Guest(component, { argv: ["host", `many|${calls}`], stdout: "discard" }).exited;
+  const cpu = process.cpuUsage(c0);
+  if (st.kind !== "exit") throw new Error(`many failed: ${JSON.stringify(st)}`);
+  console.log(
+    `host call CPU: ${us(((cpu.user + cpu.system) * 1000) / calls)} per call (user ${us((cpu.user * 1000) / calls)}, sys ${us((cpu.system * 1000) / calls)}; ` +
+      `${calls} calls in ${(performance.now() - t0).toFixed(0)} ms wall, guest JS included)`,
+  );
+}

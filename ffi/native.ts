@@ -1,7 +1,7 @@
 // ffi/native.ts — the TS side of ffi/native/weft_native.c (see its header
 // for why it exists). Only this file and ffi/wasmtime.ts know its symbols.
 import type { PointerReturns } from "./types.ts";
-import { dlopen, FFIType, ptr, type Pointer } from "bun:ffi";
+import { dlopen, FFIType, ptr, type FFIFunction, type Pointer } from "bun:ffi";
 import { existsSync } from "node:fs";
 import { libraryPath } from "../src/system/assets.ts";
 
@@ -19,7 +19,7 @@ export const StopReason = { none: 0, host: 1, cpu: 2 } as const;
 const path = process.env.WEFT_NATIVE ?? libraryPath("libweft_native.so");
 if (!existsSync(path)) throw new Error(`native helper not found at ${path}; run \`bash scripts/setup.sh\``);
 
-const lib = dlopen(path, {
+const lib = openHelper(path, {
   weft_abi_version: { args: [], returns: i32 },
   weft_init: { args: [], returns: i32 },
   weft_load_wasmtime: { args: [P], returns: i32 },
@@ -63,6 +63,15 @@ const lib = dlopen(path, {
   weft_host_call_max_answer: { args: [], returns: usize },
 });
 const N = lib.symbols as unknown as PointerReturns<typeof lib.symbols>;
+
+/** dlopen, with the fix named when an old build lacks a symbol this code needs. */
+function openHelper<S extends Record<string, FFIFunction>>(p: string, symbols: S) {
+  try {
+    return dlopen(p, symbols);
+  } catch (e) {
+    throw new Error(`native helper ${p} is out of date (${(e as Error).message}); run \`bash scripts/setup.sh\``);
+  }
+}
 
 if (N.weft_abi_version() !== ABI_VERSION) {
   throw new Error(`native helper ${path} is out of date; run \`bash scripts/setup.sh\``);

@@ -70,9 +70,32 @@ export function startLoop(): void {
     },
   } as unknown as import("bun").UnixSocketOptions<undefined>;
   Bun.connect(adopt).then(
-    (s) => s.unref(), // the wake-up socket alone must not keep the process alive
+    (s) => {
+      wakeSocket = s;
+      if (holds === 0) s.unref(); // the wake-up socket alone must not keep the process alive
+    },
     (e) => console.error(`weft: cannot watch the native helper: ${(e as Error).message}`),
   );
+}
+
+let wakeSocket: { ref(): void; unref(): void } | null = null;
+let holds = 0;
+
+/**
+ * Keeps the process alive while something off the main thread will still
+ * report (a running guest): the wake-up socket is ref'd while any hold is
+ * taken. Without it, a program whose only pending work is a guest has no
+ * ref'd handle, and Bun polls its event loop without blocking (a core at
+ * 100 % for as long as the guest runs). Returns the release (idempotent).
+ */
+export function holdLoop(): () => void {
+  if (holds++ === 0) wakeSocket?.ref();
+  let held = true;
+  return () => {
+    if (!held) return;
+    held = false;
+    if (--holds === 0) wakeSocket?.unref();
+  };
 }
 
 export const loopEvents = {

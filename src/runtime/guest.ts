@@ -24,7 +24,7 @@ import {
   type Module,
   type WasmtimeError,
 } from "../../ffi/wasmtime.ts";
-import { loopEvents } from "../loop/index.ts";
+import { holdLoop, loopEvents } from "../loop/index.ts";
 import { GUEST_THREAD_STACK, engineFor } from "./engine.ts";
 import type { ExitStatus } from "./exit.ts";
 import { hostCalls, serveHostCall, type GuestContext } from "./host-calls.ts";
@@ -157,6 +157,8 @@ export class Guest {
   private stopCause: "stopped" | "timeout" | null = null;
   private readonly readBuf: Uint8Array;
   private done = false;
+  /** The process stays alive (and its loop blocks instead of polling) while the guest runs. */
+  private readonly releaseLoop = holdLoop();
   /** Aborted when the guest is stopped or ends: host calls still running stop waiting. */
   private readonly hostCallsAbort = new AbortController();
 
@@ -373,6 +375,7 @@ export class Guest {
   private finish(status: ExitStatus): void {
     if (this.done) return;
     this.done = true;
+    this.releaseLoop();
     this.resolveExit({ ...status, wallMs: performance.now() - this.startedAt });
   }
 }
