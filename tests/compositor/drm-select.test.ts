@@ -56,6 +56,7 @@ describe("display selection", () => {
     using rt = tempRuntime();
     const env: Record<string, string> = { ...(process.env as Record<string, string>), XDG_RUNTIME_DIR: rt.path };
     delete env.WEFT_DRM_DEVICE;
+    env.WEFT_LOG = "info"; // other test files leave WEFT_LOG=error in process.env; the line we wait for is info
     const p = Bun.spawn(["bun", WEFT, "run", "--no-appd", "--socket", "wl-auto"], { env, stdout: "pipe", stderr: "pipe" });
     try {
       const why = await firstLine(p.stderr, /display: /);
