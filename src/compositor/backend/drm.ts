@@ -10,15 +10,14 @@
 // The compositor renders into a shadow image per output (memory that
 // survives flips, pauses and re-layouts); each frame copies it into the back
 // buffer. Copying whole frames is simpler than tracking two frames of damage
-// and costs ~1 ms for 1080p (bench/drm-copy.ts measures it).
+// and costs ~2 ms for 1080p (bench/drm-copy.ts measures it).
 //
 // Session: losing DRM master (a flip refused with EACCES, or deactivate()
 // on a VT switch) pauses the backend — nothing renders, frame callbacks
 // wait. activate() takes master back, re-probes connectors, and sets every
 // CRTC from the shadow images (a full repaint). destroy() restores what each
 // CRTC showed before weft.
-import { Format, pixman, type Image } from "../../../ffi/pixman.ts";
-import { Op } from "../../../ffi/pixman.ts";
+import { Format, Op, pixman, type Image } from "../../../ffi/pixman.ts";
 import { monotonicNow } from "../../../ffi/wayland.ts";
 import { watchFd, type FdWatch } from "../../loop/fd.ts";
 import type { Backend, BackendHandlers, Output } from "./backend.ts";

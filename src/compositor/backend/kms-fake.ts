@@ -9,10 +9,9 @@
 //
 // The script side (plug, completeFlips, takeMaster, …) is what a test drives.
 import { writeSync } from "node:fs";
-import { encodeFlipEvent } from "../../../ffi/drm.ts";
+import { encodeFlipEvent, parseDrmEvents } from "../../../ffi/drm.ts";
 import { closeFd, readSome, socketPair } from "../../../ffi/libc.ts";
 import { monotonicNow } from "../../../ffi/wayland.ts";
-import { parseDrmEvents } from "../../../ffi/drm.ts";
 import { DrmError, EACCES, EBUSY, EINVAL, type KmsBuffer, type KmsConnector, type KmsDevice, type KmsEvent, type KmsMode, type SavedCrtc } from "./kms.ts";
 import { encodeUevent, isDrmHotplug, parseUevent } from "./uevent.ts";
 
