@@ -17,10 +17,15 @@ function realCard(): { path: string | null; reason: string | null } {
   }
   if (cards.length === 0) return { path: null, reason: "no /dev/dri/card* on this machine" };
   const path = process.env.WEFT_DRM_DEVICE ?? `${dir}/${cards.sort()[0]}`;
+  let dev: DrmDevice | null = null;
   try {
-    DrmDevice.open(path).close();
+    dev = DrmDevice.open(path);
+    // The suite modesets: it needs DRM master (a running compositor holds it).
+    dev.setMaster();
   } catch (e) {
     return { path: null, reason: `${path} cannot be used: ${(e as Error).message}` };
+  } finally {
+    dev?.close();
   }
   return { path, reason: null };
 }
