@@ -47,14 +47,15 @@ describe("display selection", () => {
 
   test("weft run --drm without a usable card fails at once and says why", async () => {
     using rt = tempRuntime();
-    const p = Bun.spawn(["bun", WEFT, "run", "--drm", "--no-appd"], { env: { ...process.env, XDG_RUNTIME_DIR: rt.path, WEFT_DRM_DEVICE: "/dev/null" }, stdout: "pipe", stderr: "pipe" });
+    const p = Bun.spawn(["bun", WEFT, "run", "--drm", "--no-appd"], { env: { ...process.env, XDG_RUNTIME_DIR: rt.path, WEFT_DRM_DEVICE: "/dev/null", WEFT_LOG: "info" }, stdout: "pipe", stderr: "pipe" });
     expect(await p.exited).toBe(1);
     expect(await new Response(p.stderr).text()).toContain("--drm: no usable DRM device (drmIsKMS on /dev/null failed: ENOTTY (not a DRM/KMS device))");
   }, 30_000);
 
   test("weft run (auto) falls back to headless here and logs why", async () => {
     using rt = tempRuntime();
-    const env: Record<string, string> = { ...(process.env as Record<string, string>), XDG_RUNTIME_DIR: rt.path };
+    // WEFT_LOG=info: other test files in this process turn logging down, and the choice is an info line.
+    const env: Record<string, string> = { ...(process.env as Record<string, string>), XDG_RUNTIME_DIR: rt.path, WEFT_LOG: "info" };
     delete env.WEFT_DRM_DEVICE;
     env.WEFT_LOG = "info"; // other test files leave WEFT_LOG=error in process.env; the line we wait for is info
     const p = Bun.spawn(["bun", WEFT, "run", "--no-appd", "--socket", "wl-auto"], { env, stdout: "pipe", stderr: "pipe" });
