@@ -8,9 +8,8 @@
 // presentation feedback → flush.
 //
 // Limitations (kept true): outputs side by side, one frame clock each, but
-// placement, maximize and fullscreen use the first; software rendering only; no
-// drag-and-drop, no interactive resize (move works), buffer transforms other than
-// normal are accepted but not rendered; weft's title bars carry no text.
+// placement, maximize and fullscreen use the first; software rendering only;
+// drag-and-drop by pointer only; weft's title bars carry no text.
 import { EventEmitter } from "node:events";
 import { wl, type Pointer } from "../../ffi/wayland.ts";
 import { watchFd, type FdWatch } from "../loop/fd.ts";

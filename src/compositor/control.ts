@@ -70,7 +70,7 @@ export function injectInput(comp: Compositor, events: InputEvent[]): void {
 
 export function windows(comp: Compositor) {
   return comp.scene.views
-    .filter((v) => v.mapped && v.kind !== "popup")
+    .filter((v) => v.mapped && v.kind !== "popup" && v.kind !== "icon")
     .map((v) => {
       const f = v.frame();
       return { kind: v.kind, layer: v.layer, x: f.x, y: f.y, width: f.width, height: f.height, focused: comp.scene.focused === v, pid: v.surface.client.pid, responsive: !comp.pings.isUnresponsive(v.surface.client) };

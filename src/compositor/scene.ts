@@ -42,7 +42,7 @@ export class View {
   constructor(
     readonly surface: Surface,
     public layer: Layer,
-    readonly kind: "toplevel" | "popup" | "weft" | "cursor",
+    readonly kind: "toplevel" | "popup" | "weft" | "cursor" | "icon",
     readonly hooks: ViewHooks = {},
   ) {}
   /** The window's visible rectangle in output coordinates. */
@@ -187,7 +187,7 @@ export class Scene {
 
   /** Keyboard focus policy: the focused view is activated and raised; null clears focus. */
   focus(v: View | null): void {
-    if (v && (!v.mapped || v.kind === "popup" || v.kind === "cursor")) return;
+    if (v && (!v.mapped || v.kind === "popup" || v.kind === "cursor" || v.kind === "icon")) return;
     if (v) this.raise(v);
     if (this.focused === v) return;
     const old = this.focused;
@@ -313,7 +313,8 @@ export class Scene {
   surfaceAt(x: number, y: number): { surface: Surface; sx: number; sy: number; view: View } | null {
     for (let i = this.views.length - 1; i >= 0; i--) {
       const v = this.views[i];
-      if (!v.mapped || v.minimized || v.kind === "cursor") continue;
+      // Cursors and drag icons hang under the pointer; they never take input.
+      if (!v.mapped || v.minimized || v.kind === "cursor" || v.kind === "icon") continue;
       const hits: Surface[] = [];
       this.forEachSurface(v.surface, (s) => hits.push(s));
       for (let j = hits.length - 1; j >= 0; j--) {

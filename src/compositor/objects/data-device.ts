@@ -1,11 +1,12 @@
-// wl_data_device_manager (v3): the clipboard ("selection").
+// wl_data_device_manager (v3): the clipboard ("selection") and drag-and-drop
+// (objects/dnd.ts).
 //
 // A client offering data creates a wl_data_source listing MIME types and
 // sets it as the selection. Whichever client has keyboard focus gets a
 // wl_data_offer describing it (again each time focus moves); when it wants
 // the data it passes us a pipe (receive) and we forward the pipe to the
 // source's owner (send), who writes into it. The bytes never pass through
-// weft. Drag-and-drop is not supported yet: start_drag cancels the source.
+// weft. Drag-and-drop offers are made the same way, by the drag.
 //
 // weft itself can hold the selection too (an app's weft:app/clipboard.write):
 // then it is offered as text and weft writes it into the pipes it is given.
@@ -14,17 +15,14 @@
 import { closeSync } from "node:fs";
 import { closeFd, EAGAIN, growPipe, pipe, readFd, setNonBlocking, writeFd } from "../../../ffi/libc.ts";
 import { watchFd } from "../../loop/fd.ts";
-import { ProtocolError, type Client, type Resource } from "../wl.ts";
+import { ProtocolError, type Client } from "../wl.ts";
 import { wayland } from "../protocol/index.ts";
 import type { Compositor } from "../compositor.ts";
+import type { Surface } from "./surface.ts";
+import { Drag, dndOffer, type DeviceRes, type OfferRes, type Selection, type SourceRes } from "./dnd.ts";
 
-const { wl_data_device_manager, wl_data_source, wl_data_device, wl_data_offer } = wayland;
-type SourceRes = Resource<typeof wl_data_source, { mimes: string[]; used: boolean }>;
-type DeviceRes = Resource<typeof wl_data_device, null>;
-type OfferRes = Resource<typeof wl_data_offer, { selection: Selection | null }>;
-
-/** The clipboard's owner: a client's data source, or weft's own text. */
-type Selection = { owner: "client"; source: SourceRes } | { owner: "weft"; text: Uint8Array };
+const { wl_data_device_manager, wl_data_source, wl_data_offer } = wayland;
+const ALL_ACTIONS = wl_data_device_manager.enums.dnd_action.copy | wl_data_device_manager.enums.dnd_action.move | wl_data_device_manager.enums.dnd_action.ask;
 
 /** What weft's own selection offers, best first. */
 const WEFT_MIMES = ["text/plain;charset=utf-8", "text/plain"];
@@ -44,7 +42,7 @@ export class DataDevice {
       r.implement(
         {
           create_data_source(_m, id) {
-            (id as SourceRes).implement(sourceImpl, { mimes: [], used: false });
+            (id as SourceRes).implement(sourceImpl, { mimes: [], used: false, actions: 0, dnd: false });
             id.onDestroy(() => {
               if (dd.selection === id) dd.setSelection(null);
             });
@@ -53,14 +51,21 @@ export class DataDevice {
             const d = id as DeviceRes;
             d.implement(
               {
-                // DnD is not supported: tell the source at once so the client does not wait.
-                start_drag(_r, source) {
-                  if (source && source.is(wl_data_source)) source.post("cancelled");
+                // The client pressed on something it wants to drag (objects/dnd.ts).
+                start_drag(r, source, origin, icon, serial) {
+                  const src = source as SourceRes | null;
+                  if (src?.data.used) throw new ProtocolError(src, wl_data_source.enums.error.invalid_source, "source was already used");
+                  const iconSurface = icon ? (icon.data as Surface) : null;
+                  if (iconSurface?.role && iconSurface.role.name !== "wl_data_device.icon") throw new ProtocolError(r, wayland.wl_data_device.enums.error.role, `icon surface already has role ${iconSurface.role.name}`);
+                  if (src) src.data.used = true;
+                  const granted = comp.seat.startDrag(r.client.ptr, serial, () => new Drag(comp, src, origin.data as Surface, iconSurface));
+                  // Not while the press it quotes is held: tell the source at once so the client does not wait.
+                  if (!granted && src) src.post("cancelled");
                 },
                 // Only the client with keyboard focus may replace the clipboard.
                 set_selection(r, source) {
                   const s = source as SourceRes | null;
-                  if (s?.data.used) throw new ProtocolError(r, wl_data_source.enums.error.invalid_source, "source was already used");
+                  if (s?.data.used) throw new ProtocolError(s, wl_data_source.enums.error.invalid_source, "source was already used");
                   if (comp.seat.keyboardFocus?.client !== r.client) return;
                   if (s) s.data.used = true;
                   dd.setSelection(s ? { owner: "client", source: s } : null);
@@ -132,17 +137,31 @@ export class DataDevice {
     for (const d of this.devices.get(client.ptr) ?? []) this.offerTo(d);
   }
 
+  /** A client's wl_data_devices (drags talk to all of them). */
+  devicesOf(client: Client): Iterable<DeviceRes> {
+    return this.devices.get(client.ptr) ?? [];
+  }
+
+  /** A new wl_data_offer on `d` for `selection`; `drag` for drag-and-drop offers. Announced with data_offer. */
+  newOffer(d: DeviceRes, selection: Selection, drag: Drag | null): OfferRes {
+    const offer = d.client.createResource(wl_data_offer, d.version, 0) as OfferRes;
+    offer.implement(offerImpl, { selection, drag, actions: 0, preferred: 0, accepted: null, dropped: false, finished: false });
+    this.offers.add(offer);
+    offer.onDestroy(() => {
+      this.offers.delete(offer);
+      dndOffer.destroyed(offer);
+    });
+    d.post("data_offer", offer);
+    return offer;
+  }
+
   private offerTo(d: DeviceRes): void {
     const sel = this.current;
     if (!sel || (sel.owner === "client" && sel.source.destroyed)) {
       d.post("selection", null);
       return;
     }
-    const offer = d.client.createResource(wl_data_offer, d.version, 0) as OfferRes;
-    offer.implement(offerImpl, { selection: sel });
-    this.offers.add(offer);
-    offer.onDestroy(() => this.offers.delete(offer));
-    d.post("data_offer", offer);
+    const offer = this.newOffer(d, sel, null);
     for (const m of mimesOf(sel)) offer.post("offer", m);
     d.post("selection", offer);
   }
@@ -223,11 +242,16 @@ const sourceImpl = {
     if (!r.data.mimes.includes(mime)) r.data.mimes.push(mime);
   },
   destroy() {},
-  set_actions() {},
+  // The actions a drag source allows; only before its drag starts.
+  set_actions(r: SourceRes, actions: number) {
+    if (actions & ~ALL_ACTIONS) throw new ProtocolError(r, wl_data_source.enums.error.invalid_action_mask, `bad action mask ${actions}`);
+    if (r.data.used) throw new ProtocolError(r, wl_data_source.enums.error.invalid_source, "set_actions after the source was used");
+    r.data.actions = actions;
+  },
 };
 
 const offerImpl = {
-  accept() {},
+  accept: dndOffer.accept,
   // The client gives us the write end of a pipe; the selection's owner fills it.
   receive(r: OfferRes, mime: string, fd: number) {
     const sel = r.data.selection;
@@ -236,6 +260,6 @@ const offerImpl = {
     closeSync(fd); // libwayland dup'ed it for the event; ours is done
   },
   destroy() {},
-  finish() {},
-  set_actions() {},
+  finish: dndOffer.finish,
+  set_actions: dndOffer.set_actions,
 };

@@ -15,6 +15,7 @@ import { wayland } from "../protocol/index.ts";
 import type { Compositor } from "../compositor.ts";
 import type { Role, Surface } from "./surface.ts";
 import type { View } from "../scene.ts";
+import type { Drag } from "./dnd.ts";
 
 const { wl_seat, wl_pointer, wl_keyboard, wl_touch } = wayland;
 type PointerRes = Resource<typeof wl_pointer, Seat>;
@@ -72,6 +73,8 @@ export class Seat {
   private lastPress = { serial: -1, client: 0 };
   /** An interactive move in progress: the view follows the pointer until the buttons are up. */
   moving: { view: View; dx: number; dy: number } | null = null;
+  /** A drag-and-drop in progress: it owns the pointer until the buttons are up. */
+  drag: Drag | null = null;
   /** An interactive resize in progress, with the pointer position where it started. */
   resizing: (ResizeGrab & { x0: number; y0: number }) | null = null;
   // keyboard
@@ -153,6 +156,7 @@ export class Seat {
     if (this.pointerFocus === s) this.pointerFocus = null;
     if (this.moving?.view.surface === s) this.moving = null;
     if (this.resizing?.view.surface === s) this.resizing = null;
+    this.drag?.surfaceGone(s);
     if (this.cursor.surface === s) this.cursor = { surface: null, hotspotX: 0, hotspotY: 0 };
     for (const p of this.touchPoints.values()) if (p.surface === s) p.surface = null; // the finger still counts for gestures
   }
@@ -165,6 +169,10 @@ export class Seat {
   cursorFrameDone(ms: number): void {
     const c = this.cursor.surface;
     if (c && !c.destroyed) c.sendFrameDone(ms);
+  }
+
+  timeMsNow(): number {
+    return this.timeMs();
   }
 
   private timeMs(): number {
@@ -233,6 +241,10 @@ export class Seat {
       this.comp.scene.move(m.view, this.x - m.dx, this.y - m.dy);
       return;
     }
+    if (this.drag) {
+      this.drag.motion();
+      return;
+    }
     if (this.resizing) {
       const r = this.resizing;
       const dx = this.x - r.x0;
@@ -262,6 +274,12 @@ export class Seat {
 
   /** A button press or release (evdev code, e.g. BTN_LEFT). A press focuses the window under it. */
   pointerButton(button: number, pressed: boolean): void {
+    if (this.drag) {
+      // The drag holds the pointer: buttons go to nobody; the last one up drops.
+      if (pressed) this.buttons.add(button);
+      else if (this.buttons.delete(button) && this.buttons.size === 0) this.drag.drop();
+      return;
+    }
     if (pressed && this.buttons.size === 0 && !this.moving && !this.resizing) {
       // weft's own title bar: focus, then close or drag the window.
       const deco = this.comp.scene.decorationAt(this.x, this.y);
@@ -330,8 +348,25 @@ export class Seat {
     return true;
   }
 
+  /** wl_data_device.start_drag: the same rule; the pointer leaves the client while the drag runs. */
+  startDrag(client: number, serial: number, make: () => Drag): boolean {
+    if (!this.grabAllowed(client, serial)) return false;
+    this.setPointerFocus(null, 0, 0);
+    this.drag = make();
+    this.comp.events.emit("drag", this.drag);
+    this.drag.motion();
+    return true;
+  }
+
+  /** The drag ended (drop or cancel): the pointer goes back to whatever is under it. */
+  dragEnded(d: Drag): void {
+    if (this.drag !== d) return;
+    this.drag = null;
+    this.repick();
+  }
+
   private grabAllowed(client: number, serial: number): boolean {
-    return this.buttons.size > 0 && !this.moving && !this.resizing && serial === this.lastPress.serial && client === this.lastPress.client;
+    return this.buttons.size > 0 && !this.moving && !this.resizing && !this.drag && serial === this.lastPress.serial && client === this.lastPress.client;
   }
 
   /** Scrolls: `dy` > 0 scrolls down, in surface pixels (one wheel notch ≈ 15). */
