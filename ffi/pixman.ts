@@ -36,8 +36,14 @@ const TRANSFORM_SIZE = 36;
 
 export type Image = Pointer;
 
-/** pixman copies the matrix: one scratch buffer serves every call. */
+/**
+ * pixman copies what these point to: one scratch buffer each serves every
+ * call. Take ptr() at each call: the garbage collector may move a small
+ * typed array's storage, so an address kept from earlier can go stale.
+ */
 const transform = new Int32Array(TRANSFORM_SIZE / 4);
+const fillColor = new Uint16Array(COLOR_SIZE / 2);
+const oneBox = new Int32Array(BOX_SIZE / 4);
 
 export const pixman = {
   /** An image over `bits` (caller keeps `bits` alive). `bits` may be a native address. */
@@ -64,11 +70,11 @@ export const pixman = {
   /** Fills boxes [x1, y1, x2, y2] with a color (0..1 channels). */
   fillBoxes(op: number, dst: Image, rgba: [number, number, number, number], boxes: [number, number, number, number][]): void {
     if (boxes.length === 0) return;
-    const c = new Uint16Array(4);
-    c.set(rgba.map((x) => Math.round(Math.max(0, Math.min(1, x)) * 0xffff)));
-    const b = new Int32Array((boxes.length * BOX_SIZE) / 4);
-    boxes.forEach((box, i) => b.set(box, i * 4));
-    X.pixman_image_fill_boxes(op, dst, ptr(c), boxes.length, ptr(b));
+    for (let i = 0; i < 4; i++) fillColor[i] = Math.round(Math.max(0, Math.min(1, rgba[i])) * 0xffff);
+    // One box (the renderer's case) goes through a scratch buffer: no allocation per frame.
+    const b = boxes.length === 1 ? oneBox : new Int32Array((boxes.length * BOX_SIZE) / 4);
+    for (let i = 0; i < boxes.length; i++) b.set(boxes[i], i * 4);
+    X.pixman_image_fill_boxes(op, dst, ptr(fillColor), boxes.length, ptr(b));
   },
   /** Sets a scale from destination to source pixels (sx, sy = src/dst), or identity with 1, 1. */
   setScale(img: Image, sx: number, sy: number, ox = 0, oy = 0): void {

@@ -245,12 +245,20 @@ function eventOpcode(spec: Spec, name: string): number {
 const argBuf = new Uint8Array(8 * 32);
 const argView = new DataView(argBuf.buffer);
 const argPtr = ptr(argBuf);
+/** Each event's argument kinds without the nullable mark, worked out once. */
+const argKinds = new WeakMap<MessageSpec, string[]>();
+function kindsOf(m: MessageSpec): string[] {
+  let k = argKinds.get(m);
+  if (!k) argKinds.set(m, (k = m.args.map((a) => a.type.replace("?", ""))));
+  return k;
+}
 function postEvent(r: Resource, opcode: number, m: MessageSpec, args: unknown[]): void {
-  const keep: Uint8Array[] = []; // strings/arrays must outlive the call (marshalled at once)
-  m.args.forEach((a, i) => {
+  let keep: Uint8Array[] | null = null; // strings/arrays must outlive the call (marshalled at once)
+  const kinds = kindsOf(m);
+  for (let i = 0; i < kinds.length; i++) {
     const v = args[i];
     const o = i * 8;
-    switch (a.type.replace("?", "")) {
+    switch (kinds[i]) {
       case "i":
       case "h":
         argView.setInt32(o, v as number, true);
@@ -265,7 +273,7 @@ function postEvent(r: Resource, opcode: number, m: MessageSpec, args: unknown[])
         if (v === null || v === undefined) writePtr(argView, o, 0);
         else {
           const b = cbytes(v as string);
-          keep.push(b);
+          (keep ??= []).push(b);
           writePtr(argView, o, ptr(b) as unknown as number);
         }
         break;
@@ -282,14 +290,14 @@ function postEvent(r: Resource, opcode: number, m: MessageSpec, args: unknown[])
         av.setBigUint64(WL_ARRAY.alloc, BigInt(data.length), true);
         const copy = data.length ? new Uint8Array(data) : new Uint8Array(1);
         writePtr(av, WL_ARRAY.data, ptr(copy) as unknown as number);
-        keep.push(arr, copy);
+        (keep ??= []).push(arr, copy);
         writePtr(argView, o, ptr(arr) as unknown as number);
         break;
       }
     }
-  });
+  }
   wl.wl_resource_post_event_array(r.ptr as unknown as Pointer, opcode, argPtr);
-  keep.length = 0;
+  if (keep) keep.length = 0;
 }
 
 function foreignResource(client: Client, p: number, spec: Spec | undefined): Resource {

@@ -40,17 +40,41 @@ export function readBuffer(surface: Resource, buf: Resource): Content {
     if (!own?.rgba) throw new ProtocolError(surface, wayland.wl_display.enums.error.invalid_object, "not a buffer weft can read");
     return { kind: "color", rgba: own.rgba, width: 1, height: 1 };
   }
-  const shm = wl.wl_shm_buffer_get(buf.ptr as unknown as Pointer);
-  if (!shm) throw new ProtocolError(surface, wayland.wl_display.enums.error.invalid_object, "unsupported buffer type (only wl_shm and single-pixel buffers)");
-  const fmt = wl.wl_shm_buffer_get_format(shm);
-  if (fmt !== WL_SHM_FORMAT.argb8888 && fmt !== WL_SHM_FORMAT.xrgb8888) {
-    throw new ProtocolError(surface, wayland.wl_shm.enums.error.invalid_format, `unsupported wl_shm format ${fmt}`);
+  let m = shmInfo.get(buf);
+  if (!m) {
+    const shm = wl.wl_shm_buffer_get(buf.ptr as unknown as Pointer);
+    if (!shm) throw new ProtocolError(surface, wayland.wl_display.enums.error.invalid_object, "unsupported buffer type (only wl_shm and single-pixel buffers)");
+    const fmt = wl.wl_shm_buffer_get_format(shm);
+    if (fmt !== WL_SHM_FORMAT.argb8888 && fmt !== WL_SHM_FORMAT.xrgb8888) {
+      throw new ProtocolError(surface, wayland.wl_shm.enums.error.invalid_format, `unsupported wl_shm format ${fmt}`);
+    }
+    m = { shm, width: wl.wl_shm_buffer_get_width(shm), height: wl.wl_shm_buffer_get_height(shm), stride: wl.wl_shm_buffer_get_stride(shm), opaque: fmt === WL_SHM_FORMAT.xrgb8888, img: null, data: 0 };
+    shmInfo.set(buf, m);
+    const info = m;
+    buf.onDestroy(() => {
+      if (info.img) pixman.unref(info.img);
+      info.img = null;
+    });
   }
-  const width = wl.wl_shm_buffer_get_width(shm);
-  const height = wl.wl_shm_buffer_get_height(shm);
-  probe(shm, wl.wl_shm_buffer_get_stride(shm) * height);
-  return { kind: "shm", buffer: buf, width, height, opaque: fmt === WL_SHM_FORMAT.xrgb8888 };
+  probe(m.shm, m.stride * m.height);
+  return { kind: "shm", buffer: buf, width: m.width, height: m.height, opaque: m.opaque };
 }
+
+/**
+ * What a wl_shm buffer is never changes (size, stride, format), so it is
+ * asked for once; the pixman image over its pixels is kept too, and made
+ * again only if the pool was remapped (wl_shm_pool.resize moves the data).
+ */
+interface ShmInfo {
+  shm: Pointer;
+  width: number;
+  height: number;
+  stride: number;
+  opaque: boolean;
+  img: Image | null;
+  data: number;
+}
+const shmInfo = new WeakMap<Resource, ShmInfo>();
 
 /**
  * Touches the first and last byte of a committed buffer: a pool larger than
@@ -76,18 +100,30 @@ export function withImage(c: Content & { kind: "shm" | "image" }, fn: (img: Imag
   if (c.kind === "image") return fn(c.img);
   // A destroyed buffer is readable only inside its destroy hook (`dying`): libwayland frees it right after.
   if (c.buffer.destroyed && !dying) return;
-  const shm = wl.wl_shm_buffer_get(c.buffer.ptr as unknown as Pointer);
-  if (!shm) return;
+  const info = shmInfo.get(c.buffer);
+  if (!info) return;
+  const shm = info.shm;
   wl.wl_shm_buffer_begin_access(shm);
   try {
     // The pool may have been resized (remapped) since the commit: ask for the address each time.
     const data = wl.wl_shm_buffer_get_data(shm) as unknown as number;
-    const img = pixman.createBits(c.opaque ? Format.x8r8g8b8 : Format.a8r8g8b8, c.width, c.height, data, wl.wl_shm_buffer_get_stride(shm));
-    try {
-      fn(img);
-    } finally {
-      pixman.unref(img);
+    const format = c.opaque ? Format.x8r8g8b8 : Format.a8r8g8b8;
+    if (dying) {
+      // Inside the buffer's destroy hooks: nothing may be kept.
+      const img = pixman.createBits(format, c.width, c.height, data, info.stride);
+      try {
+        fn(img);
+      } finally {
+        pixman.unref(img);
+      }
+      return;
     }
+    if (!info.img || info.data !== data) {
+      if (info.img) pixman.unref(info.img);
+      info.img = pixman.createBits(format, c.width, c.height, data, info.stride);
+      info.data = data;
+    }
+    fn(info.img);
   } finally {
     wl.wl_shm_buffer_end_access(shm);
   }
