@@ -3,11 +3,15 @@
 // machine. Prints each figure for both and the ratio weft/weston.
 //
 //   round trip   wl_display_sync p50/p99 (build/clients/hostile roundtrips)
-//   cpu          compositor CPU while weston-simple-shm animates at 60 Hz
+//   cpu          compositor CPU while weston-simple-shm animates at 60 Hz, and
+//                the frames it was given (frame callbacks counted from its
+//                WAYLAND_DEBUG trace), so the CPU is compared at equal frame rates
 //   rss          compositor RSS with weston-simple-shm, weston-terminal and foot mapped
 //   flood        requests/s a client can push (wl_region.add, then one round trip)
 //
-// Run: bun bench/compositor.ts   (needs scripts/build-clients.sh; weston, foot)
+// Run: bun bench/compositor.ts [runs]   (needs scripts/build-clients.sh; weston, foot)
+// Runs alternate weft and weston (default 3 each) and print medians; the
+// machine should be quiet (`uptime` load < 1): timings follow the load.
 import { mkdtempSync, readFileSync, rmSync, existsSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -17,6 +21,7 @@ const HOSTILE = join(ROOT, "build", "clients", "hostile");
 const W = 1280;
 const H = 720;
 const TICK = 100; // jiffies per second (sysconf(_SC_CLK_TCK) on Linux)
+const CPU_SECONDS = 10;
 
 interface Server {
   name: string;
@@ -80,15 +85,30 @@ async function measure(kind: "weft" | "weston") {
     const rt = (await hostile(s, "roundtrips", "5000")).match(/p50 ([\d.]+) p99 ([\d.]+)/)!;
     const flood = Number((await hostile(s, "request-flood", "300000")).match(/ok (\d+)/)![1]);
 
-    const shm = Bun.spawn(["weston-simple-shm"], { env: s.env, stdout: "ignore", stderr: "ignore" });
+    // The client's own protocol trace tells how many frames it was given.
+    const shm = Bun.spawn(["weston-simple-shm"], { env: { ...s.env, WAYLAND_DEBUG: "client" }, stdout: "ignore", stderr: "pipe" });
     clients.push(shm);
+    let done = 0;
+    (async () => {
+      const dec = new TextDecoder();
+      let tail = "";
+      for await (const chunk of shm.stderr) {
+        const text = tail + dec.decode(chunk);
+        const lines = text.split("\n");
+        tail = lines.pop() ?? "";
+        for (const l of lines) if (/wl_callback@\d+\.done\(/.test(l)) done++;
+      }
+    })();
     await Bun.sleep(1000);
     const t0 = cpuTicks(s.pid);
     const c0 = cpuTicks(shm.pid);
+    const d0 = done;
     const w0 = performance.now();
-    await Bun.sleep(5000);
+    await Bun.sleep(CPU_SECONDS * 1000);
     const secs = (performance.now() - w0) / 1000;
-    const cpu = ((cpuTicks(s.pid) - t0) / TICK / secs) * 100;
+    const ticks = cpuTicks(s.pid) - t0;
+    const cpu = (ticks / TICK / secs) * 100;
+    const fps = (done - d0) / secs;
     // Sanity: the client itself must be animating on both (similar CPU).
     const clientCpu = ((cpuTicks(shm.pid) - c0) / TICK / secs) * 100;
 
@@ -96,7 +116,7 @@ async function measure(kind: "weft" | "weston") {
     clients.push(Bun.spawn(["foot", "/bin/sh"], { env: { ...s.env, SHELL: "/bin/sh" }, stdout: "ignore", stderr: "ignore" }));
     await Bun.sleep(2000);
     const rss = rssKiB(s.pid);
-    return { p50: Number(rt[1]), p99: Number(rt[2]), flood, cpu, clientCpu, rss };
+    return { p50: Number(rt[1]), p99: Number(rt[2]), flood, cpu, fps, cpuPerFrame: (ticks / TICK / Math.max(1, done - d0)) * 1e6, clientCpu, rss };
   } finally {
     for (const c of clients) c.kill();
     await Promise.all(clients.map((c) => c.exited));
@@ -104,17 +124,36 @@ async function measure(kind: "weft" | "weston") {
   }
 }
 
+type Result = Awaited<ReturnType<typeof measure>>;
+const median = (xs: number[]) => {
+  const a = [...xs].sort((x, y) => x - y);
+  const m = Math.floor(a.length / 2);
+  return a.length % 2 ? a[m] : (a[m - 1] + a[m]) / 2;
+};
+
 if (import.meta.main) {
-  const weft = await measure("weft");
-  const weston = await measure("weston");
-  const row = (label: string, a: number, b: number, unit: string, goal: string) =>
-    console.log(`${label.padEnd(28)} ${a.toFixed(1).padStart(10)} ${b.toFixed(1).padStart(10)}  ${unit.padEnd(6)} ${(a / b).toFixed(2).padStart(6)}×  ${goal}`);
-  console.log(`compositor bench, ${W}x${H} headless, ${new Date().toISOString()}`);
-  console.log(`${"".padEnd(28)} ${"weft".padStart(10)} ${"weston".padStart(10)}  ${"unit".padEnd(6)} ${"ratio".padStart(7)}  goal`);
-  row("round trip p50", weft.p50, weston.p50, "µs", "≤ 1.5×");
-  row("round trip p99", weft.p99, weston.p99, "µs", "≤ 1.5×");
-  row("CPU, simple-shm at 60 Hz", weft.cpu, weston.cpu, "%", "≤ 1×");
-  row("  (simple-shm's own CPU)", weft.clientCpu, weston.clientCpu, "%", "same: both animate");
-  row("RSS, 3 clients mapped", weft.rss / 1024, weston.rss / 1024, "MiB", "≤ 2×");
-  row("request flood", weft.flood / 1000, weston.flood / 1000, "k/s", "higher is better");
+  const runs = Number(process.argv[2] ?? 3);
+  const weft: Result[] = [];
+  const weston: Result[] = [];
+  for (let i = 0; i < runs; i++) {
+    weft.push(await measure("weft"));
+    weston.push(await measure("weston"));
+  }
+  const med = (rs: Result[], k: keyof Result) => median(rs.map((r) => r[k]));
+  const row = (label: string, k: keyof Result, unit: string, goal: string, scale = 1) => {
+    const a = med(weft, k) * scale;
+    const b = med(weston, k) * scale;
+    const all = (rs: Result[]) => rs.map((r) => (r[k] * scale).toFixed(1)).join("/");
+    console.log(`${label.padEnd(28)} ${a.toFixed(1).padStart(10)} ${b.toFixed(1).padStart(10)}  ${unit.padEnd(6)} ${(a / b).toFixed(2).padStart(6)}×  ${goal.padEnd(20)} weft ${all(weft)}, weston ${all(weston)}`);
+  };
+  console.log(`compositor bench, ${W}x${H} headless, medians of ${runs} alternating runs, ${new Date().toISOString()}`);
+  console.log(`${"".padEnd(28)} ${"weft".padStart(10)} ${"weston".padStart(10)}  ${"unit".padEnd(6)} ${"ratio".padStart(7)}  ${"goal".padEnd(20)} every run`);
+  row("round trip p50", "p50", "µs", "≤ 1.5×");
+  row("round trip p99", "p99", "µs", "≤ 1.5×");
+  row("CPU, simple-shm at 60 Hz", "cpu", "%", "≤ 1×");
+  row("  frames given to simple-shm", "fps", "/s", "same on both");
+  row("  CPU per frame", "cpuPerFrame", "µs", "");
+  row("  (simple-shm's own CPU)", "clientCpu", "%", "same: both animate");
+  row("RSS, 3 clients mapped", "rss", "MiB", "≤ 2×", 1 / 1024);
+  row("request flood", "flood", "k/s", "higher is better", 1 / 1000);
 }
