@@ -101,6 +101,17 @@ describe("weft shell", () => {
   });
 });
 
+describe("damage", () => {
+  test("a commit that damages one pixel repaints that pixel, not the window", async () => {
+    const w = h.scripted([SHELLCLIENT, "shell", "normal", "10", "20", "64", "64", "4488cc"]);
+    await w.line(/^presentation_feedback/);
+    await h.comp.nextFrame();
+    const damaged = new Promise<unknown>((resolve) => h.comp.events.once("commit", () => resolve(h.comp.scene.damage.rects.map((r) => ({ ...r })))));
+    w.send("commit");
+    expect(await damaged).toEqual([{ x: 10, y: 20, width: 1, height: 1 }]);
+  });
+});
+
 describe("buffers", () => {
   test("a buffer destroyed while on screen stays visible (weft keeps a copy) until the next commit", async () => {
     const w = h.scripted([SHELLCLIENT, "shell", "normal", "10", "10", "64", "64", "4488cc"]);

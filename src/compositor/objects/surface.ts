@@ -7,7 +7,7 @@
 // role's `commit` hook runs after every commit and decides about mapping.
 import { ProtocolError, type Resource } from "../wl.ts";
 import { wayland } from "../protocol/index.ts";
-import { Region, union, type Rect } from "../geometry.ts";
+import { intersect, Region, union, type Rect } from "../geometry.ts";
 import { dropContent, holdContent, readBuffer, releaseIfCopied, snapshot, type Content } from "./buffer.ts";
 import type { Compositor } from "../compositor.ts";
 
@@ -171,13 +171,34 @@ export class Surface {
     }
     this.committedSinceRepaint = true;
     const newBounds = this.comp.scene.surfaceBounds(this);
-    // A new viewport or scale changes the picture without any damage request.
-    const resized = !!oldBounds !== !!newBounds || (oldBounds && newBounds && (oldBounds.width !== newBounds.width || oldBounds.height !== newBounds.height));
-    if (contentChanged || resized || s.viewport !== undefined || s.scale !== undefined || s.transform !== undefined || s.damage.length || s.bufferDamage.length) {
-      this.comp.scene.damageSurface(this, oldBounds, newBounds);
-    }
+    this.damageAfterCommit(s, contentChanged, oldBounds, newBounds);
     this.role?.commit(this);
     this.comp.scene.surfaceCommitted(this);
+  }
+
+  /**
+   * What to repaint after a commit. When the surface stayed where it was,
+   * at the same size and mapping, only the rectangles the client damaged
+   * (a terminal's cursor, a clock's digits); anything else — moved,
+   * resized, a new viewport, scale or transform, a buffer with no damage —
+   * repaints where it was and where it is.
+   */
+  private damageAfterCommit(s: State, contentChanged: boolean, before: Rect | null, after: Rect | null): void {
+    const scene = this.comp.scene;
+    const remapped = s.viewport !== undefined || s.scale !== undefined || s.transform !== undefined;
+    const same = before && after && before.x === after.x && before.y === after.y && before.width === after.width && before.height === after.height;
+    if (!same || remapped || (contentChanged && !s.damage.length && !s.bufferDamage.length)) {
+      if (!same || remapped || contentChanged) scene.damageSurface(this, before, after);
+      return;
+    }
+    // Buffer pixels are surface pixels only when nothing maps between them; otherwise take the whole surface.
+    const direct = this.scale === 1 && this.transform === 0 && !this.viewport.src && !this.viewport.dst;
+    if (s.bufferDamage.length && !direct) {
+      scene.damageRect(after);
+      return;
+    }
+    for (const r of s.damage) scene.damageRect(intersect({ x: after.x + r.x, y: after.y + r.y, width: r.width, height: r.height }, after));
+    for (const r of s.bufferDamage) scene.damageRect(intersect({ x: after.x + r.x, y: after.y + r.y, width: r.width, height: r.height }, after));
   }
 
   private bufferHook: { buffer: Resource; hook: () => void } | null = null;
