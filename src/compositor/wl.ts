@@ -244,7 +244,6 @@ function eventOpcode(spec: Spec, name: string): number {
 
 const argBuf = new Uint8Array(8 * 32);
 const argView = new DataView(argBuf.buffer);
-const argPtr = ptr(argBuf);
 /** Each event's argument kinds without the nullable mark, worked out once. */
 const argKinds = new WeakMap<MessageSpec, string[]>();
 function kindsOf(m: MessageSpec): string[] {
@@ -296,7 +295,8 @@ function postEvent(r: Resource, opcode: number, m: MessageSpec, args: unknown[])
       }
     }
   }
-  wl.wl_resource_post_event_array(r.ptr as unknown as Pointer, opcode, argPtr);
+  // ptr() at each call: a small typed array's address is not guaranteed to stay put.
+  wl.wl_resource_post_event_array(r.ptr as unknown as Pointer, opcode, ptr(argBuf));
   if (keep) keep.length = 0;
 }
 
