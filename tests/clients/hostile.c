@@ -78,11 +78,17 @@ static int raw_expect_error(int fd) {
 struct globals {
   struct wl_compositor *compositor;
   struct wl_shm *shm;
+  struct wl_data_device_manager *ddm;
+  struct wl_seat *seat;
+  struct wl_subcompositor *subcompositor;
 };
 static void reg_global(void *data, struct wl_registry *r, uint32_t name, const char *iface, uint32_t v) {
   struct globals *g = data;
   if (!strcmp(iface, "wl_compositor")) g->compositor = wl_registry_bind(r, name, &wl_compositor_interface, 4);
   if (!strcmp(iface, "wl_shm")) g->shm = wl_registry_bind(r, name, &wl_shm_interface, 1);
+  if (!strcmp(iface, "wl_data_device_manager")) g->ddm = wl_registry_bind(r, name, &wl_data_device_manager_interface, 3);
+  if (!strcmp(iface, "wl_seat")) g->seat = wl_registry_bind(r, name, &wl_seat_interface, 1);
+  if (!strcmp(iface, "wl_subcompositor")) g->subcompositor = wl_registry_bind(r, name, &wl_subcompositor_interface, 1);
   (void)v;
 }
 static void reg_remove(void *d, struct wl_registry *r, uint32_t n) { (void)d, (void)r, (void)n; }
@@ -222,6 +228,38 @@ int main(int argc, char **argv) {
     struct wl_display *d = connect_globals(&g);
     struct wl_shm_pool *pool = wl_shm_create_pool(g.shm, memfd(4096), 4096);
     wl_shm_pool_create_buffer(pool, 0, 16, 16, 64, 0x34325258 /* XR24 fourcc weft does not list */ + 1);
+    return report(d);
+  }
+  if (!strcmp(mode, "dnd-bad-actions")) {
+    // A drag source allowing an action that does not exist (bit 7).
+    struct globals g = {0};
+    struct wl_display *d = connect_globals(&g);
+    struct wl_data_source *src = wl_data_device_manager_create_data_source(g.ddm);
+    wl_data_source_set_actions(src, 0x80);
+    return report(d);
+  }
+  if (!strcmp(mode, "dnd-source-reused")) {
+    // start_drag without a held button is refused (the source is cancelled); the same source again is an error.
+    struct globals g = {0};
+    struct wl_display *d = connect_globals(&g);
+    struct wl_data_device *dev = wl_data_device_manager_get_data_device(g.ddm, g.seat);
+    struct wl_data_source *src = wl_data_device_manager_create_data_source(g.ddm);
+    wl_data_source_offer(src, "text/plain");
+    struct wl_surface *s = wl_compositor_create_surface(g.compositor);
+    wl_data_device_start_drag(dev, src, s, NULL, 1);
+    wl_display_roundtrip(d);
+    wl_data_device_start_drag(dev, src, s, NULL, 1);
+    return report(d);
+  }
+  if (!strcmp(mode, "dnd-icon-role")) {
+    // A drag icon that is already a subsurface.
+    struct globals g = {0};
+    struct wl_display *d = connect_globals(&g);
+    struct wl_data_device *dev = wl_data_device_manager_get_data_device(g.ddm, g.seat);
+    struct wl_surface *parent = wl_compositor_create_surface(g.compositor);
+    struct wl_surface *icon = wl_compositor_create_surface(g.compositor);
+    wl_subcompositor_get_subsurface(g.subcompositor, icon, parent);
+    wl_data_device_start_drag(dev, NULL, parent, icon, 1);
     return report(d);
   }
   if (!strcmp(mode, "flood-connect")) {

@@ -42,6 +42,9 @@ describe("hostile clients", () => {
     ["shm-oversize", /^error wl_buffer 2/], // pool bigger than its file: SIGBUS caught, client cut off
     ["buffer-outside-pool", /^error wl_shm_pool 1/], // invalid_stride
     ["bad-format", /^error wl_shm_pool 0/], // invalid_format
+    ["dnd-bad-actions", /^error wl_data_source 0/], // invalid_action_mask
+    ["dnd-source-reused", /^error wl_data_source 1/], // invalid_source
+    ["dnd-icon-role", /^error wl_data_device 0/], // role
   ];
   for (const [mode, expected] of cases) {
     test(`${mode} gets a protocol error and weft keeps serving`, async () => {
