@@ -100,3 +100,17 @@ describe("frame clock", () => {
     }
   });
 });
+
+describe("environment", () => {
+  test("a stale XDG_RUNTIME_DIR (another test removed it) does not stop a compositor starting", async () => {
+    const old = process.env.XDG_RUNTIME_DIR;
+    process.env.XDG_RUNTIME_DIR = join("/nonexistent", `weft-${process.pid}`);
+    try {
+      const h = new Harness();
+      await h.dispose();
+    } finally {
+      if (old === undefined) delete process.env.XDG_RUNTIME_DIR;
+      else process.env.XDG_RUNTIME_DIR = old;
+    }
+  });
+});

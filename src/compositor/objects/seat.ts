@@ -5,7 +5,7 @@
 // (src/compositor/control.ts). The seat sends each event to the resources
 // of the client that has focus: pointer focus follows the pointer, keyboard
 // focus is the scene's focused window (click-to-focus).
-import { closeSync, openSync, unlinkSync, writeSync } from "node:fs";
+import { closeSync, existsSync, openSync, unlinkSync, writeSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { Keymap } from "../../../ffi/xkbcommon.ts";
@@ -91,8 +91,11 @@ export class Seat {
     this.keymapSize = bytes.length;
     // Clients mmap the keymap from an fd: write it to a private file, keep a
     // read-only fd (so no client can change it for the others), unlink it.
-    const path = join(process.env.XDG_RUNTIME_DIR || tmpdir(), `weft-keymap-${process.pid}-${Math.random().toString(36).slice(2)}`);
-    const w = openSync(path, "w", 0o600);
+    // The runtime dir (a tmpfs) when it exists; it may not (a stale XDG_RUNTIME_DIR), then the temp dir.
+    const name = `weft-keymap-${process.pid}-${Math.random().toString(36).slice(2)}`;
+    const rt = process.env.XDG_RUNTIME_DIR;
+    const path = join(rt && existsSync(rt) ? rt : tmpdir(), name);
+    const w = openSync(path, "wx", 0o600);
     writeSync(w, bytes);
     closeSync(w);
     this.keymapFd = openSync(path, "r");
