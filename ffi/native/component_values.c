@@ -215,15 +215,52 @@ static int skip(rd *r, size_t n) {
   r->p += n;
   return 0;
 }
+/* Wasmtime's C API unwraps String::from_utf8 and char::from_u32 and reads
+ * bools as Rust bools: a bad one aborts the process or is undefined
+ * behaviour, so answers are checked for them here. */
+static int utf8_valid(const uint8_t *s, size_t n) {
+  size_t i = 0;
+  while (i < n) {
+    uint8_t c = s[i];
+    size_t len;
+    uint32_t cp;
+    if (c < 0x80) { i++; continue; }
+    if ((c & 0xe0) == 0xc0) len = 2, cp = c & 0x1f;
+    else if ((c & 0xf0) == 0xe0) len = 3, cp = c & 0x0f;
+    else if ((c & 0xf8) == 0xf0) len = 4, cp = c & 0x07;
+    else return 0;
+    if (n - i < len) return 0;
+    for (size_t k = 1; k < len; k++) {
+      if ((s[i + k] & 0xc0) != 0x80) return 0;
+      cp = (cp << 6) | (s[i + k] & 0x3f);
+    }
+    if ((len == 2 && cp < 0x80) || (len == 3 && cp < 0x800) || (len == 4 && cp < 0x10000)) return 0; /* overlong */
+    if (cp > 0x10ffff || (cp >= 0xd800 && cp <= 0xdfff)) return 0;
+    i += len;
+  }
+  return 1;
+}
+
 static int skip_name(rd *r) {
   uint32_t n;
-  return get_u32(r, &n) < 0 ? -1 : skip(r, n);
+  if (get_u32(r, &n) < 0 || (size_t)(r->end - r->p) < n) return -1;
+  if (!utf8_valid(r->p, n)) return -1;
+  return skip(r, n);
 }
+
+static int is_bool(uint8_t b) { return b == 0 || b == 1; }
 
 static int check_val(rd *r, int depth) {
   if (depth > MAX_DEPTH || r->p >= r->end) return -1;
   uint8_t kind = *r->p++;
   long long s = scalar_size(kind);
+  if (s >= 0 && (size_t)(r->end - r->p) < (size_t)s) return -1;
+  if (kind == CV_BOOL && !is_bool(*r->p)) return -1;
+  if (kind == CV_CHAR) {
+    uint32_t c;
+    memcpy(&c, r->p, 4);
+    if (c > 0x10ffff || (c >= 0xd800 && c <= 0xdfff)) return -1;
+  }
   if (s >= 0) return skip(r, (size_t)s);
   uint32_t n;
   uint8_t has;
@@ -242,15 +279,15 @@ static int check_val(rd *r, int depth) {
         if (skip_name(r) < 0 || check_val(r, depth + 1) < 0) return -1;
       return 0;
     case CV_VARIANT:
-      if (skip_name(r) < 0 || r->p >= r->end) return -1;
+      if (skip_name(r) < 0 || r->p >= r->end || !is_bool(*r->p)) return -1;
       has = *r->p++;
       return has ? check_val(r, depth + 1) : 0;
     case CV_OPTION:
-      if (r->p >= r->end) return -1;
+      if (r->p >= r->end || !is_bool(*r->p)) return -1;
       has = *r->p++;
       return has ? check_val(r, depth + 1) : 0;
     case CV_RESULT:
-      if (r->end - r->p < 2) return -1;
+      if (r->end - r->p < 2 || !is_bool(r->p[0]) || !is_bool(r->p[1])) return -1;
       has = r->p[1];
       r->p += 2;
       return has ? check_val(r, depth + 1) : 0;

@@ -286,7 +286,14 @@ export class Guest {
     const guest = { guestId: this.id, context: this.opts.context ?? {}, signal: this.hostCallsAbort.signal };
     serveHostCall(req, guest, (ok, bytes) => {
       if (this.native !== native) return; // ended meanwhile: the answer is dropped
-      hostCallNative.answer(native, req.seq, ok, bytes); // "stale" (stopped meanwhile) is dropped too
+      let r: ReturnType<typeof hostCallNative.answer>;
+      try {
+        r = hostCallNative.answer(native, req.seq, ok, bytes); // "stale" (stopped meanwhile) is dropped too
+      } catch {
+        r = "too-large"; // any other failure: the guest must not wait forever either
+      }
+      // The guest still waits: end its call with a failure (it traps) rather than leave it hanging.
+      if (r === "too-large") hostCallNative.answer(native, req.seq, false, new TextEncoder().encode("host call answer failed"));
     });
   }
 

@@ -4,7 +4,7 @@
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { parseCapability, type Capability } from "../../src/appd/capabilities.ts";
 import type { Notification } from "../../src/runtime/weft-app/context.ts";
-import { FETCH_LIMITS } from "../../src/runtime/weft-app/fetch.ts";
+import { FETCH_LIMITS, fetchRefusal } from "../../src/runtime/weft-app/fetch.ts";
 import { NOTIFY_LIMITS } from "../../src/runtime/weft-app/notifications.ts";
 import { loadHostGuest, runHost, startHost } from "./host-guest.ts";
 
@@ -12,7 +12,7 @@ import { loadHostGuest, runHost, startHost } from "./host-guest.ts";
 const T = 30_000;
 
 const caps = (...c: string[]): Capability[] => c.map((s) => parseCapability(s) as Capability);
-const app = (capabilities: Capability[], notify?: (n: Notification) => void) => ({ context: { app: { sessionId: 1, appId: "org.weft.test.host", capabilities, notify } } });
+const app = (capabilities: Capability[], notify?: (n: Notification) => void, appId = "org.weft.test.host") => ({ context: { app: { sessionId: 1, appId, capabilities, notify } } });
 
 let server: ReturnType<typeof Bun.serve>;
 let base: string; // http://localhost:PORT
@@ -86,12 +86,29 @@ describe("weft:app/fetch", () => {
     expect(r2.lines).toEqual(["fetch: err fetch: capability net:fetch:localhost not granted"]);
     const r3 = await runHost([`fetch|GET|${base}/hello`, `fetch|GET|http://127.0.0.1:${port}/hello`], app(caps("net:fetch:*")));
     expect(r3.lines).toEqual([
-      "fetch: err fetch: capability net:fetch:localhost not granted (net:fetch:* does not include loopback)",
-      "fetch: err fetch: capability net:fetch:127.0.0.1 not granted (net:fetch:* does not include loopback)",
+      "fetch: err fetch: capability net:fetch:localhost not granted (net:fetch:* does not include this device or its local network)",
+      "fetch: err fetch: capability net:fetch:127.0.0.1 not granted (net:fetch:* does not include this device or its local network)",
     ]);
     const r4 = await runHost([`fetch|GET|http://127.0.0.1:${port}/hello`], app(caps("net:fetch:127.0.0.1")));
     expect(r4.lines).toEqual(["fetch: ok 200 text/plain 5 hello"]);
   }, T);
+
+  test("net:fetch:* never reaches this device or its network, however the host is written; a named host is reached", () => {
+    const star = caps("net:fetch:*");
+    const refused = (u: string, c = star) => fetchRefusal(c, new URL(u));
+    for (const u of [
+      "http://localhost./", "http://a.localhost./", "http://LOCALHOST/", "http://0.0.0.0/", "http://0/", "http://2130706433/", "http://0x7f.1/",
+      "http://[::1]/", "http://[::]/", "http://[::ffff:127.0.0.1]/", "http://[::ffff:7f00:1]/", "http://[::ffff:10.1.2.3]/",
+      "http://10.0.0.1/", "http://172.16.5.4/", "http://192.168.1.1/", "http://169.254.169.254/", "http://100.64.0.1/",
+      "http://[fe80::1]/", "http://[fc00::1]/", "http://[fd12:3456::1]/", "http://224.0.0.1/",
+    ])
+      expect(refused(u)).toContain("does not include this device or its local network");
+    for (const u of ["http://example.com/", "https://8.8.8.8/", "http://[2001:4860::8888]/", "http://172.32.0.1/", "http://192.169.0.1/"]) expect(refused(u)).toBeNull();
+    expect(refused("http://127.0.0.1:8080/", caps("net:fetch:127.0.0.1"))).toBeNull();
+    expect(refused("http://localhost.:8080/", caps("net:fetch:localhost"))).toBeNull(); // one trailing dot is the same name
+    expect(refused("http://example.com./", caps("net:fetch:example.com"))).toBeNull();
+    expect(refused("http://evil.com/", caps("net:fetch:example.com"))).toBe("capability net:fetch:evil.com not granted");
+  });
 
   test("outside an app session nothing is granted", async () => {
     const r = await runHost([`fetch|GET|${base}/hello`]);
@@ -176,10 +193,13 @@ describe("weft:app/notifications", () => {
     const got: Notification[] = [];
     const n = NOTIFY_LIMITS.perWindow;
     const cmds = [`notify|${"x".repeat(NOTIFY_LIMITS.titleChars + 1)}|b`, ...Array.from({ length: n + 1 }, (_, i) => `notify|t${i}|b`)];
-    const r = await runHost(cmds, app(caps("sys:notifications"), (x) => got.push(x)));
+    const r = await runHost(cmds, app(caps("sys:notifications"), (x) => got.push(x), "org.weft.test.chatty"));
     expect(r.lines[0]).toBe(`notify: err notifications: the title is longer than ${NOTIFY_LIMITS.titleChars} characters`);
     expect(r.lines.slice(1, n + 1)).toEqual(Array(n).fill("notify: ok"));
     expect(r.lines[n + 1]).toBe(`notify: err notifications: too many notifications (at most ${n} per ${NOTIFY_LIMITS.windowMs / 1000} s)`);
     expect(got.length).toBe(n);
+    // The budget is the app's, not the session's: a restarted session does not get a fresh one.
+    const again = await runHost(["notify|t|b"], app(caps("sys:notifications"), (x) => got.push(x), "org.weft.test.chatty"));
+    expect(again.lines).toEqual([`notify: err notifications: too many notifications (at most ${n} per ${NOTIFY_LIMITS.windowMs / 1000} s)`]);
   }, T);
 });

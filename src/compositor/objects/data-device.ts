@@ -189,21 +189,29 @@ function readAll(fd: number, signal?: AbortSignal): Promise<string> {
       resolve(new TextDecoder().decode(Buffer.concat(chunks)));
     };
     const onAbort = () => finish(new Error("aborted"));
+    // The watch first: if it cannot be made, nothing else was set up (and the fd is closed here).
+    let watch: ReturnType<typeof watchFd>;
+    try {
+      // One read per readiness: the fd is blocking, and readable means one read will not block.
+      watch = watchFd(fd, () => {
+        const n = readFd(fd, buf);
+        if (n === -EAGAIN) return;
+        if (n < 0) return finish(new Error(`reading the clipboard failed (errno ${-n})`));
+        if (n === 0) return finish(null);
+        total += n;
+        if (total > CLIPBOARD_LIMITS.bytes) return finish(new Error(`the clipboard holds more than ${CLIPBOARD_LIMITS.bytes} bytes`));
+        chunks.push(buf.slice(0, n));
+      });
+    } catch (e) {
+      done = true;
+      closeFd(fd);
+      return reject(e);
+    }
     const timer = setTimeout(
       () => finish(new Error(`the app holding the clipboard did not hand it over within ${CLIPBOARD_LIMITS.timeoutMs / 1000} s`)),
       CLIPBOARD_LIMITS.timeoutMs,
     );
     signal?.addEventListener("abort", onAbort);
-    // One read per readiness: the fd is blocking, and readable means one read will not block.
-    const watch = watchFd(fd, () => {
-      const n = readFd(fd, buf);
-      if (n === -EAGAIN) return;
-      if (n < 0) return finish(new Error(`reading the clipboard failed (errno ${-n})`));
-      if (n === 0) return finish(null);
-      total += n;
-      if (total > CLIPBOARD_LIMITS.bytes) return finish(new Error(`the clipboard holds more than ${CLIPBOARD_LIMITS.bytes} bytes`));
-      chunks.push(buf.slice(0, n));
-    });
   });
 }
 

@@ -4,11 +4,14 @@
 // hop, and each hop's host is checked again, so a redirect cannot lead
 // outside what the app was granted.
 //
-// Loopback (localhost, *.localhost, 127.0.0.0/8, [::1]) is where the device's
-// own services listen — weft's API among them — so `*` does not reach it:
-// an app must name it (`net:fetch:localhost`, `net:fetch:127.0.0.1`). This
-// looks at the URL's host only: a public DNS name that resolves to 127.0.0.1
-// is not caught.
+// Device-local addresses — loopback (localhost, *.localhost, 127/8, ::1,
+// 0.0.0.0, ::ffff:127.x), the private and link-local ranges — are where the
+// device's own services and its LAN listen (weft's API among them), so `*`
+// does not reach them: an app must name the host (`net:fetch:localhost`,
+// `net:fetch:192.168.1.5`). Under `*`, a DNS name is resolved first and
+// refused if any address it has is local; a name that changes its answer
+// between that lookup and the connection (DNS rebinding) is not caught.
+import { lookup } from "node:dns/promises";
 import { allowsFetch, type Capability } from "../../appd/capabilities.ts";
 import { cv, read, type CVal } from "../component-values.ts";
 import type { HostCall } from "../host-calls.ts";
@@ -25,23 +28,69 @@ export const FETCH_LIMITS = {
 
 const fail = (message: string): CVal[] => [cv.err(`fetch: ${message}`)];
 
-function isLoopback(host: string): boolean {
-  const h = host.replace(/^\[|\]$/g, "").toLowerCase();
-  return h === "localhost" || h.endsWith(".localhost") || /^127\.\d+\.\d+\.\d+$/.test(h) || h === "::1";
+/** The host as compared with capabilities: lower case, no brackets, no one trailing dot ("localhost." is localhost). */
+export function canonicalHost(host: string): string {
+  return host.replace(/^\[|\]$/g, "").toLowerCase().replace(/\.$/, "");
 }
 
-/** Why `url` may not be fetched with `caps`, or null when it may. */
+function ipv4Local(a: number[]): boolean {
+  const [x, y] = a;
+  return (
+    x === 0 || x === 127 || x === 10 || (x === 172 && y >= 16 && y <= 31) || (x === 192 && y === 168) || (x === 169 && y === 254) ||
+    (x === 100 && y >= 64 && y <= 127) || x >= 224
+  );
+}
+
+/** An IPv6 address (as the URL parser writes it) as 8 numbers, or null. */
+function ipv6Groups(h: string): number[] | null {
+  if (!h.includes(":")) return null;
+  let text = h;
+  const v4 = /(\d+)\.(\d+)\.(\d+)\.(\d+)$/.exec(text);
+  if (v4) text = text.slice(0, v4.index) + `${((+v4[1] << 8) | +v4[2]).toString(16)}:${((+v4[3] << 8) | +v4[4]).toString(16)}`;
+  const [head, tail] = text.split("::");
+  const part = (t: string | undefined) => (t ? t.split(":").map((g) => Number.parseInt(g, 16)) : []);
+  const a = part(head), b = part(tail);
+  const groups = tail === undefined ? a : [...a, ...Array(8 - a.length - b.length).fill(0), ...b];
+  return groups.length === 8 && groups.every((g) => g >= 0 && g <= 0xffff) ? groups : null;
+}
+
+/** Whether `host` (canonical) is an address or name on this device or its local network. */
+export function isLocalHost(host: string): boolean {
+  if (host === "localhost" || host.endsWith(".localhost")) return true;
+  const v4 = /^(\d+)\.(\d+)\.(\d+)\.(\d+)$/.exec(host);
+  if (v4) return ipv4Local(v4.slice(1).map(Number));
+  const g = ipv6Groups(host);
+  if (!g) return false;
+  if (g.slice(0, 5).every((x) => x === 0) && (g[5] === 0xffff || g[5] === 0)) {
+    // ::, ::1, and IPv4-mapped/compatible addresses: judge the IPv4 part.
+    if (g[5] === 0 && g[6] === 0) return true;
+    return ipv4Local([g[6] >> 8, g[6] & 0xff, g[7] >> 8, g[7] & 0xff]);
+  }
+  return (g[0] & 0xfe00) === 0xfc00 || (g[0] & 0xffc0) === 0xfe80 || (g[0] & 0xff00) === 0xff00; // ULA, link-local, multicast
+}
+
+/** Why `url` may not be fetched with `caps`, or null when it may (the host's name only; see resolvesLocal). */
 export function fetchRefusal(caps: readonly Capability[], url: URL): string | null {
   if (url.protocol !== "http:" && url.protocol !== "https:") return `only http and https URLs can be fetched, not ${url.protocol}`;
-  const host = url.hostname.replace(/^\[|\]$/g, "").toLowerCase();
+  const host = canonicalHost(url.hostname);
   const named = caps.some((c) => c.kind === "net:fetch" && c.domain === host);
   if (named) return null;
-  if (isLoopback(host)) {
+  if (isLocalHost(host)) {
     const star = caps.some((c) => c.kind === "net:fetch" && c.domain === "*");
-    return `capability net:fetch:${host} not granted${star ? " (net:fetch:* does not include loopback)" : ""}`;
+    return `capability net:fetch:${host} not granted${star ? " (net:fetch:* does not include this device or its local network)" : ""}`;
   }
   if (!allowsFetch(caps, host)) return `capability net:fetch:${host} not granted`;
   return null;
+}
+
+/** Under a wildcard grant, a name that resolves to a local address is refused too. */
+async function resolvesLocal(caps: readonly Capability[], url: URL): Promise<string | null> {
+  const host = canonicalHost(url.hostname);
+  if (caps.some((c) => c.kind === "net:fetch" && c.domain === host)) return null; // named: the app was granted exactly this
+  if (/^[\d.]+$/.test(host) || host.includes(":")) return null; // an address: already judged
+  const addrs = await lookup(host, { all: true }).catch(() => []);
+  const local = addrs.find((a) => isLocalHost(canonicalHost(a.address)));
+  return local ? `capability net:fetch:${host} not granted (${host} resolves to ${local.address}, on this device or its local network)` : null;
 }
 
 const TOKEN = /^[!#$%&'*+.^_`|~0-9A-Za-z-]+$/;
@@ -75,20 +124,27 @@ export async function fetchCall(call: HostCall): Promise<CVal[]> {
       return fail(`invalid value for header ${name}`);
     }
   }
-  const timeout = AbortSignal.timeout(FETCH_LIMITS.timeoutMs);
-  const signal = AbortSignal.any([call.signal, timeout]);
+  // A timer cleared when the call ends (AbortSignal.timeout would keep one alive for the whole 30 s).
+  const timeout = new AbortController();
+  const timer = setTimeout(() => timeout.abort(), FETCH_LIMITS.timeoutMs);
+  const onStop = () => timeout.abort();
+  call.signal.addEventListener("abort", onStop);
+  const signal = timeout.signal;
   let m = method;
   let b: Uint8Array | null = body;
   try {
     for (let hop = 0; ; hop++) {
-      const why = fetchRefusal(app.capabilities, target);
+      const why = fetchRefusal(app.capabilities, target) ?? (await resolvesLocal(app.capabilities, target));
       if (why) return fail(hop === 0 ? why : `redirected to ${target.origin}, but ${why}`);
       const res = await fetch(target, { method: m, headers, body: b ?? undefined, redirect: "manual", signal });
       const location = res.headers.get("location");
       if ([301, 302, 303, 307, 308].includes(res.status) && location) {
         await res.body?.cancel();
         if (hop >= FETCH_LIMITS.redirects) return fail(`more than ${FETCH_LIMITS.redirects} redirects`);
-        target = new URL(location, target);
+        const next = new URL(location, target);
+        // Credentials are for the origin they were given to, not wherever it redirects.
+        if (next.origin !== target.origin) for (const h of ["authorization", "cookie", "proxy-authorization"]) headers.delete(h);
+        target = next;
         // 303, and 301/302 after a POST: the next request is a GET without a body (as browsers do).
         if (res.status === 303 || ((res.status === 301 || res.status === 302) && m === "POST")) {
           if (m !== "HEAD") m = "GET";
@@ -102,9 +158,12 @@ export async function fetchCall(call: HostCall): Promise<CVal[]> {
       return [cv.ok(cv.record({ status: cv.u16(res.status), "content-type": cv.string(res.headers.get("content-type") ?? ""), body: cv.bytes(bytes) }))];
     }
   } catch (e) {
-    if (timeout.aborted) return fail(`no complete answer from ${target.origin} within ${FETCH_LIMITS.timeoutMs / 1000} s`);
     if (call.signal.aborted) return fail("the app stopped"); // nobody reads this
+    if (timeout.signal.aborted) return fail(`no complete answer from ${target.origin} within ${FETCH_LIMITS.timeoutMs / 1000} s`);
     return fail(`${target.origin}: ${(e as Error).message}`);
+  } finally {
+    clearTimeout(timer);
+    call.signal.removeEventListener("abort", onStop);
   }
 }
 

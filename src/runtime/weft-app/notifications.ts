@@ -9,8 +9,8 @@ export const NOTIFY_LIMITS = { titleChars: 256, bodyChars: 4096, iconChars: 1024
 
 const fail = (message: string): CVal[] => [cv.err(`notifications: ${message}`)];
 
-/** Recent post times per app context (one per session), for the rate limit. */
-const recent = new WeakMap<object, number[]>();
+/** Recent post times per app id (not per session: a restart must not reset the budget). */
+const recent = new Map<string, number[]>();
 
 export function notifyCall(call: HostCall): CVal[] {
   const title = read.string(call.args[0], "notify: title");
@@ -23,13 +23,15 @@ export function notifyCall(call: HostCall): CVal[] {
   if (body.length > NOTIFY_LIMITS.bodyChars) return fail(`the body is longer than ${NOTIFY_LIMITS.bodyChars} characters`);
   if (icon !== null && icon.length > NOTIFY_LIMITS.iconChars) return fail(`the icon is longer than ${NOTIFY_LIMITS.iconChars} characters`);
   const now = performance.now();
-  const times = (recent.get(app) ?? []).filter((t) => now - t < NOTIFY_LIMITS.windowMs);
+  const key = app.appId;
+  const times = (recent.get(key) ?? []).filter((t) => now - t < NOTIFY_LIMITS.windowMs);
+  if (recent.size > 10_000) recent.clear();
   if (times.length >= NOTIFY_LIMITS.perWindow) {
-    recent.set(app, times);
+    recent.set(key, times);
     return fail(`too many notifications (at most ${NOTIFY_LIMITS.perWindow} per ${NOTIFY_LIMITS.windowMs / 1000} s)`);
   }
   times.push(now);
-  recent.set(app, times);
+  recent.set(key, times);
   app.notify({ title, body, icon });
   return [cv.ok()];
 }
