@@ -76,3 +76,25 @@ if ((${#js_by_world[@]})); then
     "$JS" "$builder" js "$out/wit" "$world" ${js_by_world[$world]}
   done
 fi
+
+# --- hand-written WAT components -----------------------------------------------
+# tests/components/<name>.wat -> build/wat-<name>.component.wasm, embedded with
+# the world its first line names (`;; world: NAME`) from tests/components/wit/<NAME>.wit.
+for src in tests/components/*.wat; do
+  [ -f "$src" ] || continue
+  o=$out/wat-$(basename "$src" .wat).component.wasm
+  world=$(sed -n '1s|^;; world: *\([a-z0-9-]*\).*|\1|p' "$src")
+  [ -n "$world" ] || die "$src: the first line must be ';; world: NAME'"
+  witfile=tests/components/wit/$world.wit
+  if stale "$o" "$src" "$witfile" wit/weft-app.wit "${common[@]}"; then
+    w=$out/wit-$world
+    rm -rf "$w"
+    mkdir -p "$w/deps/weft-app"
+    cp "$witfile" "$w/"
+    cp wit/weft-app.wit "$w/deps/weft-app/"
+    cp -r "$wasi_wit"/wasi-* "$w/deps/"
+    "$JS" "$builder" wat "$w" "$world" "$src" "$o"
+  else
+    echo "up to date $o"
+  fi
+done

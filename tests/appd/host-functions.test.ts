@@ -10,6 +10,7 @@ import { join } from "node:path";
 import { installPackage } from "../../src/appd/package-store.ts";
 import type { Response } from "../../src/ipc/messages.ts";
 import { Harness } from "../compositor/helpers.ts";
+import { ROOT } from "../helpers.ts";
 import { HOST_GUEST, loadHostGuest } from "../runtime/host-guest.ts";
 import { testDaemon, type TestDaemon } from "./fixtures.ts";
 import { unixClient } from "./unix-client.ts";
@@ -25,10 +26,10 @@ beforeAll(async () => {
 }, 600_000);
 afterAll(() => server?.stop(true));
 
-async function install(d: TestDaemon, id: string, capabilities: string[]) {
+async function install(d: TestDaemon, id: string, capabilities: string[], wasm = HOST_GUEST) {
   const src = join(d.dir, "src", id);
   mkdirSync(join(src, "ui"), { recursive: true });
-  cpSync(HOST_GUEST, join(src, "app.wasm"));
+  cpSync(wasm, join(src, "app.wasm"));
   writeFileSync(join(src, "ui", "index.html"), "<!doctype html><title>host</title>");
   writeFileSync(
     join(src, "wapp.toml"),
@@ -101,3 +102,19 @@ test("an app's fetch, notifications and clipboard go through its capabilities", 
     await h.dispose();
   }
 }, 120_000);
+
+test("an app that imports only notify and ipc links and runs (a hand-written WAT component)", async () => {
+  await using d = await testDaemon();
+  await install(d, "org.weft.test.minimal", [], join(ROOT, "tests", "components", "build", "wat-minimal.component.wasm"));
+  const b = watch(d);
+  const c = await unixClient(d.unix.path);
+  try {
+    expect(await c.request(["LAUNCH_APP", "org.weft.test.minimal", 0])).toMatchObject({ type: "LAUNCH_ACK", session_id: 1 });
+    await b.next((m) => m.type === "APP_READY" && m.session_id === 1, "APP_READY");
+    expect(await b.next((m) => m.type === "IPC_MESSAGE", "its message")).toEqual({ type: "IPC_MESSAGE", session_id: 1, payload: "hello from a minimal component" });
+    await b.next((m) => m.type === "APP_STATE" && m.session_id === 1 && m.state === "stopped", "stopped");
+    expect(await c.request(["QUERY_APP_STATE", 1])).toMatchObject({ state: "stopped", exit: { kind: "exit", code: 0 } });
+  } finally {
+    await c.close();
+  }
+}, 60_000);

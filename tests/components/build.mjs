@@ -7,6 +7,8 @@
 //       command adapter (= `jco new CORE --wasi-command -o OUT`)
 //   node tests/components/build.mjs js WITDIR WORLD SRC.js OUT.wasm [SRC OUT ...]
 //       componentize-js each SRC against WORLD in WITDIR
+//   node tests/components/build.mjs wat WITDIR WORLD SRC.wat OUT.wasm [SRC OUT ...]
+//       a hand-written core module (WAT) embedded with WORLD's types and made a component
 //
 // Every output is checked with `jco wit` (= componentWit): it must export
 // wasi:cli/run and import only wasi:* (and, for js, weft:app/*) interfaces.
@@ -96,6 +98,24 @@ if (mode === 'adapt') {
     const imports = await check(out, component, [/^wasi:/, /^weft:app\//, /^weft:test-guests\//]);
     await emit(out, component, t0, imports);
   }
+} else if (mode === 'wat') {
+  // Hand-written canonical-ABI core modules: embed WORLD's types, then make a component.
+  const [witPath, worldName, ...pairs] = rest;
+  if (!witPath || !worldName || pairs.length % 2) fail('wat: expected WITDIR WORLD SRC OUT ...');
+  // componentEmbed reads the WIT through the same preview2-shim as componentize-js (see above).
+  const { _setPreopens } = await import('@bytecodealliance/preview2-shim/filesystem');
+  _setPreopens({ '/': '/' });
+  const { resolve } = await import('node:path');
+  const { parse, componentEmbed } = await import('@bytecodealliance/jco');
+  for (let i = 0; i < pairs.length; i += 2) {
+    const [src, out] = [pairs[i], pairs[i + 1]];
+    const t0 = performance.now();
+    const core = await parse(await readFile(src, 'utf8'));
+    const embedded = await componentEmbed({ binary: core, witPath: resolve(witPath), world: worldName });
+    const component = await componentNew(embedded, []);
+    const imports = await check(out, component, [/^wasi:/, /^weft:app\//]);
+    await emit(out, component, t0, imports);
+  }
 } else {
-  fail(`usage: build.mjs adapt CORE OUT ... | js WITDIR WORLD SRC OUT ...`);
+  fail(`usage: build.mjs adapt CORE OUT ... | js WITDIR WORLD SRC OUT ... | wat WITDIR WORLD SRC OUT ...`);
 }
