@@ -77,3 +77,4 @@ fi
 bash scripts/build-guests.sh
 [ ! -f scripts/build-clients.sh ] || bash scripts/build-clients.sh
 [ ! -f scripts/build-components.sh ] || bash scripts/build-components.sh
+bash scripts/build-examples.sh
