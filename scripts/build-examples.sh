@@ -41,7 +41,8 @@ for world in examples/apps/*/world.wit; do
   core=examples/build/$name.core.wasm
   if stale "$core" "$dir/app.c" examples/include/weft_app.h "$script"; then
     "$CC" --target=wasm32-wasi "--sysroot=$SYSROOT" -O2 -Wall -Wextra -Werror -Iexamples/include -c -o "$core.o" "$dir/app.c"
-    "$CC" --target=wasm32-wasi "--sysroot=$SYSROOT" -Wl,--strip-debug -o "$core.tmp" "$core.o"
+    # Our own _start (weft_app.h): not a wasm-ld "command", whose exports would all be wrapped in ctors/dtors.
+    "$CC" --target=wasm32-wasi "--sysroot=$SYSROOT" -nostartfiles -Wl,--no-entry -Wl,--strip-debug -o "$core.tmp" "$core.o"
     rm -f "$core.o"; mv "$core.tmp" "$core"
   fi
   if stale "$dir/app.wasm" "$core" "$world" wit/weft-app.wit examples/build.mjs "$jco/package.json"; then jobs+=("$core" "$world" "$dir/app.wasm"); fi

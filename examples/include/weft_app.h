@@ -35,6 +35,20 @@ void weft_fetch_raw(const char *url, size_t url_len, const char *method, size_t 
 /** The host allocates returned strings through this (canonical ABI). */
 __attribute__((export_name("cabi_realloc"))) void *cabi_realloc(void *old, size_t old_size, size_t align, size_t new_size);
 #ifdef WEFT_APP_IMPLEMENTATION
+// Our own _start, linked with -nostartfiles -Wl,--no-entry (see
+// scripts/build-examples.sh). Linked as a normal *command*, wasm-ld wraps
+// every other export — cabi_realloc included — in __wasm_call_ctors /
+// __wasm_call_dtors, so each string the host hands us would re-run
+// wasi-libc's constructors (which call WASI imports: a trap, "cannot leave
+// component instance", while the host is lowering) and close stdio after.
+// Here constructors run once, before main, and exit() flushes stdio.
+int main(void);
+extern void __wasm_call_ctors(void);
+__attribute__((export_name("_start"))) void weft_start(void) {
+  __wasm_call_ctors();
+  exit(main());
+}
+
 void *cabi_realloc(void *old, size_t old_size, size_t align, size_t new_size) {
   (void)old_size;
   if (new_size == 0) return (void *)align; // a valid, never-dereferenced pointer for an empty value
@@ -111,6 +125,32 @@ static inline weft_fetch_result weft_fetch(const char *url, const char *method) 
   r.body_len = *(const uint32_t *)(ret + 20);
   r.body = (uint8_t *)weft_take(ret, 16);
   return r;
+}
+
+/**
+ * Appends `s` (n bytes) to out as a JSON string, quotes included; returns the
+ * new length or -1 if it does not fit in cap (out is NUL-terminated).
+ * Control characters are escaped; other bytes (UTF-8) are copied as they are.
+ */
+static inline long weft_json_string(char *out, size_t len, size_t cap, const char *s, size_t n) {
+  static const char hex[] = "0123456789abcdef";
+  for (size_t i = 0; i <= n + 1; i++) {
+    char buf[7];
+    size_t k = 0;
+    if (i == 0 || i == n + 1) buf[k++] = '"';
+    else {
+      unsigned char c = (unsigned char)s[i - 1];
+      if (c == '"' || c == '\\') buf[k++] = '\\', buf[k++] = (char)c;
+      else if (c == '\n') buf[k++] = '\\', buf[k++] = 'n';
+      else if (c < 0x20) buf[k++] = '\\', buf[k++] = 'u', buf[k++] = '0', buf[k++] = '0', buf[k++] = hex[c >> 4], buf[k++] = hex[c & 15];
+      else buf[k++] = (char)c;
+    }
+    if (len + k + 1 > cap) return -1;
+    memcpy(out + len, buf, k);
+    len += k;
+  }
+  out[len] = 0;
+  return (long)len;
 }
 
 #endif

@@ -1,6 +1,6 @@
 // The app daemon: sessions + the API on its transports, in this process and
 // on this loop. `weft run` starts it (with the compositor when present).
-import { chmodSync, mkdirSync } from "node:fs";
+import { chmodSync, mkdirSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { runtimeDir } from "../system/paths.ts";
 import { log } from "../system/log.ts";
@@ -8,6 +8,7 @@ import { Api } from "./api.ts";
 import { serveHttp, type HttpServer } from "./http.ts";
 import { listInstalled, installPackage, userStoreRoot } from "./package-store.ts";
 import { saveSessions, takeSavedSessions } from "./persistence.ts";
+import { loadTrustedKeys, readKeyFile, trustedKeyDirs, type TrustedKey } from "./signature.ts";
 import { SessionManager, type SessionOptions } from "./sessions.ts";
 import { serveUnix, type UnixServer } from "./unix-server.ts";
 
@@ -16,8 +17,10 @@ export interface DaemonOptions extends SessionOptions {
   socketPath?: string;
   /** Relaunch the apps saved at the last stop (default true). */
   restore?: boolean;
-  /** Package dirs installed (unsigned, as bundled) when no app is installed at all. */
+  /** Package dirs installed when no app is installed at all. */
   bundledApps?: string[];
+  /** The .pub file the bundled apps are signed with (null/absent: install them unsigned). */
+  bundledKey?: string | null;
   /** HTTP/WebSocket port (0 = any free one); false = no HTTP transport. Default: WEFT_APPD_WS_PORT or 7410. */
   httpPort?: number | false;
 }
@@ -49,12 +52,35 @@ export function ensureRuntimeDir(): string | null {
   return dir;
 }
 
-/** First start: an empty store gets the bundled apps, so there is something to launch. */
-async function installBundled(dirs: string[]): Promise<void> {
+/**
+ * First start: an empty store gets the bundled apps, so there is something
+ * to launch. They are signed (scripts/build-examples.sh); their public key
+ * comes with weft and is added to the user's trusted keys as
+ * `weft-bundled.pub` (delete it to stop trusting them), so every launch
+ * verifies them like any other signed app. Without a key they are installed
+ * as unsigned.
+ */
+async function installBundled(dirs: string[], keyFile: string | null): Promise<void> {
   if (!dirs.length || (await listInstalled()).length) return;
+  let keys: TrustedKey[] | null = null;
+  if (keyFile) {
+    try {
+      const publicHex = await readKeyFile(keyFile);
+      const userDir = trustedKeyDirs().at(-1)!;
+      const known = (await loadTrustedKeys()).keys.some((k) => k.publicHex === publicHex);
+      if (!known) {
+        mkdirSync(userDir, { recursive: true, mode: 0o700 });
+        writeFileSync(join(userDir, "weft-bundled.pub"), `${publicHex}\n`, { mode: 0o644 });
+        log.info(`trusting the bundled apps' signing key: ${join(userDir, "weft-bundled.pub")}`);
+      }
+      keys = [{ id: "weft-bundled", file: keyFile, publicHex }];
+    } catch (e) {
+      log.warn(`bundled apps' key ${keyFile}: ${(e as Error).message}; installing them as unsigned`);
+    }
+  }
   for (const dir of dirs) {
     try {
-      const r = await installPackage(dir, { root: userStoreRoot(), allowUnsigned: true });
+      const r = await installPackage(dir, keys ? { root: userStoreRoot(), trustedKeys: keys } : { root: userStoreRoot(), allowUnsigned: true });
       log.info(`installed bundled app ${r.id} ${r.version}`);
     } catch (e) {
       log.warn(`could not install bundled app ${dir}: ${(e as Error).message}`);
@@ -79,7 +105,7 @@ export async function startDaemon(opts: DaemonOptions = {}): Promise<Daemon> {
       throw e;
     }
   }
-  await installBundled(opts.bundledApps ?? []);
+  await installBundled(opts.bundledApps ?? [], opts.bundledKey ?? null);
   if (rtDir && opts.restore !== false) {
     const saved = takeSavedSessions(rtDir);
     const swept = sessions.sweepState(saved);

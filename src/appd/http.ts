@@ -4,15 +4,21 @@
 //   spec's messages, answered in order by the one dispatcher (api.ts);
 //   authenticated clients also get every broadcast.
 // - `/api/*`: a REST mirror of the queries, also through api.handle.
-// - `/`: a placeholder for the system UI; `/?token=` turns the token into an
-//   HttpOnly cookie so pages weft serves can open the WebSocket.
+// - `/`: the system UI (ui/, docs/ui.md); `/?token=` turns the token into
+//   an HttpOnly cookie so the page can open the WebSocket.
+// - `s<session>.localhost`: each session's own UI page and its weftIpc
+//   bridge (app-ui.ts) — routed there before anything else, so an app origin
+//   never reaches the system API.
 // Who may connect is auth.ts's business; docs/api.md is the client's view.
 import type { Server, ServerWebSocket } from "bun";
 import { Hono, type Context } from "hono";
 import { getCookie, setCookie } from "hono/cookie";
+import { join } from "node:path";
 import { ErrorCode, type Response as ApiResponse } from "../ipc/messages.ts";
+import { assetDir } from "../system/assets.ts";
 import { log } from "../system/log.ts";
 import type { Api } from "./api.ts";
+import { AppUi, appHostSession, safeAssetPath, type AppConn } from "./app-ui.ts";
 import { COOKIE, PORT_FILE, TOKEN_FILE, bearerToken, hostAllowed, newToken, ownOrigins, removeIfOurs, tokenMatches, writeFileAtomic } from "./auth.ts";
 
 export const DEFAULT_PORT = 7410;
@@ -50,6 +56,7 @@ export interface HttpOptions {
 }
 
 interface Conn {
+  kind: "system";
   authed: boolean;
   /** Answers go out in request order: the spec's messages carry no request ids. */
   chain: Promise<void>;
@@ -58,7 +65,8 @@ interface Conn {
   authTimer: ReturnType<typeof setTimeout> | null;
 }
 type WS = ServerWebSocket<Conn>;
-type Env = { Bindings: { server: Server<Conn> } };
+type AnyConn = Conn | AppConn;
+type Env = { Bindings: { server: Server<AnyConn> } };
 
 const errorOf = (code: number, message: string): ApiResponse => ({ type: "ERROR", code, message });
 
@@ -122,6 +130,9 @@ export async function serveHttp(api: Api, opts: HttpOptions): Promise<HttpServer
   const token = newToken();
   const authTimeoutMs = opts.authTimeoutMs ?? 5000;
   let origins = new Set<string>(); // known once we know our port
+  let port = 0;
+  // Only the system UI may frame an app page (IPv6 literals cannot be written in CSP sources).
+  const appUi = new AppUi(api.sessions, () => [...origins].filter((o) => !o.includes("[")));
   const app = new Hono<Env>();
 
   // Every request: a rebinding Host or a foreign browser Origin is refused
@@ -148,7 +159,7 @@ export async function serveHttp(api: Api, opts: HttpOptions): Promise<HttpServer
   const upgrade = (c: Context<Env>) => {
     const given = givenToken(c, true);
     if (given !== undefined && !tokenMatches(token, given)) return c.json(errorOf(ErrorCode.unauthorized, "wrong token"), 401);
-    const data: Conn = { authed: given !== undefined, chain: Promise.resolve(), queued: 0, closed: false, authTimer: null };
+    const data: Conn = { kind: "system", authed: given !== undefined, chain: Promise.resolve(), queued: 0, closed: false, authTimer: null };
     if (c.env.server.upgrade(c.req.raw, { data })) return new Response(null); // Bun ignores it; hono wants a value
     return c.json(errorOf(ErrorCode.badRequest, "expected a WebSocket upgrade"), 400);
   };
@@ -156,7 +167,19 @@ export async function serveHttp(api: Api, opts: HttpOptions): Promise<HttpServer
 
   app.get("/ws", (c) => (isUpgrade(c) ? upgrade(c) : c.json(errorOf(ErrorCode.badRequest, "this is a WebSocket endpoint"), 426)));
 
-  app.get("/", (c) => {
+  // The system UI (ui/). Without the cookie: a sign-in page and nothing else.
+  const uiDir = (() => {
+    try {
+      return assetDir("ui");
+    } catch (e) {
+      log.warn(`appd http: no system UI: ${(e as Error).message}`);
+      return null;
+    }
+  })();
+  const systemCsp = (c: Context<Env>) =>
+    `default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self' data:; connect-src 'self' ws://${c.req.header("host") ?? ""}; ` +
+    `frame-src http://*.localhost:${port}; frame-ancestors 'none'; base-uri 'none'; form-action 'none'`;
+  app.get("/", async (c) => {
     if (isUpgrade(c)) return upgrade(c);
     c.header("Cache-Control", "no-store");
     const q = c.req.query("token");
@@ -166,11 +189,19 @@ export async function serveHttp(api: Api, opts: HttpOptions): Promise<HttpServer
       setCookie(c, COOKIE, token, { httpOnly: true, sameSite: "Strict", path: "/" });
       return c.redirect("/", 303); // drop the token from the address bar and history
     }
-    const authed = tokenMatches(token, getCookie(c, COOKIE));
-    c.header("Content-Security-Policy", `default-src 'none'; script-src 'self'; connect-src 'self' ws://${c.req.header("host") ?? ""}; frame-ancestors 'none'`);
-    return c.html(page(authed ? "The system UI is coming. Connected apps:" : "The system UI is coming. Open the address weft logged with ?token=… to sign in.", authed));
+    c.header("Content-Security-Policy", systemCsp(c));
+    if (!tokenMatches(token, getCookie(c, COOKIE))) return c.html(page("Not signed in. Open the address weft logged, with ?token= and the token from $XDG_RUNTIME_DIR/weft/appd.token."), 401);
+    if (!uiDir) return c.html(page("This weft has no system UI."), 500);
+    return c.body(await Bun.file(join(uiDir, "index.html")).text(), 200, { "Content-Type": "text/html; charset=utf-8" });
   });
-  app.get("/placeholder.js", (c) => c.body(PLACEHOLDER_JS, 200, { "Content-Type": "text/javascript; charset=utf-8" }));
+  app.get("/ui/*", (c) => {
+    if (!tokenMatches(token, getCookie(c, COOKIE))) return c.json(errorOf(ErrorCode.unauthorized, "sign in first"), 401);
+    const path = uiDir && safeAssetPath(uiDir, c.req.path.slice("/ui".length));
+    if (!path) return c.json(errorOf(ErrorCode.notFound, `no file ${c.req.path}`), 404);
+    const file = Bun.file(path);
+    c.header("Cache-Control", "no-cache");
+    return c.body(file.stream(), 200, { "Content-Type": file.type || "application/octet-stream" });
+  });
 
   // REST: Bearer or cookie (never ?token=: URLs end up in logs and history).
   app.use("/api/*", async (c, next) => {
@@ -193,6 +224,7 @@ export async function serveHttp(api: Api, opts: HttpOptions): Promise<HttpServer
     const lines = c.req.query("lines");
     return rest(c, { type: "QUERY_LOGS", session_id: sid(c.req.param("id")), ...(lines !== undefined ? { lines: sid(lines) } : {}) });
   });
+  app.get("/api/sessions/:id/ui", (c) => c.json(...appUiAnswer(sid(c.req.param("id")))));
   app.post("/api/sessions/:id/terminate", (c) => rest(c, { type: "TERMINATE_APP", session_id: sid(c.req.param("id")) }));
   app.post("/api/launch", async (c) => {
     let body: { app_id?: unknown; surface_id?: unknown } | undefined;
@@ -213,7 +245,14 @@ export async function serveHttp(api: Api, opts: HttpOptions): Promise<HttpServer
 
   // --- WebSocket connections ------------------------------------------------
 
-  const send = (ws: WS, r: ApiResponse | { type: "AUTH_OK" }, id?: string | number) => {
+  /** QUERY_APP_UI (this transport only): the one-time address that opens a session's UI. */
+  const appUiAnswer = (id: unknown): [ApiResponse | AppUiResponse, 200 | 400 | 404] => {
+    if (typeof id !== "number" || !Number.isSafeInteger(id) || id < 0) return [errorOf(ErrorCode.badRequest, "QUERY_APP_UI.session_id must be an unsigned integer"), 400];
+    const url = appUi.openUrl(id, port);
+    return url ? [{ type: "APP_UI", session_id: id, url }, 200] : [errorOf(ErrorCode.notFound, `no session ${id}`), 404];
+  };
+
+  const send = (ws: WS, r: ApiResponse | AppUiResponse | { type: "AUTH_OK" }, id?: string | number) => {
     if (!ws.data.closed) ws.send(JSON.stringify(id === undefined ? r : { ...r, request_id: id }));
   };
 
@@ -245,25 +284,33 @@ export async function serveHttp(api: Api, opts: HttpOptions): Promise<HttpServer
       return;
     }
     if (!ws.data.authed) return send(ws, errorOf(ErrorCode.unauthorized, 'authenticate first: {"type":"AUTH","token":"…"}'), id);
+    const uiOf = appUiRequest(msg);
+    if (uiOf !== undefined) return send(ws, appUiAnswer(uiOf)[0], id);
     send(ws, await api.handle(msg), id);
   }
 
-  let server: Server<Conn>;
+  let server: Server<AnyConn>;
   try {
-    server = Bun.serve<Conn>({
+    server = Bun.serve<AnyConn>({
       hostname: host,
       port: opts.port ?? portFromEnv() ?? DEFAULT_PORT,
       maxRequestBodySize: MAX_MESSAGE,
-      fetch: (req, srv) => app.fetch(req, { server: srv }),
+      // An app origin gets its own page and bridge, and nothing else.
+      fetch: (req, srv) => {
+        const sessionId = appHostSession(req.headers.get("host"));
+        return sessionId !== null ? appUi.fetch(req, sessionId, port) : app.fetch(req, { server: srv });
+      },
       websocket: {
         maxPayloadLength: MAX_MESSAGE,
         backpressureLimit: MAX_BACKLOG,
         closeOnBackpressureLimit: true,
         open(ws) {
+          if (ws.data.kind === "app") return appUi.open(ws as ServerWebSocket<AppConn>);
           if (ws.data.authed) ws.subscribe(TOPIC);
           else ws.data.authTimer = setTimeout(() => ws.close(1008, "authentication timeout"), authTimeoutMs);
         },
         message(ws, text) {
+          if (ws.data.kind === "app") return appUi.message(ws as ServerWebSocket<AppConn>, text);
           const c = ws.data;
           if (++c.queued > MAX_QUEUED) {
             c.closed = true;
@@ -271,11 +318,12 @@ export async function serveHttp(api: Api, opts: HttpOptions): Promise<HttpServer
             return;
           }
           c.chain = c.chain
-            .then(() => (c.closed ? undefined : answer(ws, text)))
+            .then(() => (c.closed ? undefined : answer(ws as WS, text)))
             .catch((e) => log.error(`appd ws: ${(e as Error).stack ?? e}`))
             .finally(() => c.queued--);
         },
         close(ws) {
+          if (ws.data.kind === "app") return;
           ws.data.closed = true;
           if (ws.data.authTimer) clearTimeout(ws.data.authTimer);
         },
@@ -284,8 +332,9 @@ export async function serveHttp(api: Api, opts: HttpOptions): Promise<HttpServer
   } catch (e) {
     throw new Error(`appd http: cannot listen on ${host}:${opts.port ?? portFromEnv() ?? DEFAULT_PORT} (set WEFT_APPD_WS_PORT to choose another port): ${(e as Error).message}`);
   }
-  const port = server.port!;
+  port = server.port!;
   origins = ownOrigins(host, port);
+  appUi.attach(server as Server<unknown>);
   const unsubscribe = api.subscribe((msg) => server.publish(TOPIC, JSON.stringify(msg)));
 
   const files: [string, string][] = [];
@@ -303,6 +352,7 @@ export async function serveHttp(api: Api, opts: HttpOptions): Promise<HttpServer
     url,
     async close() {
       unsubscribe();
+      appUi.close();
       await server.stop(true);
       for (const [path, text] of files) removeIfOurs(path, text);
     },
@@ -319,23 +369,22 @@ function authMessage(msg: unknown): string | null {
   return null;
 }
 
-const page = (text: string, authed = false) => `<!doctype html>
+const page = (text: string) => `<!doctype html>
 <meta charset="utf-8"><title>weft</title>
 <h1>weft</h1>
 <p id="status">${text}</p>
-${authed ? '<ul id="apps"></ul><script src="/placeholder.js"></script>' : ""}
 `;
 
-// Shows the running apps, live, over the cookie-authenticated WebSocket: proof that the page path works end to end.
-const PLACEHOLDER_JS = `const ws = new WebSocket(location.origin.replace(/^http/, "ws") + "/ws");
-const list = document.getElementById("apps");
-const query = () => ws.send(JSON.stringify({ type: "QUERY_RUNNING", request_id: "running" }));
-ws.onopen = query;
-ws.onmessage = (e) => {
-  const m = JSON.parse(e.data);
-  if (m.request_id !== "running") return query();
-  list.replaceChildren(...m.sessions.map((s) => Object.assign(document.createElement("li"), { textContent: s.session_id + " " + s.app_id })));
-  list.dataset.ready = "1";
-};
-ws.onclose = () => (document.getElementById("status").textContent = "Disconnected from weft.");
-`;
+/** The answer to QUERY_APP_UI {session_id}: open `url` (once, within 60 s) to show that session's UI. */
+export interface AppUiResponse {
+  type: "APP_UI";
+  session_id: number;
+  url: string;
+}
+
+/** The session id of a QUERY_APP_UI request (map or array form), else undefined. */
+function appUiRequest(msg: unknown): unknown {
+  if (Array.isArray(msg)) return msg[0] === "QUERY_APP_UI" ? (msg[1] ?? null) : undefined;
+  if (msg && typeof msg === "object" && (msg as Record<string, unknown>).type === "QUERY_APP_UI") return (msg as Record<string, unknown>).session_id ?? null;
+  return undefined;
+}

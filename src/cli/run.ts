@@ -1,6 +1,6 @@
 // `weft run`: start weft — the Wayland compositor (DRM/KMS when a usable
 // card exists, else headless) and the app daemon with the runtime, on one loop.
-import { bundledAppDirs } from "../system/assets.ts";
+import { bundledAppDirs, bundledKeyFile } from "../system/assets.ts";
 import { ensureXdgRuntimeDir } from "../system/paths.ts";
 import { systemdNotifier } from "../system/sdnotify.ts";
 import { UsageError, type Command } from "./command.ts";
@@ -146,7 +146,7 @@ const run: Command = {
     if (o.appd) {
       const { startDaemon } = await import("../appd/daemon.ts");
       const { log } = await import("../system/log.ts");
-      const daemon = await startDaemon({ allowUnsigned: o.allowUnsigned, httpPort: o.httpPort, bundledApps: bundledAppDirs(), clipboard });
+      const daemon = await startDaemon({ allowUnsigned: o.allowUnsigned, httpPort: o.httpPort, bundledApps: bundledAppDirs(), bundledKey: bundledKeyFile(), clipboard });
       stops.unshift(() => daemon.shutdown());
       status.apps = () => daemon.sessions.running().length;
       status.connections = () => daemon.unix.stats().connections;

@@ -17,7 +17,7 @@
 // SHA-256 matches the one recorded at build time; a mismatch is logged and
 // the file extracted again (tmp file + rename, so concurrent starts agree).
 // dlopen needs a real file, which is why libraries cannot be used in place.
-import { chmodSync, closeSync, fsyncSync, lstatSync, mkdirSync, openSync, readFileSync, renameSync, rmSync, writeSync } from "node:fs";
+import { chmodSync, closeSync, existsSync, fsyncSync, lstatSync, mkdirSync, openSync, readFileSync, renameSync, rmSync, writeSync } from "node:fs";
 import { join } from "node:path";
 import { log } from "./log.ts";
 import { cacheDir } from "./paths.ts";
@@ -30,14 +30,17 @@ export const LIBRARIES: Record<string, string> = {
   "libweft_native.so": "build/libweft_native.so",
 };
 
+/** Packages installed into an empty store on first start. */
+export const BUNDLED_APPS = ["examples/apps/hello", "examples/apps/counter", "examples/apps/notes", "examples/apps/fetcher"];
+
+/** The public key the bundled apps are signed with (made by scripts/build-examples.sh; trusted when they are installed). */
+export const BUNDLED_KEY = "examples/keys/weft-examples.pub";
+
 /** Checkout-relative asset trees the single-file build embeds (missing ones are skipped). */
-export const ASSET_TREES = ["examples/apps/hello", "ui"];
+export const ASSET_TREES = [...BUNDLED_APPS, "examples/keys", "ui"];
 
 /** Source files inside asset trees that are not shipped. */
 export const ASSET_EXCLUDE = /\.(c|h|o)$/;
-
-/** Packages installed into an empty store on first start. */
-export const BUNDLED_APPS = ["examples/apps/hello"];
 
 /** One embedded file, as the build recorded it. */
 export interface EmbeddedFile {
@@ -120,6 +123,14 @@ export function assetDir(rel: string): string {
 /** The bundled app package dirs (real directories). */
 export function bundledAppDirs(): string[] {
   return BUNDLED_APPS.filter((rel) => !embedded || embedded.files.some((f) => f.path.startsWith(rel + "/"))).map(assetDir);
+}
+
+/** The bundled apps' signing key (a real file), or null when this build or checkout has none. */
+export function bundledKeyFile(): string | null {
+  const dir = BUNDLED_KEY.slice(0, BUNDLED_KEY.lastIndexOf("/"));
+  if (embedded && !embedded.files.some((f) => f.path === BUNDLED_KEY)) return null;
+  const path = join(assetDir(dir), BUNDLED_KEY.slice(dir.length + 1));
+  return embedded || existsSync(path) ? path : null;
 }
 
 // ---- extraction ----------------------------------------------------------------
