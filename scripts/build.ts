@@ -11,7 +11,7 @@
 // Usage: bun scripts/build.ts [--outfile PATH] [--no-bytecode] [--no-strip] [--quiet]
 import { chmodSync, existsSync, mkdirSync, mkdtempSync, readdirSync, renameSync, rmSync, statSync } from "node:fs";
 import { dirname, join, relative, resolve } from "node:path";
-import { ASSET_EXCLUDE, ASSET_TREES, LIBRARIES, ROOT } from "../src/system/assets.ts";
+import { ASSET_EXCLUDE, ASSET_TREES, BUNDLED_APPS, BUNDLED_KEY, LIBRARIES, ROOT } from "../src/system/assets.ts";
 
 const args = process.argv.slice(2);
 const opt = (name: string) => args.includes(name);
@@ -68,8 +68,8 @@ try {
     if (!existsSync(dir)) continue;
     for (const src of walk(dir)) files.push({ path: relative(ROOT, src), src });
   }
-  const app = join(ROOT, "examples", "apps", "hello", "app.wasm");
-  if (!existsSync(app)) die(`${relative(ROOT, app)} is missing; run \`bash scripts/setup.sh\` first`);
+  for (const need of [...BUNDLED_APPS.map((a) => join(ROOT, a, "app.wasm")), ...BUNDLED_APPS.map((a) => join(ROOT, a, "signature.sig")), join(ROOT, BUNDLED_KEY)])
+    if (!existsSync(need)) die(`${relative(ROOT, need)} is missing; run \`bash scripts/setup.sh\` first`);
 
   // ---- the generated manifest and entry -----------------------------------------
   const imports: string[] = [];

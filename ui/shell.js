@@ -132,9 +132,13 @@ function onState(m) {
   const s = sessions.get(m.session_id);
   if (m.state === "stopped" || m.state === "not_found") {
     if (!s) return;
-    if (m.exit && !(m.exit.kind === "exit" && m.exit.code === 0) && m.exit.kind !== "stopped")
-      toast({ kind: "error", title: `${appName(s.appId)} ended`, body: m.exit.message ?? `${m.exit.kind}${m.exit.code !== undefined ? ` ${m.exit.code}` : ""}`, app: s.appId });
-    removeSession(m.session_id);
+    if (s.closing || !s.win) return removeSession(m.session_id);
+    // It ended without being closed here: keep its window, say so, let the person close it.
+    const why = m.exit ? (m.exit.message ?? (m.exit.kind === "exit" ? `exit ${m.exit.code}` : m.exit.kind)) : "stopped";
+    setState(s, "stopped");
+    s.win.querySelector(".ended")?.remove();
+    s.win.insertBefore(el("p", { className: "ended", textContent: `This app has ended: ${why}.` }), s.frame);
+    if (m.exit && !(m.exit.kind === "exit" && m.exit.code === 0) && m.exit.kind !== "stopped") toast({ kind: "error", title: `${appName(s.appId)} ended`, body: why, app: s.appId });
     return;
   }
   if (!s && m.app_id) addSession(m.session_id, m.app_id, m.state);
@@ -258,12 +262,17 @@ function focus(id) {
 }
 
 async function terminate(id, button) {
+  const s = sessions.get(id);
+  if (!s) return;
+  if (s.state === "stopped") return removeSession(id);
+  s.closing = true;
   button.disabled = true;
   try {
     const r = await request({ type: "TERMINATE_APP", session_id: id });
     if (r.type === "ERROR" && r.code !== 2) throw new Error(r.message);
     removeSession(id);
   } catch (e) {
+    s.closing = false;
     button.disabled = false;
     toast({ kind: "error", title: `Could not close ${appName(sessions.get(id)?.appId ?? "")}`, body: e.message });
   }

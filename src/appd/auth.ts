@@ -56,7 +56,12 @@ export function removeIfOurs(path: string, text: string): void {
   } catch {}
 }
 
-/** Host names a DNS-rebinding attacker cannot point at us: localhost and IP literals. */
+/**
+ * Host names a DNS-rebinding attacker cannot point at us: localhost and IP
+ * literals. App origins (`s<n>.localhost`, app-ui.ts) are deliberately not
+ * among them: http.ts routes those to the app UI before this check, so a
+ * system route never answers one.
+ */
 export function hostAllowed(hostHeader: string | null | undefined): boolean {
   if (!hostHeader) return true; // HTTP/1.0 clients; no browser omits Host
   let name: string;
@@ -70,7 +75,7 @@ export function hostAllowed(hostHeader: string | null | undefined): boolean {
   return /^\d{1,3}(\.\d{1,3}){3}$/.test(name);
 }
 
-/** The origins that are us: the loopback names at our port, and the configured listen host. */
+/** The origins that are us (system clients): the loopback names at our port, and the configured listen host. Never an app origin. */
 export function ownOrigins(host: string, port: number): Set<string> {
   const out = new Set([`http://127.0.0.1:${port}`, `http://localhost:${port}`, `http://[::1]:${port}`]);
   if (host !== "0.0.0.0" && host !== "::") out.add(`http://${host.includes(":") ? `[${host}]` : host}:${port}`);

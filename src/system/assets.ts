@@ -39,8 +39,12 @@ export const BUNDLED_KEY = "examples/keys/weft-examples.pub";
 /** Checkout-relative asset trees the single-file build embeds (missing ones are skipped). */
 export const ASSET_TREES = [...BUNDLED_APPS, "examples/keys", "ui"];
 
-/** Source files inside asset trees that are not shipped. */
-export const ASSET_EXCLUDE = /\.(c|h|o)$/;
+/**
+ * Build by-products inside asset trees that are not shipped. Everything else
+ * is: a bundled app's signature covers every file of its package (its
+ * source included), so leaving one out would make it fail verification.
+ */
+export const ASSET_EXCLUDE = /\.(o|tmp)$/;
 
 /** One embedded file, as the build recorded it. */
 export interface EmbeddedFile {

@@ -243,11 +243,12 @@ describe("appd http: the page and its cookie", () => {
     const wrong = await fetch(`${s.base}/?token=abc`, { redirect: "manual" });
     expect([wrong.status, wrong.headers.get("set-cookie")]).toEqual([401, null]);
     const anon = await fetch(`${s.base}/`);
-    expect([anon.status, (await anon.text()).includes("system UI is coming")]).toEqual([200, true]);
+    expect([anon.status, (await anon.text()).includes("Not signed in")]).toEqual([401, true]);
+    expect((await fetch(`${s.base}/ui/shell.js`)).status).toBe(401);
     const page = await fetch(`${s.base}/`, { headers: { Cookie: `weft_token=${s.http.token}` } });
     const html = await page.text();
-    expect([html.includes('src="/placeholder.js"'), html.includes(s.http.token), page.headers.get("content-security-policy")?.includes("frame-ancestors 'none'")]).toEqual([true, false, true]);
-    expect((await fetch(`${s.base}/placeholder.js`)).headers.get("content-type")).toStartWith("text/javascript");
+    expect([page.status, html.includes('src="/ui/shell.js"'), html.includes(s.http.token), page.headers.get("content-security-policy")?.includes("frame-ancestors 'none'")]).toEqual([200, true, false, true]);
+    expect((await fetch(`${s.base}/ui/shell.js`, { headers: { Cookie: `weft_token=${s.http.token}` } })).headers.get("content-type")).toStartWith("text/javascript");
   });
 });
 
@@ -350,13 +351,12 @@ describe("appd http: in a browser", () => {
       const base = `http://127.0.0.1:${http.port}`;
       await page.goto(`${base}/?token=${http.token}`);
       expect(page.url()).toBe(`${base}/`); // redirected: the token is gone from the address bar
-      await page.waitForSelector("#apps[data-ready='1']", { state: "attached", timeout: 10_000 }); // an empty list is "hidden"
+      await page.waitForSelector("#apps[data-ready='1']", { state: "attached", timeout: 10_000 });
       expect(await page.evaluate(() => (globalThis as any).document.cookie)).toBe(""); // HttpOnly
-      // A launch elsewhere reaches the page as a broadcast; the page re-queries and shows it.
+      // A launch elsewhere reaches the page as a broadcast: the taskbar shows it.
       await d.api.handle(["LAUNCH_APP", "org.weft.test.ready", 0]);
-      // (a function, not a string: the page's CSP forbids eval, and playwright would eval a string)
-      await page.waitForFunction(() => (globalThis as any).document.querySelector("#apps").textContent.includes("org.weft.test.ready"), undefined, { timeout: 10_000 });
-      expect(await page.textContent("#apps")).toBe("1 org.weft.test.ready");
+      await page.waitForSelector('#running li[data-app-id="org.weft.test.ready"]', { timeout: 10_000 });
+      expect(await page.getAttribute("#running li", "data-session-id")).toBe("1");
 
       // Whatever the browser lets the evil page see, the server must not have served it: count the API's calls.
       // (Only requests that carry the evil page's marker count: the signed-in page keeps querying.)

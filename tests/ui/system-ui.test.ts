@@ -9,6 +9,10 @@ import { join } from "node:path";
 import type { Browser, BrowserContext, Frame, Page } from "playwright-core";
 import { startWeft, tempDir, weftEnv, type WeftProcess } from "./weft-process.ts";
 
+// The page-side callbacks below run in the browser, not here (module-scoped, so Bun's own types are untouched).
+declare const document: any, window: any, location: any;
+type CustomEvent = { detail: any };
+
 const CHROMIUM = "/usr/bin/chromium";
 const ARTIFACTS = join(import.meta.dir, "artifacts");
 const STORE = (w: WeftProcess) => join(w.home, ".local", "share", "weft", "apps");
@@ -30,7 +34,7 @@ const shot = (name: string, p: Page = page) => p.screenshot({ path: join(ARTIFAC
 /** The iframe of session `id`'s window, once its page has loaded from s<id>.localhost. */
 async function appFrame(id: number): Promise<Frame> {
   const origin = `http://s${id}.localhost:${weft.port}/`;
-  await page.waitForFunction((o) => [...document.querySelectorAll("iframe")].some((f) => f.src.startsWith(o.slice(0, -1))), origin, { timeout: 10_000 });
+  await page.waitForFunction((o) => [...document.querySelectorAll("iframe")].some((f: { src: string }) => f.src.startsWith(o.slice(0, -1))), origin, { timeout: 10_000 });
   const deadline = Date.now() + 10_000;
   for (;;) {
     const f = page.frames().find((fr) => fr.url() === origin);
@@ -261,19 +265,32 @@ describe.skipIf(!haveChromium)("system UI in chromium (needs Debian chromium)", 
     await shot("07-launch-failed");
   }, 30_000);
 
-  test("closing from the taskbar terminates the session and removes it; the page is told the guest ended", async () => {
+  test("an app that ends by itself: its page is told (weftIpc.onended), its window says so and stays until closed", async () => {
     const id = await sessionOf(COUNTER);
     await page.locator(`#running li[data-session-id="${id}"] .focus`).click();
     const frame = await appFrame(id);
-    const ended = frame.evaluate(() => new Promise<string>((resolve) => window.addEventListener("weftipc:ended", (e) => resolve((e as CustomEvent).detail.reason))));
-    await page.locator(`#running li[data-session-id="${id}"] .close`).click();
+    const ended = frame.evaluate(() => new Promise<string>((resolve) => window.addEventListener("weftipc:ended", (e: CustomEvent) => resolve(e.detail.reason))));
+    // Ended from elsewhere (the REST API), not from this page.
+    expect((await api(`/api/sessions/${id}/terminate`, { method: "POST" })).body).toMatchObject({ type: "APP_STATE", state: "stopped" });
     expect(await ended).toBe("stopped by host");
-    await page.locator(`#running li[data-session-id="${id}"]`).waitFor({ state: "detached", timeout: 10_000 });
+    await frame.waitForFunction(() => document.getElementById("status")!.textContent === "The app has ended (stopped by host).");
+    await page.locator(`.window[data-session-id="${id}"] .ended`, { hasText: "This app has ended: stopped by host." }).waitFor();
+    expect(await page.getAttribute(`#running li[data-session-id="${id}"]`, "data-state")).toBe("stopped");
+    await shot("08-ended");
+    await page.locator(`#running li[data-session-id="${id}"] .close`).click();
+    await page.locator(`#running li[data-session-id="${id}"]`).waitFor({ state: "detached" });
+  }, 30_000);
+
+  test("closing from the taskbar terminates the session and removes it", async () => {
+    const id = await launchFromLauncher(COUNTER);
+    await (await appFrame(id)).waitForSelector("#count[data-count='0']");
+    await page.locator(`#running li[data-session-id="${id}"] .close`).click();
+    await page.locator(`#running li[data-session-id="${id}"]`).waitFor({ state: "detached" });
     expect(await page.locator(`.window[data-session-id="${id}"]`).count()).toBe(0);
     expect((await api(`/api/sessions/${id}`)).body).toMatchObject({ type: "APP_STATE", state: "stopped" });
     const running = (await api("/api/running")).body.sessions.map((s: { app_id: string }) => s.app_id);
     expect(running).not.toContain(COUNTER);
-    await shot("08-closed");
+    await shot("09-closed");
   }, 30_000);
 
   test("weft going away: the page says it is unreachable and keeps trying; a restarted weft (new token) asks to sign in again", async () => {
@@ -283,11 +300,11 @@ describe.skipIf(!haveChromium)("system UI in chromium (needs Debian chromium)", 
     await banner.waitFor({ timeout: 10_000 });
     expect(await page.textContent("#banner-text")).toMatch(/weft is unreachable/);
     expect(await page.textContent("#conn")).toBe("offline");
-    await shot("09-unreachable");
+    await shot("10-unreachable");
     weft = await startWeft(weft.env, weft.port); // the same address the page knows
     await page.click("#reconnect");
     await page.locator("#banner[data-state='signed-out']").waitFor({ timeout: 10_000 });
-    await shot("10-signed-out");
+    await shot("11-signed-out");
     await page.goto(`${weft.base}/?token=${weft.token}`);
     await page.waitForSelector("#apps[data-ready='1']", { timeout: 10_000 });
     expect(await page.isHidden("#banner")).toBe(true);
