@@ -33,12 +33,15 @@ async function untilState(c: Awaited<ReturnType<typeof unixClient>>, sid: number
 describe("weft run across a restart", () => {
   test("running apps are saved on SIGTERM and relaunched by the next start; the bundled app was installed on first start", async () => {
     using dir = tempDir();
-    const env = { XDG_RUNTIME_DIR: join(dir.path, "run"), WEFT_APP_STORE: join(dir.path, "store"), WEFT_LOG: "warn" };
+    // XDG_CONFIG_HOME: first start trusts the bundled apps' key there (not in the real user's config).
+    const env = { XDG_RUNTIME_DIR: join(dir.path, "run"), WEFT_APP_STORE: join(dir.path, "store"), XDG_CONFIG_HOME: join(dir.path, "config"), WEFT_LOG: "warn" };
     mkdirSync(env.XDG_RUNTIME_DIR, { mode: 0o700 });
     const first = await startWeft(env);
     try {
       const c = await unixClient(first.socket);
-      expect(await c.request({ type: "QUERY_INSTALLED_APPS" })).toEqual({ type: "INSTALLED_APPS", apps: [{ app_id: "org.weft.example.hello", name: "Hello", version: "0.1.0" }] });
+      const installed = await c.request({ type: "QUERY_INSTALLED_APPS" });
+      expect(installed.type === "INSTALLED_APPS" && installed.apps.map((a) => a.app_id).sort()).toEqual(["org.weft.example.counter", "org.weft.example.fetcher", "org.weft.example.hello", "org.weft.example.notes"]);
+      expect(existsSync(join(env.XDG_CONFIG_HOME, "weft", "trusted-keys", "weft-bundled.pub"))).toBe(true);
       expect(await c.request(["LAUNCH_APP", "org.weft.example.hello", 0])).toMatchObject({ type: "LAUNCH_ACK", session_id: 1 });
       await untilState(c, 1, "running");
       await c.close();

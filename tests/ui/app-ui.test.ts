@@ -117,6 +117,13 @@ describe("app ui: over HTTP against a real daemon", () => {
     const ack = await d.api.handle({ type: "LAUNCH_APP", app_id: COUNTER, surface_id: 0 });
     if (ack.type !== "LAUNCH_ACK") throw new Error(JSON.stringify(ack));
     sid = ack.session_id;
+    // Ready (it said notify.ready), so the bridge's first state is "running".
+    await new Promise<void>((resolve, reject) => {
+      const timer = setTimeout(() => reject(new Error("the counter did not become ready within 20 s")), 20_000);
+      const check = () => d.sessions.sessions.get(sid)?.state === "running" && (clearTimeout(timer), off(), resolve());
+      const off = d.sessions.on(check);
+      check();
+    });
   }, 60_000);
 
   afterAll(async () => {
