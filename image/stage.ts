@@ -7,7 +7,7 @@ import { chmodSync, copyFileSync, existsSync, mkdirSync, mkdtempSync, rmSync, sy
 import { tmpdir } from "node:os";
 import { dirname, join } from "node:path";
 import { generateKeyPair, signPackage } from "../src/appd/signature.ts";
-import { BUNDLED_APPS, ROOT } from "../src/system/assets.ts";
+import { BUNDLED_APPS, BUNDLED_KEY, ROOT } from "../src/system/assets.ts";
 
 /** The smoke test's app that traps at once (tests/guests/trap_unreachable.c), signed by a key made for this image. */
 export const SMOKE_TRAP_APP = "org.weft.smoke.trap";
@@ -61,9 +61,13 @@ export async function stageWeft(root: string, opts: StageOptions = {}): Promise<
   say("weft: default apps into /usr/share/weft/apps");
   const store = join(root, "usr", "share", "weft", "apps");
   mkdirSync(store, { recursive: true });
+  // They are signed with the examples key (scripts/build-examples.sh): the image trusts it system-wide, so every launch verifies them.
+  const keys = join(root, "etc", "weft", "trusted-keys");
+  mkdirSync(keys, { recursive: true });
+  put(root, "etc/weft/trusted-keys/weft-bundled.pub", join(ROOT, BUNDLED_KEY));
   for (const rel of BUNDLED_APPS) {
-    const p = Bun.spawnSync(["bun", join(ROOT, "bin", "weft.ts"), "pack", "install", join(ROOT, rel), "--allow-unsigned", "--store", store], {
-      env: { ...process.env, WEFT_LOG: "warn" },
+    const p = Bun.spawnSync(["bun", join(ROOT, "bin", "weft.ts"), "pack", "install", join(ROOT, rel), "--store", store], {
+      env: { ...process.env, WEFT_LOG: "warn", WEFT_TRUSTED_KEYS: keys },
       stdout: "pipe",
       stderr: "pipe",
     });

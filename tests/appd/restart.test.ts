@@ -41,7 +41,6 @@ describe("weft run across a restart", () => {
       const c = await unixClient(first.socket);
       const installed = await c.request({ type: "QUERY_INSTALLED_APPS" });
       expect(installed.type === "INSTALLED_APPS" && installed.apps.map((a) => a.app_id).sort()).toEqual(["org.weft.example.counter", "org.weft.example.fetcher", "org.weft.example.hello", "org.weft.example.notes"]);
-      expect(existsSync(join(env.XDG_CONFIG_HOME, "weft", "trusted-keys", "weft-bundled.pub"))).toBe(true);
       expect(await c.request(["LAUNCH_APP", "org.weft.example.hello", 0])).toMatchObject({ type: "LAUNCH_ACK", session_id: 1 });
       await untilState(c, 1, "running");
       await c.close();

@@ -7,6 +7,7 @@ import { chmodSync, copyFileSync, mkdirSync, openSync, readdirSync, rmSync, stat
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import pkg from "../../package.json" with { type: "json" };
+import { ASSET_TREES } from "../../src/system/assets.ts";
 import { guestPath } from "../helpers.ts";
 import { unixClient } from "../appd/unix-client.ts";
 import { buildOnce, fields, notifyPeer, readLines } from "./helpers.ts";
@@ -117,7 +118,8 @@ describe("dist/weft copied alone into an empty dir", () => {
       for await (const l of readLines(p.stdout)) if (l.startsWith("APPD_SOCKET=") && (socket = l.slice(12))) break;
       expect(socket).toBe(join(run, "weft", "appd.sock"));
       const c = await unixClient(socket);
-      expect(await c.request({ type: "QUERY_INSTALLED_APPS" })).toEqual({ type: "INSTALLED_APPS", apps: [{ app_id: "org.weft.example.hello", name: "Hello", version: "0.1.0" }] });
+      const installed = await c.request({ type: "QUERY_INSTALLED_APPS" });
+      expect(installed.type === "INSTALLED_APPS" && installed.apps.map((a) => a.app_id).sort()).toEqual(["org.weft.example.counter", "org.weft.example.fetcher", "org.weft.example.hello", "org.weft.example.notes"]);
       expect(await c.request(["LAUNCH_APP", "org.weft.example.hello", 0])).toMatchObject({ type: "LAUNCH_ACK", session_id: 1 });
       await peer.until((d) => d.some((x) => x.msg.includes("STATUS=1 app running")), "STATUS with the running app");
       await c.close();
@@ -131,7 +133,7 @@ describe("dist/weft copied alone into an empty dir", () => {
       ["STATUS", "stopping (SIGTERM): saving 1 running app"],
     ]);
     expect(await stderr).not.toMatch(/error|failed|refus/i);
-    // The installed copy of the bundled app came from the extracted asset tree.
-    expect(readdirSync(join(home, ".cache", "weft", "assets")).length).toBe(1);
+    // The installed copies of the bundled apps (and the UI, and their key) came from the extracted asset trees, one dir each.
+    expect(readdirSync(join(home, ".cache", "weft", "assets")).length).toBe(ASSET_TREES.length);
   }, 30_000);
 });

@@ -34,6 +34,9 @@ describe("weft staged into a root tree (light image check)", () => {
     expect(readFileSync(join(tree, "usr/lib/sysusers.d/weft.conf"), "utf8")).toContain("u weft ");
     expect(existsSync(join(tree, "usr/share/weft/apps/org.weft.example.hello/wapp.toml"))).toBe(true);
     expect(existsSync(join(tree, "usr/share/weft/apps/org.weft.example.hello/app.wasm"))).toBe(true);
+    // The bundled apps are installed signed, and the image trusts their key.
+    expect(existsSync(join(tree, "usr/share/weft/apps/org.weft.example.counter/signature.sig"))).toBe(true);
+    expect(readFileSync(join(tree, "etc/weft/trusted-keys/weft-bundled.pub"), "utf8")).toBe(readFileSync(join(ROOT, "examples/keys/weft-examples.pub"), "utf8"));
     expect(existsSync(join(tree, "usr/local/sbin/weft-smoke"))).toBe(false); // only with { smoke: true }
   }, 30_000);
 

@@ -132,6 +132,9 @@ describe.skipIf(!haveChromium)("system UI in chromium (needs Debian chromium)", 
       [NOTES, "Notes", "version 0.1.0"],
     ]);
     expect(await page.textContent("#conn")).toBe("connected");
+    // First start trusted the bundled apps' key in the user's config (here a temp one).
+    expect(readFileSync(join(weft.env.XDG_CONFIG_HOME, "weft", "trusted-keys", "weft-bundled.pub"), "utf8").trim()).toBe(readFileSync(join(import.meta.dir, "..", "..", "examples", "keys", "weft-examples.pub"), "utf8").trim());
+    expect(weft.log.filter((l) => l.includes("installed bundled app")).length).toBe(4);
     expect(await page.textContent("#clock")).toMatch(/^\d{1,2}:\d{2}/);
     await shot("01-launcher");
   }, 30_000);
@@ -144,6 +147,8 @@ describe.skipIf(!haveChromium)("system UI in chromium (needs Debian chromium)", 
     // "get" was answered: the shown value came from the guest, not the page ("…" until then).
     await frame.waitForSelector("#count[data-count='0']", { timeout: 10_000 });
     await shot("02-counter-opened");
+    // The launch verified the package's signature against that key.
+    expect(weft.log).toContain(`weft info: session ${id}: launched ${COUNTER} 0.1.0 (signed)`);
     for (const b of ["increment", "increment", "increment", "decrement"]) await frame.click(`#${b}`);
     await frame.waitForSelector("#count[data-count='2']", { timeout: 5000 });
     expect(await count.textContent()).toBe("2");
@@ -236,7 +241,7 @@ describe.skipIf(!haveChromium)("system UI in chromium (needs Debian chromium)", 
   test("fetcher: a notification from the guest becomes a toast (or the page shows the host's error string)", async () => {
     const id = await launchFromLauncher(FETCHER);
     const frame = await appFrame(id);
-    await frame.waitForFunction(() => document.getElementById("status")!.textContent === "Ready.", undefined, { timeout: 10_000 });
+    await frame.waitForFunction(() => document.getElementById("status")?.textContent === "Ready.", undefined, { timeout: 10_000 });
     await frame.fill("#note", "toast me");
     await frame.click("#notify-form button");
     await frame.waitForSelector("body[data-answers='1']", { timeout: 10_000 });
@@ -273,7 +278,7 @@ describe.skipIf(!haveChromium)("system UI in chromium (needs Debian chromium)", 
     // Ended from elsewhere (the REST API), not from this page.
     expect((await api(`/api/sessions/${id}/terminate`, { method: "POST" })).body).toMatchObject({ type: "APP_STATE", state: "stopped" });
     expect(await ended).toBe("stopped by host");
-    await frame.waitForFunction(() => document.getElementById("status")!.textContent === "The app has ended (stopped by host).");
+    await frame.waitForFunction(() => document.getElementById("status")?.textContent === "The app has ended (stopped by host).");
     await page.locator(`.window[data-session-id="${id}"] .ended`, { hasText: "This app has ended: stopped by host." }).waitFor();
     expect(await page.getAttribute(`#running li[data-session-id="${id}"]`, "data-state")).toBe("stopped");
     await shot("08-ended");
