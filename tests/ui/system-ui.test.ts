@@ -238,24 +238,42 @@ describe.skipIf(!haveChromium)("system UI in chromium (needs Debian chromium)", 
     expect(await f2.inputValue("#text")).toBe(text);
   }, 40_000);
 
-  test("fetcher: a notification from the guest becomes a toast (or the page shows the host's error string)", async () => {
-    const id = await launchFromLauncher(FETCHER);
-    const frame = await appFrame(id);
-    await frame.waitForFunction(() => document.getElementById("status")?.textContent === "Ready.", undefined, { timeout: 10_000 });
-    await frame.fill("#note", "toast me");
-    await frame.click("#notify-form button");
-    await frame.waitForSelector("body[data-answers='1']", { timeout: 10_000 });
-    const status = await frame.textContent("#status");
-    if (status === "Notification sent.") {
+  test("fetcher: weft:app/notifications becomes a toast; weft:app/fetch reaches an allowed host and the page shows a refused one's error", async () => {
+    // A service on this device, reached as "localhost" (the app declares net:fetch:localhost).
+    const svc = Bun.serve({ port: 0, hostname: "127.0.0.1", fetch: () => new Response("hello from a local service", { headers: { "Content-Type": "text/plain" } }) });
+    try {
+      const id = await launchFromLauncher(FETCHER);
+      const frame = await appFrame(id);
+      await frame.waitForFunction(() => document.getElementById("status")?.textContent === "Ready.", undefined, { timeout: 10_000 });
+      let answers = 0;
+      const answered = async () => {
+        await frame.waitForSelector(`body[data-answers='${++answers}']`);
+        return { status: await frame.textContent("#status"), result: await frame.textContent("#result") };
+      };
+
+      await frame.fill("#note", "toast me");
+      await frame.click("#notify-form button");
+      expect((await answered()).status).toBe("Notification sent.");
       const t = page.locator(`.toast[data-kind="notification"]`, { hasText: "toast me" });
-      await t.waitFor({ timeout: 5000 });
-      expect(await t.locator(".title").textContent()).toBe("Fetcher");
-    } else {
-      // weft:app/notifications not in this weft yet: the guest's err string is what the page shows.
-      expect(status).toMatch(/notifications/);
+      await t.waitFor();
+      expect([await t.locator(".app").textContent(), await t.locator(".title").textContent(), await t.locator(".body").textContent()]).toEqual(["Fetcher", "Fetcher", "toast me"]);
+      await shot("06-fetcher-notify");
+
+      await frame.fill("#url", `http://localhost:${svc.port}/hello.txt`);
+      await frame.click("#fetch-form button");
+      expect(await answered()).toEqual({ status: "HTTP 200, text/plain, 26 bytes", result: "hello from a local service" });
+      await page.locator(`.toast[data-kind="notification"]`, { hasText: `Fetched http://localhost:${svc.port}/hello.txt` }).waitFor();
+
+      // 127.0.0.1 is not a domain the app named: the host's error string, shown as is.
+      await frame.fill("#url", `http://127.0.0.1:${svc.port}/`);
+      await frame.click("#fetch-form button");
+      const refused = await answered();
+      expect(refused.status).toMatch(/127\.0\.0\.1/);
       expect(await frame.getAttribute("#status", "class")).toBe("error");
+      await shot("06b-fetcher-fetch");
+    } finally {
+      svc.stop(true);
     }
-    await shot("06-fetcher-notify");
   }, 30_000);
 
   test("a launch that fails shows why (a bundled app's file changed since install)", async () => {
@@ -274,10 +292,12 @@ describe.skipIf(!haveChromium)("system UI in chromium (needs Debian chromium)", 
     const id = await sessionOf(COUNTER);
     await page.locator(`#running li[data-session-id="${id}"] .focus`).click();
     const frame = await appFrame(id);
-    const ended = frame.evaluate(() => new Promise<string>((resolve) => window.addEventListener("weftipc:ended", (e: CustomEvent) => resolve(e.detail.reason))));
+    // Listen first (awaited, so the listener is in place before the guest is stopped).
+    await frame.evaluate(() => window.addEventListener("weftipc:ended", (e: CustomEvent) => (window.endedReason = e.detail.reason)));
     // Ended from elsewhere (the REST API), not from this page.
     expect((await api(`/api/sessions/${id}/terminate`, { method: "POST" })).body).toMatchObject({ type: "APP_STATE", state: "stopped" });
-    expect(await ended).toBe("stopped by host");
+    await frame.waitForFunction(() => window.endedReason !== undefined);
+    expect(await frame.evaluate(() => window.endedReason)).toBe("stopped by host");
     await frame.waitForFunction(() => document.getElementById("status")?.textContent === "The app has ended (stopped by host).");
     await page.locator(`.window[data-session-id="${id}"] .ended`, { hasText: "This app has ended: stopped by host." }).waitFor();
     expect(await page.getAttribute(`#running li[data-session-id="${id}"]`, "data-state")).toBe("stopped");
