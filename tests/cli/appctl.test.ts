@@ -15,6 +15,12 @@ describe("weft apps / launch / ps / stop / logs", () => {
     const launched = await weft(["launch", "org.weft.test.capsrw"], { env });
     expect(launched).toEqual({ code: 0, stdout: "session 1: org.weft.test.capsrw starting\n", stderr: "" });
     await weft(["launch", "org.weft.test.ready"], { env });
+    // Session 1 prints what it can reach and exits: `ps` lists only running apps, so wait for that exit.
+    await new Promise<void>((resolve) => {
+      const done = () => d.sessions.sessions.get(1)?.state === "stopped";
+      if (done()) return resolve();
+      const off = d.sessions.on(() => done() && (off(), resolve()));
+    });
     const ps = await weft(["ps"], { env });
     expect(ps.stdout).toMatch(/^SESSION\s+APP\s+STATE\n2\s+org\.weft\.test\.ready\s+(starting|running)\n$/);
     const logs = await weft(["logs", "1"], { env });
