@@ -78,3 +78,4 @@ bash scripts/build-guests.sh
 [ ! -f scripts/build-clients.sh ] || bash scripts/build-clients.sh
 [ ! -f scripts/build-components.sh ] || bash scripts/build-components.sh
 bash scripts/build-examples.sh
+[ ! -f scripts/build-cell-guests.sh ] || bash scripts/build-cell-guests.sh

@@ -11,8 +11,17 @@ export type Broadcast = (msg: Response) => void;
 
 const err = (code: number, message: string): Response => ({ type: "ERROR", code, message });
 
+/** A running cell's controls (`weft cell run` sets them; docs/cells.md). */
+export interface CellControl {
+  /** Advances the epoch: every weft:cell handle issued so far is stale. Returns the new epoch. */
+  revoke(): number;
+  /** Merges a layer over the running image and advances the epoch. */
+  applyLayer(path: string): Promise<number>;
+}
+
 export class Api {
   private subscribers = new Listeners<Response>("broadcast to a client");
+  cell: CellControl | null = null;
 
   constructor(readonly sessions: SessionManager) {
     sessions.on((e) => {
@@ -109,6 +118,17 @@ export class Api {
         if (!s) return err(ErrorCode.notFound, `no session ${req.session_id}`);
         const n = req.lines ?? 100;
         return { type: "LOGS", session_id: s.id, lines: s.log.slice(-n) };
+      }
+      case "CELL_REVOKE":
+      case "CELL_APPLY_LAYER": {
+        if (!this.cell) return err(ErrorCode.unsupported, "this weft runs no cell (see `weft cell run`)");
+        try {
+          const epoch = req.type === "CELL_REVOKE" ? this.cell.revoke() : await this.cell.applyLayer(req.path);
+          return { type: "CELL_EPOCH", epoch };
+        } catch (e) {
+          if (e instanceof Error && e.name === "ImageError") return err(ErrorCode.badRequest, e.message);
+          throw e;
+        }
       }
     }
   }

@@ -12,6 +12,7 @@ import { Component, type Module } from "../../ffi/wasmtime.ts";
 import { compiledInMemory, loadWasmAsync, sha256Hex, wasmKind } from "../runtime/cache.ts";
 import { describeExit, type ExitStatus } from "../runtime/exit.ts";
 import { Guest, type Preopen } from "../runtime/guest.ts";
+import type { GuestContext } from "../runtime/host-calls.ts";
 import type { ExitInfo, SessionState } from "../ipc/messages.ts";
 import { Listeners } from "../system/listeners.ts";
 import { log } from "../system/log.ts";
@@ -71,6 +72,8 @@ export interface SessionExtra {
   quiet?: boolean;
   /** Names the session's /state directory (persist_state). */
   stateToken?: string;
+  /** What the guest's host calls see (a cell's service: its weft:cell process). */
+  context?: GuestContext;
 }
 
 function exitInfo(s: ExitStatus): ExitInfo {
@@ -134,6 +137,7 @@ export class Session {
       preopens: this.preopens,
       timeoutMs: this.extra.timeoutMs,
       cpuMs: this.extra.cpuMs,
+      context: this.extra.context,
       stdout: "capture",
       stderr: "capture",
       memoryBytes: rt.memoryMib * 1048576,

@@ -8,9 +8,14 @@ import type { Session, SessionManager } from "../appd/sessions.ts";
 import { loadWasm, loadWasmAsync } from "../runtime/cache.ts";
 import type { ExitStatus } from "../runtime/exit.ts";
 import { Guest, type OutputMode, type Preopen } from "../runtime/guest.ts";
-import type { CellConfig } from "./config.ts";
-import { ImageError } from "./layers.ts";
+import { configGrants } from "./caps.ts";
+import { CONFIG_FILE, parseConfig, type CellConfig } from "./config.ts";
+import "./host.ts"; // weft:cell's host functions, registered before any guest is linked
+import { ImageError, mergeLayers, mergeOnto } from "./layers.ts";
 import { MAIN, type Image, type ImageNode } from "./image.ts";
+import { CellProcess, type CellLike } from "./procs.ts";
+import { lstat } from "node:fs/promises";
+import { join } from "node:path";
 
 export interface CellOptions {
   /** pid0's arguments after its name. */
@@ -72,22 +77,73 @@ async function compileAll(image: Image): Promise<void> {
   }
 }
 
-export class Cell {
+export class Cell implements CellLike {
   readonly services: Session[] = [];
+  private readonly serviceProcs: CellProcess[] = [];
   readonly exited: Promise<ExitStatus>;
-  private constructor(
-    readonly image: Image,
-    readonly pid0: Guest,
-  ) {
-    this.exited = pid0.exited.then(async (status) => {
+  /** weft:cell handles are issued in this epoch; advancing it makes older ones stale. */
+  epoch = 1;
+  maxChildren: number;
+  liveChildren = 0;
+  /** pid0 as weft:cell sees it: its grants, its children. */
+  readonly root: CellProcess;
+  private pid0Guest: Guest | null = null;
+
+  private constructor(readonly image: Image) {
+    const c = image.config;
+    this.maxChildren = c.limits.maxChildren;
+    this.root = new CellProcess(this, "pid0", null, c.limits.childrenMib, c.limits.cpuPercent);
+    this.root.caps.setConfigGrants(configGrants(c));
+    let ended!: (s: ExitStatus) => void;
+    this.exited = new Promise<ExitStatus>((r) => (ended = r)).then(async (status) => {
+      await this.root.stopTree();
       await Promise.all(this.services.map((s) => s.terminate()));
+      await Promise.all(this.serviceProcs.map((p) => p.stopTree()));
       return status;
     });
+    this.markEnded = ended;
+  }
+  private markEnded: (s: ExitStatus) => void;
+
+  get pid0(): Guest {
+    return this.pid0Guest!;
+  }
+
+  /** Makes every weft:cell handle issued so far stale (`weft cell revoke`). Returns the new epoch. */
+  advanceEpoch(): number {
+    return ++this.epoch;
+  }
+
+  /**
+   * Merges one more layer over the running image (later wins, no deletions),
+   * reads etc/cell.toml again (pid0's grants, max_children) and advances the
+   * epoch, so every capability is re-derived from the new configuration.
+   * pid0's WASI view (the tree at /) sees the new files; its WASI [[dir]]
+   * preopens and limits were fixed at start and stay.
+   */
+  async applyLayer(layer: string): Promise<number> {
+    if (this.image.tree.inPlace)
+      throw new ImageError(`the image runs in place from ${this.image.tree.root}; applying a layer would write into it (start the cell from an archive or from two layers)`);
+    const add = await mergeLayers([layer]);
+    try {
+      await mergeOnto(add.root, this.image.tree.root, this.image.tree.layers.length + 1, layer);
+    } finally {
+      await add.cleanup();
+    }
+    this.image.tree.layers.push({ given: layer, path: layer, kind: add.layers[0].kind });
+    const cfgFile = join(this.image.tree.root, CONFIG_FILE);
+    const cfg = (await lstat(cfgFile).catch(() => null)) ? parseConfig(await Bun.file(cfgFile).text(), CONFIG_FILE) : null;
+    if (cfg) {
+      this.root.caps.setConfigGrants(configGrants(cfg));
+      this.maxChildren = cfg.limits.maxChildren;
+    }
+    return this.advanceEpoch();
   }
 
   /** Compiles the image's wasm, starts pid0, then the services. Throws ImageError for a bad image. */
   static async start(image: Image, opts: CellOptions = {}): Promise<Cell> {
     await compileAll(image);
+    const cell = new Cell(image);
     const pid0 = new Guest(await loadWasmAsync(image.wasm), {
       argv: [`/${MAIN}`, ...(opts.args ?? [])],
       env: image.config.env,
@@ -96,22 +152,34 @@ export class Cell {
       stdout: opts.stdout ?? "inherit",
       stderr: opts.stderr ?? "inherit",
       onOutput: opts.onOutput,
+      context: { cell: cell.root },
       ...limitsOf(image.config),
     });
-    const cell = new Cell(image, pid0);
+    cell.pid0Guest = pid0;
+    pid0.exited.then((st) => cell.markEnded(st));
     if (opts.sessions && pid0.running) {
       for (const node of image.services) {
         const l = limitsOf(node.config);
-        cell.services.push(
-          opts.sessions.startSession(node.path, serviceManifest(node), loadWasm(node.wasm) /* compiled by compileAll */, preopensOf(node), {
-            argv: [`/${MAIN}`, ...node.config.service.args],
-            env: node.config.env,
-            readyOnStart: true,
-            quiet: true,
-            timeoutMs: l.timeoutMs,
-            cpuMs: l.cpuMs,
-          }),
-        );
+        // A service holds its own etc/ grants through weft:cell (one process record across restarts).
+        const proc = new CellProcess(cell, node.path, null, node.config.limits.childrenMib, node.config.limits.cpuPercent);
+        proc.caps.setConfigGrants(configGrants(node.config));
+        cell.serviceProcs.push(proc);
+        const session = opts.sessions.startSession(node.path, serviceManifest(node), loadWasm(node.wasm) /* compiled by compileAll */, preopensOf(node), {
+          argv: [`/${MAIN}`, ...node.config.service.args],
+          env: node.config.env,
+          readyOnStart: true,
+          quiet: true,
+          timeoutMs: l.timeoutMs,
+          cpuMs: l.cpuMs,
+          context: { cell: proc },
+        });
+        // Its children do not outlive a run of it (a restart starts with none).
+        const off = opts.sessions.on((e) => {
+          if (e.session !== session || e.type !== "state" || session.state === "running") return;
+          proc.killChildren();
+          if (session.state === "stopped") off();
+        });
+        cell.services.push(session);
       }
     }
     return cell;

@@ -8,6 +8,7 @@
 //   cpu_s = 10            # CPU time budget, then the process is stopped
 //   timeout_s = 60        # wall-clock limit
 //   max_children = 16     # children alive at once (the whole subtree)
+//   children_mib = 256    # memory all children together may take (weft:cell spawn)
 //
 //   [env]                 # environment variables (nothing else is inherited)
 //   LANG = "C"
@@ -17,6 +18,10 @@
 //   guest = "/data"
 //   mode = "ro"           # or "rw"; default "ro"
 //
+//   [[net]]               # a list of domains, for weft:cell/net
+//   name = "api"
+//   domains = ["api.example.com", "*.cdn.example.com"]
+//
 //   [service]             # for svc/<name>/etc/cell.toml only
 //   restart = "on-failure" # "no" (default), "on-failure", "always"
 //   max_restarts = 5
@@ -25,6 +30,7 @@
 import { statSync } from "node:fs";
 import { isAbsolute, posix } from "node:path";
 import type { RestartPolicy } from "../appd/manifest.ts";
+import { CapError, normaliseDomain } from "./caps.ts";
 import { ImageError } from "./layers.ts";
 
 export const CONFIG_FILE = "etc/cell.toml";
@@ -43,25 +49,33 @@ export interface CellLimits {
   /** 0 = none. */
   timeoutS: number;
   maxChildren: number;
+  childrenMib: number;
+}
+
+export interface NetGrant {
+  name: string;
+  domains: string[];
 }
 
 export interface CellConfig {
   limits: CellLimits;
   env: [string, string][];
   dirs: DirGrant[];
+  net: NetGrant[];
   service: { restart: RestartPolicy; maxRestarts: number; restartWindowS: number; args: string[] };
 }
 
-export const DEFAULT_LIMITS: CellLimits = { memoryMib: 512, cpuPercent: 100, cpuS: 0, timeoutS: 0, maxChildren: 16 };
+export const DEFAULT_LIMITS: CellLimits = { memoryMib: 512, cpuPercent: 100, cpuS: 0, timeoutS: 0, maxChildren: 16, childrenMib: 256 };
 
 export function defaultConfig(): CellConfig {
-  return { limits: { ...DEFAULT_LIMITS }, env: [], dirs: [], service: { restart: "no", maxRestarts: 5, restartWindowS: 60, args: [] } };
+  return { limits: { ...DEFAULT_LIMITS }, env: [], dirs: [], net: [], service: { restart: "no", maxRestarts: 5, restartWindowS: 60, args: [] } };
 }
 
 const KNOWN: Record<string, string[] | null> = {
-  limits: ["memory_mib", "cpu_percent", "cpu_s", "timeout_s", "max_children"],
+  limits: ["memory_mib", "cpu_percent", "cpu_s", "timeout_s", "max_children", "children_mib"],
   env: null, // any key
   dir: ["host", "guest", "mode"],
+  net: ["name", "domains"],
   service: ["restart", "max_restarts", "restart_window_s", "args"],
 };
 
@@ -83,10 +97,10 @@ export function parseConfig(text: string, file: string): CellConfig {
       problems.push(`unknown table [${k}] (known: ${Object.keys(KNOWN).map((t) => `[${t}]`).join(", ")})`);
       continue;
     }
-    const tables = k === "dir" ? (Array.isArray(v) ? v : [v]) : [v];
+    const tables = k === "dir" || k === "net" ? (Array.isArray(v) ? v : [v]) : [v];
     for (const t of tables) {
       if (!isTable(t)) {
-        problems.push(k === "dir" ? "[[dir]] entries must be tables" : `[${k}] must be a table`);
+        problems.push(k === "dir" || k === "net" ? `[[${k}]] entries must be tables` : `[${k}] must be a table`);
         continue;
       }
       const known = KNOWN[k];
@@ -109,6 +123,7 @@ export function parseConfig(text: string, file: string): CellConfig {
     cfg.limits.cpuS = num(l, "limits", "cpu_s", 0, 86400 * 365, false) ?? cfg.limits.cpuS;
     cfg.limits.timeoutS = num(l, "limits", "timeout_s", 0, 86400 * 365, false) ?? cfg.limits.timeoutS;
     cfg.limits.maxChildren = num(l, "limits", "max_children", 0, 4096, true) ?? cfg.limits.maxChildren;
+    cfg.limits.childrenMib = num(l, "limits", "children_mib", 0, 65536, true) ?? cfg.limits.childrenMib;
   }
   if (isTable(doc.env)) {
     for (const [k, v] of Object.entries(doc.env)) {
@@ -139,6 +154,33 @@ export function parseConfig(text: string, file: string): CellConfig {
     for (const d of cfg.dirs) {
       if (seen.has(d.guest)) problems.push(`[[dir]]: guest path ${d.guest} granted twice`);
       seen.add(d.guest);
+    }
+  }
+  if (doc.net !== undefined) {
+    for (const [i, n] of (Array.isArray(doc.net) ? doc.net : [doc.net]).entries()) {
+      if (!isTable(n)) continue;
+      const at = `[[net]] #${i + 1}`;
+      const { name, domains } = n as { name?: unknown; domains?: unknown };
+      if (typeof name !== "string" || !/^[a-z0-9][a-z0-9._-]*$/.test(name)) problems.push(`${at}: name must be a-z, 0-9, ".", "_", "-", got ${JSON.stringify(name)}`);
+      if (!Array.isArray(domains) || !domains.every((d) => typeof d === "string")) {
+        problems.push(`${at}: domains must be a list of strings`);
+        continue;
+      }
+      const list: string[] = [];
+      for (const d of domains) {
+        try {
+          list.push(normaliseDomain(d));
+        } catch (e) {
+          if (e instanceof CapError) problems.push(`${at}: ${e.message}`);
+          else throw e;
+        }
+      }
+      if (typeof name === "string") cfg.net.push({ name, domains: list });
+    }
+    const names = new Set(cfg.dirs.map((d) => d.guest));
+    for (const n of cfg.net) {
+      if (names.has(n.name)) problems.push(`[[net]]: capability name ${n.name} used twice`);
+      names.add(n.name);
     }
   }
   if (isTable(doc.service)) {

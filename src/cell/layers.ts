@@ -9,10 +9,12 @@
 // lead out of the tree.
 import { copyFile, lstat, mkdir, mkdtemp, readdir, readlink, rm, symlink, unlink } from "node:fs/promises";
 import { tmpdir } from "node:os";
-import { basename, join, posix, resolve } from "node:path";
+import { basename, join, resolve } from "node:path";
 import { MAX_ENTRIES, MAX_UNPACKED_BYTES, tool, unquoteC } from "../appd/bundle.ts";
 
-export class ImageError extends Error {}
+export class ImageError extends Error {
+  override name = "ImageError";
+}
 
 export type LayerKind = "dir" | "tar" | "tar.zst";
 
@@ -148,7 +150,7 @@ async function mergeInto(src: string, dst: string, rel: string, where: string, o
     const have = await lstat(to).catch(() => null);
     if (have && have.isDirectory() !== e.isDirectory())
       throw new ImageError(
-        `${where}: "${r}" is a ${kindOf(e)} but layer ${owner.get(r)} made it a ${kindOf(have)}; a later layer can replace files, not change a file into a directory or back (layers never delete)`,
+        `${where}: "${r}" is a ${kindOf(e)} but ${owner.has(r) ? `layer ${owner.get(r)}` : "an earlier layer"} made it a ${kindOf(have)}; a later layer can replace files, not change a file into a directory or back (layers never delete)`,
       );
     if (e.isDirectory()) {
       if (!have) {
@@ -207,9 +209,19 @@ export async function mergeLayers(given: string[], scratchParent = tmpdir()): Pr
   }
 }
 
-/** `a/b` under `root`, refusing anything that is not a plain relative path. */
-export function inside(root: string, rel: string): string {
-  const n = posix.normalize(rel);
-  if (n.startsWith("..") || n.startsWith("/")) throw new ImageError(`${rel}: outside the image`);
-  return join(root, n);
+/** Merges an already-checked layer tree `src` over an existing merged tree (applying a layer to a running cell). */
+export async function mergeOnto(src: string, dst: string, index: number, given: string): Promise<void> {
+  const where = `layer ${index} (${given})`;
+  // Conflicts first, so a refused layer changes nothing in the running tree.
+  const check = async (rel: string): Promise<void> => {
+    for (const e of await readdir(join(src, rel), { withFileTypes: true })) {
+      const r = rel ? `${rel}/${e.name}` : e.name;
+      const have = await lstat(join(dst, r)).catch(() => null);
+      if (have && have.isDirectory() !== e.isDirectory())
+        throw new ImageError(`${where}: "${r}" is a ${kindOf(e)} but an earlier layer made it a ${kindOf(have)}; a later layer can replace files, not change a file into a directory or back (layers never delete)`);
+      if (e.isDirectory() && have) await check(r);
+    }
+  };
+  await check("");
+  await mergeInto(src, dst, "", where, new Map(), index);
 }

@@ -7,9 +7,9 @@ import type { Response } from "../ipc/messages.ts";
 import { encodeFrame, FrameReader } from "../ipc/framing.ts";
 import { UsageError, type Command } from "./command.ts";
 
-class NotRunning extends Error {}
+export class NotRunning extends Error {}
 
-async function request(msg: unknown): Promise<Response> {
+export async function request(msg: unknown): Promise<Response> {
   let path: string;
   try {
     path = appdSocketPath();

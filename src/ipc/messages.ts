@@ -11,7 +11,9 @@ export type Request =
   | { type: "IPC_FORWARD"; session_id: number; payload: string }
   | { type: "PANEL_GESTURE"; gesture_type: number; fingers: number; dx: number; dy: number }
   // weft's additions
-  | { type: "QUERY_LOGS"; session_id: number; lines?: number };
+  | { type: "QUERY_LOGS"; session_id: number; lines?: number }
+  | { type: "CELL_REVOKE" }
+  | { type: "CELL_APPLY_LAYER"; path: string };
 
 export type SessionState = "starting" | "running" | "stopping" | "stopped" | "not_found";
 
@@ -33,7 +35,8 @@ export type Response =
   // weft's additions
   | { type: "LOGS"; session_id: number; lines: { stream: "stdout" | "stderr"; text: string }[] }
   /** Broadcast: an app posted weft:app/notifications.notify (the system UI shows a toast). */
-  | { type: "NOTIFICATION"; session_id: number; app_id: string; title: string; body: string; icon: string | null };
+  | { type: "NOTIFICATION"; session_id: number; app_id: string; title: string; body: string; icon: string | null }
+  | { type: "CELL_EPOCH"; epoch: number };
 
 export const ErrorCode = {
   badRequest: 1,
@@ -58,6 +61,8 @@ export const FIELD_ORDER: Record<Request["type"], readonly string[]> = {
   IPC_FORWARD: ["session_id", "payload"],
   PANEL_GESTURE: ["gesture_type", "fingers", "dx", "dy"],
   QUERY_LOGS: ["session_id", "lines"],
+  CELL_REVOKE: [],
+  CELL_APPLY_LAYER: ["path"],
 };
 
 type FieldKind = "u32" | "string" | "f64" | "optu32";
@@ -71,6 +76,7 @@ const FIELD_KINDS: Record<string, FieldKind> = {
   dx: "f64",
   dy: "f64",
   lines: "optu32",
+  path: "string",
 };
 
 export class BadRequest extends Error {}

@@ -29,6 +29,7 @@ import { GUEST_THREAD_STACK, engineFor } from "./engine.ts";
 import type { ExitStatus } from "./exit.ts";
 import { hostCalls, serveHostCall, type GuestContext } from "./host-calls.ts";
 import "./weft-app/index.ts"; // registers weft:app's host calls before any linker is made
+import "../cell/host.ts"; // weft:cell: outside a cell every call answers that it is not in one
 
 export interface Preopen {
   host: string;

@@ -32,11 +32,14 @@ import { check } from "../../ffi/wasmtime.ts";
 import { log } from "../system/log.ts";
 import { cv, decodeValues, encodeValues, type CVal } from "./component-values.ts";
 import type { AppContext } from "./weft-app/context.ts";
+import type { CellProcess } from "../cell/procs.ts";
 
 /** What the embedder attaches to a guest for its host functions; each interface family has its own field. */
 export interface GuestContext {
   /** weft:app (app sessions). */
   app?: AppContext;
+  /** weft:cell (a process of a cell: src/cell/procs.ts). */
+  cell?: CellProcess;
 }
 
 export interface HostCall {

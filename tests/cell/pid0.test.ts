@@ -68,13 +68,16 @@ describe("pid0", () => {
   });
 });
 
+// `weft cell run` serves its API socket; keep it in the test's temp dir.
+const sock = (dir: string) => ({ env: { WEFT_APPD_SOCKET: join(dir, "cell.sock") } });
+
 describe("weft cell run", () => {
   test("pid0's stdio is the terminal's and its exit code is weft's", async () => {
     using d = tempDir();
     const img = await image(join(d.path, "img"), { "bin/main.wasm": { guest: "exit" } });
-    expect((await weft(["cell", "run", img, "--", "42"])).code).toBe(42);
+    expect((await weft(["cell", "run", img, "--", "42"], sock(d.path))).code).toBe(42);
     const echo = await image(join(d.path, "echo"), { "bin/main.wasm": { guest: "stdin_echo" } });
-    const r = await weft(["cell", "run", echo], { stdin: "through the cell" });
+    const r = await weft(["cell", "run", echo], { stdin: "through the cell", ...sock(d.path) });
     expect(r).toMatchObject({ code: 0, stdout: "through the cell", stderr: "bytes=16\n" });
   }, 20_000);
 
@@ -85,11 +88,11 @@ describe("weft cell run", () => {
     expect(r.code).toBe(1);
     expect(r.stderr).toBe(`weft cell: no bin/main.wasm in the merged image (2 layers given: ${empty}, ${empty})\n`);
     const bad = await image(join(d.path, "bad"), { "bin/main.wasm": new Uint8Array([0, 0x61, 0x73, 0x6d, 1, 0, 0, 0, 99]) });
-    const r2 = await weft(["cell", "run", bad]);
+    const r2 = await weft(["cell", "run", bad], sock(d.path));
     expect(r2.code).toBe(126);
     expect(r2.stderr).toStartWith("weft cell: bin/main.wasm: invalid:");
     const trap = await image(join(d.path, "trap"), { "bin/main.wasm": { guest: "trap_divzero" } });
-    const r3 = await weft(["cell", "run", trap]);
+    const r3 = await weft(["cell", "run", trap], sock(d.path));
     expect(r3.code).toBe(134);
     expect(r3.stderr).toContain("weft cell: pid0: trap: integer divide by zero");
     expect((await weft(["cell", "run"])).code).toBe(2);

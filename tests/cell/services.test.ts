@@ -6,7 +6,7 @@ import { join } from "node:path";
 import { SessionManager } from "../../src/appd/sessions.ts";
 import { Cell } from "../../src/cell/cell.ts";
 import { openImage, type Image } from "../../src/cell/image.ts";
-import { tempDir, WEFT } from "../helpers.ts";
+import { ROOT, tempDir, WEFT } from "../helpers.ts";
 import { image, until } from "./helpers.ts";
 
 // Sessions log every start and exit at info; keep the test output readable (restored after).
@@ -81,6 +81,22 @@ describe("services", () => {
     expect(loop.state).toBe("stopped");
   }, 20_000);
 });
+
+test("a service holds its own etc/ grants through weft:cell", async () => {
+  using d = tempDir();
+  const wasm = new Uint8Array(await Bun.file(join(ROOT, "tests", "cell", "build", "cellctl.component.wasm")).arrayBuffer());
+  await image(join(d.path, "data"), { "f.txt": "for the service" });
+  const img = await image(join(d.path, "img"), {
+    "bin/main.wasm": { guest: "sleep" },
+    "svc/reader/bin/main.wasm": wasm,
+    "svc/reader/etc/cell.toml": `[service]\nargs = ["read", "/d", "f.txt"]\n[[dir]]\nhost = "${join(d.path, "data")}"\nguest = "/d"\n`,
+  });
+  const { cell, on } = await start([img], ["60000"]);
+  const [reader] = cell.services;
+  await until(on, () => reader.state === "stopped", "the reader to finish", 20_000);
+  expect(reader.exit).toEqual({ kind: "exit", code: 0 });
+  expect(reader.log.map((l) => l.text)).toEqual(["for the service"]);
+}, 30_000);
 
 describe("weft cell run with services", () => {
   test("`weft ps` lists them, `weft logs` shows their output, `weft stop` stops one; closing pid0's stdin ends the cell", async () => {
