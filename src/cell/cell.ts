@@ -125,14 +125,16 @@ export class Cell implements CellLike {
     if (this.image.tree.inPlace)
       throw new ImageError(`the image runs in place from ${this.image.tree.root}; applying a layer would write into it (start the cell from an archive or from two layers)`);
     const add = await mergeLayers([layer]);
+    let cfg: CellConfig | null = null;
     try {
+      // A layer's etc/cell.toml replaces the running one whole (later wins): check it before changing anything.
+      const cfgFile = join(add.root, CONFIG_FILE);
+      if (await lstat(cfgFile).catch(() => null)) cfg = parseConfig(await Bun.file(cfgFile).text(), `${layer}: ${CONFIG_FILE}`);
       await mergeOnto(add.root, this.image.tree.root, this.image.tree.layers.length + 1, layer);
     } finally {
       await add.cleanup();
     }
     this.image.tree.layers.push({ given: layer, path: layer, kind: add.layers[0].kind });
-    const cfgFile = join(this.image.tree.root, CONFIG_FILE);
-    const cfg = (await lstat(cfgFile).catch(() => null)) ? parseConfig(await Bun.file(cfgFile).text(), CONFIG_FILE) : null;
     if (cfg) {
       this.root.caps.setConfigGrants(configGrants(cfg));
       this.maxChildren = cfg.limits.maxChildren;

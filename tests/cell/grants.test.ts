@@ -178,6 +178,14 @@ describe("revocation by epoch", () => {
     mkdirSync(base);
     const c = await start([img, base], ["revoke-watch", "/data", "f.txt"]); // two layers: a private merged copy
     await c.waitFor("epoch 1: top secret\n");
+    // A layer with a bad etc/cell.toml changes nothing.
+    const bad = join(dir.path, "apply-bad");
+    mkdirSync(join(bad, "etc"), { recursive: true });
+    writeFileSync(join(bad, "etc", "cell.toml"), "[limits]\nmemory_mib = 0\n");
+    writeFileSync(join(bad, "etc", "motd"), "must not appear");
+    await expect(c.cell.applyLayer(bad)).rejects.toThrow("[limits].memory_mib must be an integer from 1 to 4096, got 0");
+    expect(c.cell.epoch).toBe(1);
+    expect(existsSync(join(c.cell.image.tree.root, "etc", "motd"))).toBe(false);
     expect(await c.cell.applyLayer(top)).toBe(2);
     await c.cell.exited;
     expect(c.output()).toEndWith(`the cell is in epoch 2 (acquire it again)\nfresh acquire error: pid0 holds no capability named "/data"\n`);
@@ -223,6 +231,8 @@ describe("weft cell revoke / apply", () => {
       if (done) throw new Error(`cell ended early: ${out} ${await new Response(proc.stderr).text()}`);
       out += new TextDecoder().decode(value);
     }
+    const badApply = await weft(["cell", "apply", join(dir.path, "missing-layer")], { env });
+    expect(badApply).toMatchObject({ code: 1, stderr: `weft cell apply: the image runs in place from ${img}; applying a layer would write into it (start the cell from an archive or from two layers)\n` });
     const revoke = await weft(["cell", "revoke"], { env });
     expect(revoke).toMatchObject({ code: 0, stdout: "epoch 2\n" });
     for (;;) {
