@@ -137,7 +137,6 @@ export class Session {
       preopens: this.preopens,
       timeoutMs: this.extra.timeoutMs,
       cpuMs: this.extra.cpuMs,
-      context: this.extra.context,
       stdout: "capture",
       stderr: "capture",
       memoryBytes: rt.memoryMib * 1048576,
@@ -148,8 +147,9 @@ export class Session {
         if (this.state === "starting" && this.guest === guest) this.becomeReady();
       },
       onIpc: (payload) => this.mgr.emit({ type: "ipc", session: this, payload }),
-      // What weft:app's host calls (fetch, notifications, clipboard) may do for this app.
-      context: {
+      // What weft:app's host calls (fetch, notifications, clipboard) may do for this app;
+      // a cell's service is no app: it has its weft:cell process instead.
+      context: this.extra.context ?? {
         app: {
           sessionId: this.id,
           appId: this.appId,
