@@ -153,6 +153,18 @@ export class CellProcess {
 
 type Stream = "stdout" | "stderr";
 
+/** Resolves when `register`'s callback is called or `signal` aborts, leaving no listener behind. */
+function untilOr(signal: AbortSignal, register: (wake: () => void) => void): Promise<void> {
+  return new Promise((resolve) => {
+    const done = () => {
+      signal.removeEventListener("abort", done);
+      resolve();
+    };
+    signal.addEventListener("abort", done, { once: true });
+    register(done);
+  });
+}
+
 export class Child {
   stdinFd: number | null = null;
   status: ExitStatus | null = null;
@@ -196,11 +208,8 @@ export class Child {
   /** Up to `max` bytes; waits for some; empty once the child has ended and everything was read. */
   async read(s: Stream, max: number, signal: AbortSignal): Promise<Uint8Array> {
     while (this.size[s] === 0 && !this.status) {
-      await new Promise<void>((resolve) => {
-        this.readers[s].push(resolve);
-        signal.addEventListener("abort", () => resolve(), { once: true });
-      });
       if (signal.aborted) return new Uint8Array();
+      await untilOr(signal, (wake) => this.readers[s].push(wake));
     }
     const out = new Uint8Array(Math.min(max, this.size[s]));
     let n = 0;
@@ -238,7 +247,8 @@ export class Child {
 
   /** The exit code the parent sees: the child's own, or weft's code for how it was ended. */
   async wait(signal: AbortSignal): Promise<{ code: number; message: string | null }> {
-    const st = await Promise.race([this.exited, new Promise<null>((r) => signal.addEventListener("abort", () => r(null), { once: true }))]);
+    if (!this.status) await untilOr(signal, (wake) => void this.exited.then(wake));
+    const st = this.status;
     if (!st) return { code: -1, message: "aborted" };
     if (this.overflow) return { code: exitCode({ kind: "stopped" }), message: `stopped: its ${this.overflow} was not read (more than ${CHILD_OUTPUT_LIMIT} bytes buffered)` };
     return { code: exitCode(st), message: describeExit(st) };
