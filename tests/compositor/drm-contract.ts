@@ -61,12 +61,13 @@ export function kmsContract(name: string, open: () => KmsDevice, skip: string | 
     t("dumb buffers are CPU-writable with stride ≥ width × 4; impossible sizes are errors", () => {
       const dev = open();
       try {
-        const b = dev.createBuffer(100, 30);
+        // Drivers have a minimum framebuffer size (virtio-gpu: 32×32); stay above it.
+        const b = dev.createBuffer(100, 40);
         expect(b.fb).toBeGreaterThan(0);
         expect(b.stride).toBeGreaterThanOrEqual(400);
-        expect(b.pixels.length).toBeGreaterThanOrEqual(b.stride * 30);
+        expect(b.pixels.length).toBeGreaterThanOrEqual(b.stride * 40);
         b.pixels.fill(0x7f);
-        expect(b.pixels[b.stride * 29 + 399]).toBe(0x7f);
+        expect(b.pixels[b.stride * 39 + 399]).toBe(0x7f);
         dev.destroyBuffer(b);
         expect(() => dev.createBuffer(0, 10)).toThrow(/drmModeCreateDumbBuffer\(0x10\).*EINVAL/);
       } finally {
@@ -74,7 +75,7 @@ export function kmsContract(name: string, open: () => KmsDevice, skip: string | 
       }
     });
 
-    t("modeset, then each flip completes with one event for its CRTC; a second flip before that is EBUSY", async () => {
+    t("modeset, then each flip completes with one event for its CRTC; a second flip while one is pending is EBUSY", async () => {
       const dev = open();
       const { conn, crtc } = lit(dev);
       const saved = dev.saveCrtc(crtc);
@@ -86,21 +87,26 @@ export function kmsContract(name: string, open: () => KmsDevice, skip: string | 
         let seq = -1;
         for (let i = 1; i <= 3; i++) {
           dev.pageFlip(crtc, bufs[i % 2]);
-          let busy: unknown = null;
+          // A second flip at once: refused with EBUSY while the first is pending — but
+          // drivers without a real vblank (virtio-gpu) may have completed it already,
+          // and then it is accepted and brings its own event.
+          let flips = 1;
           try {
             dev.pageFlip(crtc, bufs[(i + 1) % 2]);
+            flips = 2;
           } catch (e) {
-            busy = e;
+            expect((e as { errno?: number }).errno).toBe(16);
           }
-          expect((busy as { errno?: number } | null)?.errno).toBe(16);
-          const ev = await nextEvents(dev);
-          expect(ev.length).toBe(1);
-          const f = ev[0];
-          if (f.type !== "flip") throw new Error("expected a flip event");
-          expect(f.crtc).toBe(crtc);
-          if (seq >= 0) expect(f.sequence).toBeGreaterThan(seq);
-          seq = f.sequence;
-          expect(f.sec).toBeGreaterThan(0);
+          const got: KmsEvent[] = [];
+          while (got.length < flips) got.push(...(await nextEvents(dev)));
+          expect(got.length).toBe(flips);
+          for (const f of got) {
+            if (f.type !== "flip") throw new Error("expected a flip event");
+            expect(f.crtc).toBe(crtc);
+            if (seq >= 0) expect(f.sequence).toBeGreaterThan(seq);
+            seq = f.sequence;
+            expect(f.sec).toBeGreaterThan(0);
+          }
         }
         expect(dev.connectors().find((c) => c.id === conn.id)!.crtc).toBe(crtc);
       } finally {
