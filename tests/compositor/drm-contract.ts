@@ -103,7 +103,8 @@ export function kmsContract(name: string, open: () => KmsDevice, skip: string | 
           for (const f of got) {
             if (f.type !== "flip") throw new Error("expected a flip event");
             expect(f.crtc).toBe(crtc);
-            if (seq >= 0) expect(f.sequence).toBeGreaterThan(seq);
+            // The vblank counter never goes back; drivers without one (virtio-gpu) report 0 throughout.
+            if (seq >= 0) expect(f.sequence).toBeGreaterThanOrEqual(seq);
             seq = f.sequence;
             expect(f.sec).toBeGreaterThan(0);
           }

@@ -46,6 +46,8 @@ class DrmOutput implements Output {
   queued = false;
   cursor: KmsBuffer | null = null;
   cursorShown = false;
+  /** The last frame counter reported (MSC). */
+  seq = 0;
 
   constructor(
     dev: KmsDevice,
@@ -243,7 +245,9 @@ export class DrmBackend implements Backend {
       if (!o) continue;
       o.flipping = false;
       o.front = 1 - o.front;
-      this.handlers?.presented(o, { sec: ev.sec, nsec: ev.usec * 1000, refreshNs: o.refreshNs, seq: ev.sequence });
+      // wp_presentation's MSC must advance; drivers without a vblank counter (virtio-gpu) report 0.
+      o.seq = Math.max(ev.sequence, o.seq + 1);
+      this.handlers?.presented(o, { sec: ev.sec, nsec: ev.usec * 1000, refreshNs: o.refreshNs, seq: o.seq });
       if (o.wanted) this.kick(o);
     }
     if (hotplug) this.hotplug();
