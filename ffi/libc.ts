@@ -9,6 +9,7 @@ const { i32, u32, ptr: P } = FFIType;
 const lib = dlopen("libc.so.6", {
   socket: { args: [i32, i32, i32], returns: i32 },
   bind: { args: [i32, P, u32], returns: i32 },
+  connect: { args: [i32, P, u32], returns: i32 },
   listen: { args: [i32, i32], returns: i32 },
   accept4: { args: [i32, P, P, i32], returns: i32 },
   sendto: { args: [i32, P, "usize", i32, P, u32], returns: FFIType.i64 }, // ssize_t
@@ -81,6 +82,25 @@ export function listenUnix(path: string, backlog = 128): number {
     throw new SysError("listen", e);
   }
   return fd;
+}
+
+/**
+ * Whether something listens on the Unix socket at `path`: a connect that
+ * succeeds (or would, but its queue is full) means live; ECONNREFUSED means a
+ * leftover from a crash. Synchronous: a local connect does not block.
+ */
+export function unixSocketLive(path: string): boolean {
+  const enc = new TextEncoder().encode(path);
+  if (enc.length >= SOCKADDR_UN.pathMax) return false;
+  const fd = C.socket(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+  if (fd < 0) throw new SysError("socket", errno());
+  const addr = new Uint8Array(SOCKADDR_UN.size);
+  new DataView(addr.buffer).setUint16(SOCKADDR_UN.family, AF_UNIX, true);
+  addr.set(enc, SOCKADDR_UN.path);
+  const rc = C.connect(fd, ptr(addr), SOCKADDR_UN.size);
+  const e = rc === 0 ? 0 : errno();
+  C.close(fd);
+  return rc === 0 || e === EAGAIN;
 }
 
 /** Accepts one pending connection (non-blocking, close-on-exec); null when none is pending. */

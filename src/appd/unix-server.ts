@@ -4,7 +4,7 @@
 // through FFI, woken by the loop's fd watcher) because Bun does not expose an
 // accepted socket's fd, and hand each allowed fd to Bun.
 import { chmodSync, existsSync, lstatSync, unlinkSync } from "node:fs";
-import { acceptOne, closeFd, getuid, listenUnix, peerCred } from "../../ffi/libc.ts";
+import { acceptOne, closeFd, getuid, listenUnix, peerCred, unixSocketLive } from "../../ffi/libc.ts";
 import { ErrorCode, type Response } from "../ipc/messages.ts";
 import { decodeBody, encodeFrame, FrameReader, FrameTooLarge } from "../ipc/framing.ts";
 import { SocketWriter } from "../ipc/socket-writer.ts";
@@ -34,9 +34,11 @@ interface Conn {
 }
 
 export function serveUnix(path: string, api: Api, opts: { allowUid?: number } = {}): UnixServer {
-  // A stale socket from a crash would make bind fail; anything else at the path is not ours to remove.
+  // A stale socket from a crash would make bind fail; anything else at the path is not ours to remove,
+  // and neither is a live one (another weft, or a `weft cell run`, serves it).
   if (existsSync(path)) {
     if (!lstatSync(path).isSocket()) throw new Error(`${path} exists and is not a socket; refusing to replace it`);
+    if (unixSocketLive(path)) throw new Error(`${path}: another weft is already serving this socket; stop it first, or set WEFT_APPD_SOCKET to another path`);
     unlinkSync(path);
   }
   const fd = listenUnix(path);

@@ -15,6 +15,27 @@ describe("unix socket transport", () => {
     expect(statSync(process.env.XDG_RUNTIME_DIR + "/weft").mode & 0o777).toBe(0o700);
   });
 
+  test("a live socket is never taken over (another weft serves it); a stale one from a crash is", async () => {
+    await using d = await testDaemon();
+    const { serveUnix } = await import("../../src/appd/unix-server.ts");
+    const { closeFd, listenUnix } = await import("../../ffi/libc.ts");
+    expect(() => serveUnix(d.unix.path, d.api)).toThrow(`${d.unix.path}: another weft is already serving this socket`);
+    const c = await unixClient(d.unix.path); // the first server still answers
+    expect((await c.request({ type: "QUERY_RUNNING" })).type).toBe("RUNNING_APPS");
+    await c.close();
+    // A crash leaves the socket file with nobody listening: connect is refused, so it is replaced.
+    const stale = d.unix.path + ".stale";
+    closeFd(listenUnix(stale));
+    const s = serveUnix(stale, d.api);
+    try {
+      const c2 = await unixClient(stale);
+      expect((await c2.request({ type: "QUERY_RUNNING" })).type).toBe("RUNNING_APPS");
+      await c2.close();
+    } finally {
+      s.close();
+    }
+  });
+
   test("a peer of another uid is refused (SO_PEERCRED)", async () => {
     await using d = await testDaemon();
     // A second server on the same API that only admits uid 12345: we (another uid) are cut off.
