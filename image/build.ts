@@ -35,8 +35,8 @@ export function imageDir(): string {
 
 export const SUITE = "bookworm";
 export const MIRROR = "http://deb.debian.org/debian";
-/** What the image has besides minbase: an init, a kernel, and the system libraries weft dlopens (README lists them). */
-export const PACKAGES = ["systemd", "systemd-sysv", "udev", "linux-image-amd64", "libwayland-server0", "libpixman-1-0", "libxkbcommon0", "libdrm2"];
+/** What the image has besides minbase: an init, a kernel, the system libraries weft dlopens (README lists them), and veritysetup for mounting verified app images. */
+export const PACKAGES = ["systemd", "systemd-sysv", "udev", "linux-image-amd64", "libwayland-server0", "libpixman-1-0", "libxkbcommon0", "libdrm2", "cryptsetup-bin"];
 
 const args = process.argv.slice(2);
 const flag = (n: string) => args.includes(n);

@@ -7,6 +7,7 @@ import { chmodSync, copyFileSync, existsSync, mkdirSync, mkdtempSync, rmSync, sy
 import { tmpdir } from "node:os";
 import { dirname, join } from "node:path";
 import { generateKeyPair, signPackage } from "../src/appd/signature.ts";
+import { buildImage, buildVerity } from "../src/appd/verity-image.ts";
 import { BUNDLED_APPS, BUNDLED_KEY, ROOT } from "../src/system/assets.ts";
 
 /** The smoke test's app that traps at once (tests/guests/trap_unreachable.c), signed by a key made for this image. */
@@ -93,6 +94,8 @@ export async function stageWeft(root: string, opts: StageOptions = {}): Promise<
  * A signed app that traps as soon as it starts, so the smoke test sees weft
  * (under its SystemCallFilter) catch a guest's trap and keep running. The
  * key is made here and trusted only in this image (/etc/weft/trusted-keys).
+ * The same app as a verified image (its root hash signed with that key) goes
+ * to /opt/weft-smoke, for the check of the dm-verity mount path as root.
  */
 async function stageTrapApp(root: string, store: string): Promise<void> {
   const wasm = join(ROOT, "tests", "guests", "build", "trap_unreachable.wasm");
@@ -106,6 +109,10 @@ async function stageTrapApp(root: string, store: string): Promise<void> {
     const key = await generateKeyPair();
     await signPackage(pkg, key.seedHex);
     write(root, "etc/weft/trusted-keys/smoke.pub", key.publicHex);
+    const image = join(root, "opt", "weft-smoke", `${SMOKE_TRAP_APP}.erofs`);
+    mkdirSync(dirname(image), { recursive: true });
+    await buildImage(pkg, image);
+    await buildVerity(image, { seedHex: key.seedHex });
     write(tmp, "keys/smoke.pub", key.publicHex);
     const p = Bun.spawnSync(["bun", join(ROOT, "bin", "weft.ts"), "pack", "install", pkg, "--store", store], {
       env: { ...process.env, WEFT_LOG: "warn", WEFT_TRUSTED_KEYS: join(tmp, "keys") },

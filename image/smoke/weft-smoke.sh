@@ -56,6 +56,23 @@ systemctl stop weft.service
 r=$(prop Result); code=$(prop ExecMainStatus)
 if [ "$r" = success ] && [ "$code" = 0 ]; then ok "systemctl stop: clean exit ($r, status $code)"; else bad "stop: Result=$r ExecMainStatus=$code"; fi
 
+# A verified app image mounted the kernel's way: as root, with dm-verity and erofs (modules of this
+# kernel), a launch check opens it under the signed root hash and mounts it read-only.
+img=/opt/weft-smoke/org.weft.smoke.trap.erofs
+if [ -f "$img" ]; then
+  vs=/tmp/weft-verity-store
+  asroot() { env WEFT_APP_STORE=$vs WEFT_TRUSTED_KEYS=/etc/weft/trusted-keys "$@"; }
+  if out=$(asroot weft pack install "$img" 2>&1); then ok "verified image installed: $out"; else bad "weft pack install $img: $out"; fi
+  if out=$(asroot weft pack list --verify 2>&1) && echo "$out" | grep -q "signed (smoke)"; then ok "launch check of the image app passes"; else bad "weft pack list --verify: $out"; fi
+  mnt=$(findmnt -n -o FSTYPE,SOURCE,OPTIONS "$vs/.weft/mnt/org.weft.smoke.trap" 2>&1)
+  echo "WEFT-SMOKE: image mount: $mnt"
+  case "$mnt" in erofs*/dev/mapper/weft-org.weft.smoke.trap-*ro*) ok "mounted read-only from dm-verity";; *) bad "not mounted with dm-verity: $mnt";; esac
+  dev=$(echo "$mnt" | awk '{print $2}')
+  echo "WEFT-SMOKE: $(veritysetup status "${dev#/dev/mapper/}" 2>&1 | grep -E 'status|root hash' | tr -s ' ' | tr '\n' ';')"
+  if cmp -s "$vs/.weft/mnt/org.weft.smoke.trap/app.wasm" "$vs/org.weft.smoke.trap/app.wasm"; then ok "the mounted app reads back what was installed"; else bad "mounted app.wasm differs"; fi
+  if out=$(asroot weft pack uninstall org.weft.smoke.trap 2>&1) && ! findmnt "$vs/.weft/mnt/org.weft.smoke.trap" >/dev/null && [ ! -e "$dev" ]; then ok "uninstall unmounted and closed it"; else bad "after uninstall: $out; $(findmnt "$vs/.weft/mnt/org.weft.smoke.trap"); $(ls -l "$dev" 2>&1)"; fi
+fi
+
 if [ -x /opt/weft-tests/run.sh ]; then
   echo "WEFT-SMOKE: running weft's tests inside the VM"
   if /opt/weft-tests/run.sh; then ok "tests inside the VM"; else bad "tests inside the VM"; fi

@@ -21,8 +21,10 @@ export function mountSupport(): MountSupport {
   if (process.geteuid?.() !== 0) return no("weft is not running as root (mounting needs CAP_SYS_ADMIN)");
   if (!Bun.which("veritysetup") && !existsSync("/usr/sbin/veritysetup") && !existsSync("/sbin/veritysetup")) return no("veritysetup is not installed (apt-get install cryptsetup-bin)");
   const filesystems = safeRead("/proc/filesystems");
-  if (!/\berofs\b/.test(filesystems)) return no("the kernel has no EROFS support (no erofs in /proc/filesystems; try modprobe erofs)");
-  if (!existsSync("/dev/mapper/control")) return no("no device-mapper (/dev/mapper/control is missing; try modprobe dm-mod)");
+  if (!/\berofs\b/.test(filesystems) && !(modprobe("erofs") && /\berofs\b/.test(safeRead("/proc/filesystems"))))
+    return no("the kernel has no EROFS support (no erofs in /proc/filesystems and modprobe erofs failed)");
+  if (!existsSync("/dev/mapper/control") && !(modprobe("dm-mod") && existsSync("/dev/mapper/control")))
+    return no("no device-mapper (/dev/mapper/control is missing and modprobe dm-mod failed)");
   if (!existsSync("/sys/module/dm_verity") && !modprobe("dm-verity")) return no("the kernel has no dm-verity (no /sys/module/dm_verity and modprobe dm-verity failed)");
   return (cached = { ok: true });
 }
