@@ -13,7 +13,7 @@
 // root; an upgrade moves the old version aside, renames the new one in, and
 // removes the old. A crash at any point leaves either the old or the new
 // version under <id>, never a mix (leftover stage dirs are swept later).
-import { constants, lstatSync, readFileSync } from "node:fs";
+import { constants, lstatSync, readFileSync, statSync } from "node:fs";
 import { chmod, lstat, mkdir, mkdtemp, open, readdir, readFile, rename, rm, stat, unlink, writeFile } from "node:fs/promises";
 import { homedir } from "node:os";
 import { join, resolve } from "node:path";
@@ -194,22 +194,10 @@ const lockPath = (root: string, id: string) => join(root, STATE_DIR, "lock", `${
 async function installSettled(id: string, roots: string[], timeoutMs: number): Promise<void> {
   const deadline = Date.now() + timeoutMs;
   for (let wait = 2; ; wait = Math.min(wait * 2, 100)) {
-    const held = roots.map((r) => lockPath(r, id)).find((p) => {
-      if (!lstatSync(p, { throwIfNoEntry: false })) return false;
-      const owner = Number.parseInt(readFileSyncOrEmpty(p), 10);
-      return !(owner > 0) || alive(owner);
-    });
+    const held = roots.map((r) => lockPath(r, id)).find((p) => lockState(p).held);
     if (!held) return;
     if (Date.now() > deadline) throw new PackageError([`${id}: an install or uninstall has held ${held} for over ${timeoutMs / 1000} s; try again when it is done`], id);
     await Bun.sleep(wait);
-  }
-}
-
-function readFileSyncOrEmpty(path: string): string {
-  try {
-    return readFileSync(path, "utf8");
-  } catch {
-    return "";
   }
 }
 
@@ -278,6 +266,23 @@ const alive = (pid: number) => {
   }
 };
 
+/**
+ * Who holds the lock file at `path`: held while it exists and its owner
+ * lives. A lock without a pid (its owner died between creating and writing
+ * it, or is writing right now) counts as held for 5 s, then as abandoned.
+ * Synchronous: one stat and a read of a few bytes.
+ */
+function lockState(path: string): { held: boolean; owner: number } {
+  const st = statSync(path, { throwIfNoEntry: false });
+  if (!st) return { held: false, owner: 0 };
+  let owner = 0;
+  try {
+    owner = Number.parseInt(readFileSync(path, "utf8"), 10) || 0;
+  } catch {}
+  if (owner > 0) return { held: alive(owner), owner };
+  return { held: Date.now() - st.mtimeMs <= 5000, owner };
+}
+
 async function withLock<T>(root: string, id: string, timeoutMs: number, fn: () => Promise<T>): Promise<T> {
   const path = lockPath(root, id);
   await mkdir(join(root, STATE_DIR, "lock"), { recursive: true });
@@ -289,10 +294,8 @@ async function withLock<T>(root: string, id: string, timeoutMs: number, fn: () =
     } catch (err) {
       if ((err as NodeJS.ErrnoException).code !== "EEXIST") throw err;
     }
-    const owner = Number.parseInt(await readFile(path, "utf8").catch(() => ""), 10);
-    // No pid in it: its owner died between creating and writing it (or is writing right now).
-    const abandoned = !(owner > 0) && Date.now() - ((await stat(path).catch(() => null))?.mtimeMs ?? Date.now()) > 5000;
-    if ((owner > 0 && !alive(owner)) || abandoned) {
+    const { held, owner } = lockState(path);
+    if (!held) {
       await unlink(path).catch(() => {});
       continue;
     }
