@@ -3,6 +3,7 @@
 // `sys:clipboard:read`, writing `sys:clipboard:write`.
 import { cv, read, type CVal } from "../component-values.ts";
 import type { HostCall } from "../host-calls.ts";
+import { AppBudget } from "./app-budget.ts";
 import type { AppContext } from "./context.ts";
 
 const fail = (message: string): CVal[] => [cv.err(`clipboard: ${message}`)];
@@ -31,23 +32,19 @@ export async function clipboardRead(call: HostCall): Promise<CVal[]> {
  * per window; writing the text that is already there costs nothing.
  */
 export const CLIPBOARD_WRITES = { perWindow: 20, windowMs: 1000 };
-const lastWrites = new Map<string, { times: number[]; text: string }>();
+const writes = new AppBudget(CLIPBOARD_WRITES.perWindow, CLIPBOARD_WRITES.windowMs);
+const lastText = new Map<string, string>();
 
 export function clipboardWrite(call: HostCall): CVal[] {
   const text = read.string(call.args[0], "clipboard.write: text");
   const app = call.context.app;
   const why = refusal(app, "write");
   if (why) return fail(why);
-  const now = performance.now();
-  const last = lastWrites.get(app!.appId) ?? { times: [], text: "" };
-  last.times = last.times.filter((t) => now - t < CLIPBOARD_WRITES.windowMs);
-  if (last.times.length && last.text === text) return [cv.ok()];
-  if (last.times.length >= CLIPBOARD_WRITES.perWindow)
-    return fail(`too many clipboard writes (at most ${CLIPBOARD_WRITES.perWindow} per ${CLIPBOARD_WRITES.windowMs / 1000} s)`);
-  last.times.push(now);
-  last.text = text;
-  if (lastWrites.size > 10_000) lastWrites.clear();
-  lastWrites.set(app!.appId, last);
+  const appId = app!.appId;
+  if (writes.active(appId) && lastText.get(appId) === text) return [cv.ok()];
+  if (!writes.take(appId)) return fail(`too many clipboard writes (${writes.limit})`);
+  if (lastText.size > 10_000) lastText.clear();
+  lastText.set(appId, text);
   app!.clipboard!.writeText(text);
   return [cv.ok()];
 }

@@ -4,13 +4,13 @@
 // NOTIFY_LIMITS.perWindow notifications per window; over it, an err.
 import { cv, read, type CVal } from "../component-values.ts";
 import type { HostCall } from "../host-calls.ts";
+import { AppBudget } from "./app-budget.ts";
 
 export const NOTIFY_LIMITS = { titleChars: 256, bodyChars: 4096, iconChars: 1024, perWindow: 10, windowMs: 10_000 };
 
 const fail = (message: string): CVal[] => [cv.err(`notifications: ${message}`)];
 
-/** Recent post times per app id (not per session: a restart must not reset the budget). */
-const recent = new Map<string, number[]>();
+const budget = new AppBudget(NOTIFY_LIMITS.perWindow, NOTIFY_LIMITS.windowMs);
 
 export function notifyCall(call: HostCall): CVal[] {
   const title = read.string(call.args[0], "notify: title");
@@ -22,16 +22,7 @@ export function notifyCall(call: HostCall): CVal[] {
   if (title.length > NOTIFY_LIMITS.titleChars) return fail(`the title is longer than ${NOTIFY_LIMITS.titleChars} characters`);
   if (body.length > NOTIFY_LIMITS.bodyChars) return fail(`the body is longer than ${NOTIFY_LIMITS.bodyChars} characters`);
   if (icon !== null && icon.length > NOTIFY_LIMITS.iconChars) return fail(`the icon is longer than ${NOTIFY_LIMITS.iconChars} characters`);
-  const now = performance.now();
-  const key = app.appId;
-  const times = (recent.get(key) ?? []).filter((t) => now - t < NOTIFY_LIMITS.windowMs);
-  if (recent.size > 10_000) recent.clear();
-  if (times.length >= NOTIFY_LIMITS.perWindow) {
-    recent.set(key, times);
-    return fail(`too many notifications (at most ${NOTIFY_LIMITS.perWindow} per ${NOTIFY_LIMITS.windowMs / 1000} s)`);
-  }
-  times.push(now);
-  recent.set(key, times);
+  if (!budget.take(app.appId)) return fail(`too many notifications (${budget.limit})`);
   app.notify({ title, body, icon });
   return [cv.ok()];
 }
