@@ -24,8 +24,8 @@ export const sha256Hex = (bytes: Uint8Array): string => new Bun.CryptoHasher("sh
 
 // Keyed by the content hash (not the bytes) so a caller that has verified
 // the module's hash passes it instead of hashing the module twice.
-function keyOf(wasm: Uint8Array, fuel: boolean, sha256?: string): string {
-  return new Bun.CryptoHasher("sha256").update(engineFingerprint(fuel)).update(sha256 ?? sha256Hex(wasm)).digest("hex");
+function keyOf(sha256: string, fuel: boolean): string {
+  return new Bun.CryptoHasher("sha256").update(engineFingerprint(fuel)).update(sha256).digest("hex");
 }
 
 export const WASM_MAGIC = [0x00, 0x61, 0x73, 0x6d];
@@ -61,7 +61,7 @@ interface Lookup<T> {
 /** Memory first, then the disk cache. */
 function lookup<T extends Compiled>(kind: CompiledKind<T>, wasm: Uint8Array, opts: LoadOptions): Lookup<T> {
   const fuel = opts.fuel ?? false;
-  const key = `${kind.dir}/${keyOf(wasm, fuel, opts.sha256)}`;
+  const key = `${kind.dir}/${keyOf(opts.sha256 ?? sha256Hex(wasm), fuel)}`;
   const engine = engineFor(fuel);
   const file = join(cacheDir(), `${key}.cwasm`);
   const inMemory = memory.get(key) as T | undefined;
@@ -144,7 +144,7 @@ export function loadWasmAsync(wasm: Uint8Array, opts: LoadOptions = {}): Promise
  * the file's hash skip reading it again.
  */
 export function compiledInMemory(sha256: string, opts: Omit<LoadOptions, "sha256"> = {}): Module | Component | null {
-  const k = keyOf(new Uint8Array(0), opts.fuel ?? false, sha256);
+  const k = keyOf(sha256, opts.fuel ?? false);
   const hit = (memory.get(`${MODULES.dir}/${k}`) ?? memory.get(`${COMPONENTS.dir}/${k}`)) as Module | Component | undefined;
   if (hit) cacheStats.memoryHits++;
   return hit ?? null;
