@@ -10,7 +10,7 @@
 // and weft-sign.pub (the 32-byte public key). WebCrypto does the Ed25519;
 // Bun.CryptoHasher the SHA-256. WEFT never verified; weft verifies at install
 // and again at launch.
-import { lstatSync, readdirSync, readFileSync, statSync } from "node:fs";
+import { type BigIntStats, lstatSync, readdirSync, readFileSync, statSync } from "node:fs";
 import { chmod, lstat, readdir, rename, writeFile } from "node:fs/promises";
 import { homedir } from "node:os";
 import { basename, join } from "node:path";
@@ -80,8 +80,10 @@ export async function walkPackage(dir: string, exclude: readonly string[] = []):
  */
 export function fileStamp(path: string): string | null {
   const st = statSync(path, { bigint: true, throwIfNoEntry: false });
-  return st ? `${st.dev}:${st.ino}:${st.size}:${st.mtimeNs}:${st.ctimeNs}` : null;
+  return st ? stampOf(st) : null;
 }
+
+const stampOf = (st: BigIntStats) => `${st.dev}:${st.ino}:${st.size}:${st.mtimeNs}:${st.ctimeNs}`;
 
 /**
  * Hashes already computed, keyed by the file's stamp. Every LAUNCH_APP
@@ -92,13 +94,12 @@ const HASH_CACHE_MAX = 10_000;
 const SMALL_FILE = 8 << 20;
 
 export async function sha256File(path: string): Promise<string> {
-  const stamp = fileStamp(path);
-  if (stamp === null) throw Object.assign(new Error(`ENOENT: no such file or directory, stat '${path}'`), { code: "ENOENT" });
+  const st = statSync(path, { bigint: true }); // throws ENOENT and friends as they are
+  const stamp = stampOf(st);
   const hit = hashCache.get(path);
   if (hit?.stamp === stamp) return hit.hash;
   const h = new Bun.CryptoHasher("sha256");
-  const size = Number(stamp.split(":")[2]);
-  if (size < SMALL_FILE) h.update(await Bun.file(path).bytes());
+  if (st.size < SMALL_FILE) h.update(await Bun.file(path).bytes());
   else for await (const chunk of Bun.file(path).stream()) h.update(chunk);
   const hash = h.digest("hex");
   if (hashCache.size >= HASH_CACHE_MAX) hashCache.clear();
