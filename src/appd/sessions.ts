@@ -373,21 +373,23 @@ export class SessionManager {
    */
   sweepState(keep: { app_id: string; state?: string }[]): string[] {
     const owned = new Set([...keep.map((k) => `${k.app_id}/${k.state}`), ...[...this.sessions.values()].map((s) => `${s.appId}/${s.stateToken}`)]);
+    const list = (dir: string): string[] => {
+      try {
+        return readdirSync(dir);
+      } catch {
+        return []; // no state yet (or unreadable): nothing to sweep
+      }
+    };
     const removed: string[] = [];
-    let apps: string[] = [];
-    try {
-      apps = readdirSync(this.stateRoot);
-    } catch {
-      return removed;
-    }
-    for (const app of apps)
-      for (const token of (() => { try { return readdirSync(join(this.stateRoot, app)); } catch { return []; } })()) {
+    for (const app of list(this.stateRoot))
+      for (const token of list(join(this.stateRoot, app))) {
         if (!STATE_TOKEN_RE.test(token) || owned.has(`${app}/${token}`)) continue;
         this.dropState(app, token);
         removed.push(`${app}/${token}`);
       }
     return removed;
   }
+
 
   running(): Session[] {
     return [...this.sessions.values()].filter((s) => s.alive);
