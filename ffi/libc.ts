@@ -169,13 +169,20 @@ const SCHED_RR = 2;
 const SCHED_RESET_ON_FORK = 0x40000000;
 
 /**
- * Puts the calling thread (pid 0 = this thread only; threads it creates later
- * inherit it) under SCHED_RR at `priority`, never passed on to child
- * processes. Needs root or CAP_SYS_NICE; returns false without.
+ * Puts the calling thread (pid 0 = this thread only) under SCHED_RR at
+ * `priority`; with SCHED_RESET_ON_FORK, threads and processes it creates
+ * later start as SCHED_OTHER. Needs root or CAP_SYS_NICE; returns false
+ * without.
  */
 export function setThreadRealtime(priority: number): boolean {
   const param = new Int32Array([priority]); // struct sched_param { int sched_priority; }
   return C.sched_setscheduler(0, SCHED_RR | SCHED_RESET_ON_FORK, ptr(param)) === 0;
+}
+
+/** Back to SCHED_OTHER (always allowed). */
+export function setThreadNormal(): boolean {
+  const param = new Int32Array([0]);
+  return C.sched_setscheduler(0, 0 /* SCHED_OTHER */, ptr(param)) === 0;
 }
 
 export function getuid(): number {

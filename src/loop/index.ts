@@ -6,7 +6,7 @@
 // arbitrary fd itself (ARCHITECTURE.md) — and on every wake-up drain the whole
 // queue on the main thread, handing each event to whoever registered its id.
 import { drainEvents, EventKind, initNative } from "../../ffi/native.ts";
-import { setThreadRealtime } from "../../ffi/libc.ts";
+import { setThreadNormal, setThreadRealtime } from "../../ffi/libc.ts";
 
 type Handler = () => void;
 
@@ -24,6 +24,19 @@ const guests = new Map<number, GuestHandlers>();
 let started = false;
 let wakeups = 0;
 let realtime = false;
+let realtimeAllowed = false;
+
+// SCHED_RR is only needed while SCHED_IDLE guests run (docs/decisions/0002):
+// without them a normal loop thread wakes on time, and an RR loop that spins
+// (heavy compositing, a bug) would take a core from every normal process —
+// the Wayland clients it serves included.
+function followGuests(): void {
+  if (!realtimeAllowed) return;
+  const want = guests.size > 0;
+  if (want === realtime) return;
+  if (want) realtime = setThreadRealtime(1);
+  else if (setThreadNormal()) realtime = false;
+}
 
 function dispatch(kind: number, id: number): void {
   let h: Handler | undefined;
@@ -54,7 +67,7 @@ export function startLoop(): void {
   // On this kernel (EEVDF, HZ=250) a thread that sleeps 5-10 ms and wakes on
   // a CPU busy with SCHED_IDLE guests waits up to a tick (p99 ~4 ms); at
   // SCHED_RR 1 it runs at once (p99 ~0.3 ms). See docs/decisions/0002.
-  if (process.env.WEFT_LOOP_PRIORITY !== "normal") realtime = setThreadRealtime(1);
+  realtimeAllowed = process.env.WEFT_LOOP_PRIORITY !== "normal";
   const fd = initNative();
   // Bun adopts the helper's socket; each data callback means "events queued".
   const adopt = {
@@ -113,9 +126,11 @@ export const loopEvents = {
   },
   onGuest(id: number, handlers: GuestHandlers) {
     guests.set(id, handlers);
+    followGuests();
   },
   offGuest(id: number) {
     guests.delete(id);
+    followGuests();
   },
 };
 
