@@ -21,11 +21,20 @@ export interface ViewHooks {
   unmapped?(): void;
   /** The user clicked the close button of weft's title bar. */
   close?(): void;
+  /**
+   * The user pressed on the border weft keeps around a window it decorates:
+   * start resizing from those xdg resize_edge bits. Returns false when the
+   * window cannot be resized now (maximized, fixed size).
+   */
+  resizeFromBorder?(edges: number): boolean;
 }
 
 /** Height of the title bar weft draws for server-side decorated windows. */
 export const TITLE_HEIGHT = 24;
 const CLOSE_SIZE = 16;
+/** The invisible band around a decorated window (title bar included) that resizes it. */
+export const BORDER = 6;
+const EDGE = { top: 1, bottom: 2, left: 4, right: 8 } as const;
 
 export class View {
   /** Output position of the surface's origin (not of its window geometry). */
@@ -272,19 +281,32 @@ export class Scene {
     if (v.mapped) this.damageRect(v.titleBar());
   }
 
-  /** weft's own title bar under (x, y), topmost first, unless a surface above covers the point. */
-  decorationAt(x: number, y: number): { view: View; close: boolean } | null {
+  /**
+   * weft's own decoration under (x, y), topmost first, unless a surface above
+   * covers the point: the title bar (`edges` 0; `close` on its button) or the
+   * resize border around the window (`edges`: xdg resize_edge bits).
+   */
+  decorationAt(x: number, y: number): { view: View; close: boolean; edges: number } | null {
     for (let i = this.views.length - 1; i >= 0; i--) {
       const v = this.views[i];
       if (!v.mapped || v.minimized) continue;
       const t = v.titleBar();
-      if (t && contains(t, x, y)) return { view: v, close: contains(v.closeButton()!, x, y) };
+      if (t && contains(t, x, y)) return { view: v, close: contains(v.closeButton()!, x, y), edges: 0 };
       let covered = false;
       this.forEachSurface(v.surface, (s) => {
         const b = this.surfaceBounds(s);
         if (b && contains(b, x, y)) covered = true;
       });
       if (covered) return null;
+      if (t && v.hooks.resizeFromBorder) {
+        const f = v.frame();
+        const outer = { x: f.x - BORDER, y: t.y - BORDER, width: f.width + 2 * BORDER, height: f.height + TITLE_HEIGHT + 2 * BORDER };
+        if (contains(outer, x, y)) {
+          const edges =
+            (y < t.y ? EDGE.top : y >= f.y + f.height ? EDGE.bottom : 0) | (x < f.x ? EDGE.left : x >= f.x + f.width ? EDGE.right : 0);
+          return { view: v, close: false, edges };
+        }
+      }
     }
     return null;
   }

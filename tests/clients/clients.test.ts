@@ -3,6 +3,7 @@
 import { describe, expect, test } from "bun:test";
 import { background, deadline, diff, Harness, keysFor, pixel, stats } from "../compositor/helpers.ts";
 import { BTN_LEFT } from "../../src/compositor/objects/seat.ts";
+import { BORDER } from "../../src/compositor/scene.ts";
 
 async function withHarness(fn: (h: Harness) => Promise<void>, opts = {}) {
   const h = new Harness(opts);
@@ -130,6 +131,46 @@ describe("real clients", () => {
       // foot exits (with its shell's hang-up status) when asked to close.
       await deadline(c.proc.exited, 10_000, "foot exits after close");
       await h.waitFor("unmapped", () => !v.mapped);
+    }));
+
+  test("foot with weft's title bar: dragging the border weft keeps around it resizes the window", () =>
+    withHarness(async (h) => {
+      const c = h.spawn(["foot", "/bin/sh"], { PS1: "$ " });
+      const v = await h.mapped(c);
+      expect(v.decorated).toBe(true);
+      await h.idle(c.pid);
+      const f0 = v.frame();
+      // Just outside the bottom-right corner: the pointer is on no surface, and a press starts a resize.
+      h.comp.seat.pointerMotion(f0.x + f0.width + BORDER - 2, f0.y + f0.height + BORDER - 2);
+      h.comp.seat.pointerButton(BTN_LEFT, true);
+      expect(h.comp.seat.resizing?.edges).toBe(10); // bottom_right
+      h.comp.seat.pointerMotion(f0.x + f0.width + 120, f0.y + f0.height + 80);
+      // foot snaps to whole character cells.
+      await h.waitFor("foot grew", () => v.frame().width >= f0.width + 100 && v.frame().height >= f0.height + 60);
+      h.comp.seat.pointerButton(BTN_LEFT, false);
+      expect(h.comp.seat.resizing).toBeNull();
+      await h.idle(c.pid);
+      const f1 = v.frame();
+      expect({ x: f1.x, y: f1.y }).toEqual({ x: f0.x, y: f0.y });
+      // The grown strip shows foot, and the title bar followed the new width.
+      await h.comp.nextFrame();
+      const snap = h.pixels();
+      const grown = stats(snap, { x: f0.x + f0.width + 4, y: f0.y + 4, width: f1.width - f0.width - 8, height: f1.height - 8 }, background(h.comp));
+      expect(grown.differing).toBeGreaterThan(0.99);
+      const bar = v.titleBar()!;
+      expect(bar.width).toBe(f1.width);
+      expect(pixel(snap, bar.x + bar.width - 30, bar.y + 3)).toBe(pixel(snap, bar.x + 10, bar.y + 3));
+      // From the left border: the right edge stays where it is.
+      h.comp.seat.pointerMotion(f1.x - 3, f1.y + f1.height / 2);
+      h.comp.seat.pointerButton(BTN_LEFT, true);
+      expect(h.comp.seat.resizing?.edges).toBe(4); // left
+      h.comp.seat.pointerMotion(f1.x - 3 + 150, f1.y + f1.height / 2);
+      await h.waitFor("foot shrank from the left", () => v.frame().width <= f1.width - 130);
+      h.comp.seat.pointerButton(BTN_LEFT, false);
+      await h.idle(c.pid);
+      const f2 = v.frame();
+      expect(f2.x + f2.width).toBe(f1.x + f1.width);
+      expect(f2.height).toBe(f1.height);
     }));
 
   test("gtk3-widget-factory maps and draws its widgets", () =>

@@ -291,6 +291,7 @@ export class Seat {
         this.comp.scene.focus(deco.view);
         this.buttons.add(button);
         if (deco.close) deco.view.hooks.close?.();
+        else if (deco.edges) deco.view.hooks.resizeFromBorder?.(deco.edges);
         else this.moving = { view: deco.view, dx: this.x - deco.view.x, dy: this.y - deco.view.y };
         this.comp.server.scheduleFlush();
         return;
@@ -346,6 +347,14 @@ export class Seat {
   /** xdg_toplevel.resize: like startMove, the press quoted must still be held by the asking client. */
   startResize(grab: ResizeGrab, client: number, serial: number): boolean {
     if (!this.grabAllowed(client, serial)) return false;
+    this.resizing = { ...grab, x0: this.x, y0: this.y };
+    this.comp.events.emit("resize", grab.view);
+    return true;
+  }
+
+  /** A resize weft starts itself (its own window border was pressed): no client serial to check. */
+  startBorderResize(grab: ResizeGrab): boolean {
+    if (this.buttons.size === 0 || this.moving || this.resizing || this.drag) return false;
     this.resizing = { ...grab, x0: this.x, y0: this.y };
     this.comp.events.emit("resize", grab.view);
     return true;

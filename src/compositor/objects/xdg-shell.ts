@@ -213,6 +213,7 @@ export class Toplevel {
         this.xdg.scheduleConfigure();
       },
       close: () => this.close(),
+      resizeFromBorder: (edges) => this.startResize(null, 0, edges),
     });
   }
 
@@ -248,6 +249,8 @@ export class Toplevel {
       if (this.view.mapped) scene.unmap(this.view);
       return;
     }
+    // weft's title bar follows the window's width: a resize must repaint it where it was and where it is now.
+    const barBefore = this.view.mapped && !this.view.minimized ? this.view.titleBar() : null;
     this.view.geometry = this.xdg.geometry;
     const g = this.view.geometry ?? { x: 0, y: 0, width: this.xdg.surface.width, height: this.xdg.surface.height };
     scene.setDecorated(this.view, this.decoration === "server" && !this.fullscreen);
@@ -264,6 +267,13 @@ export class Toplevel {
     } else if (this.view.mapped && (this.xdg.surface.offset.dx || this.xdg.surface.offset.dy)) {
       // The client moved its content (wl_surface.offset).
       scene.move(this.view, this.view.x + this.xdg.surface.offset.dx, this.view.y + this.xdg.surface.offset.dy);
+    }
+    if (barBefore) {
+      const barAfter = this.view.titleBar();
+      if (!barAfter || barAfter.x !== barBefore.x || barAfter.y !== barBefore.y || barAfter.width !== barBefore.width) {
+        scene.damageRect(barBefore);
+        scene.damageRect(barAfter);
+      }
     }
     if (!this.view.mapped) {
       if (!this.maximized && !this.fullscreen) {
@@ -296,36 +306,38 @@ export class Toplevel {
   }
 
   /**
-   * xdg_toplevel.resize, granted: every pointer motion asks for a new size
-   * (configure with the resizing state); releasing the button sends a last
-   * configure without it.
+   * xdg_toplevel.resize (the client quoting the press that asked for it), or
+   * weft's own border pressed (`seatClient` null). Once granted, every
+   * pointer motion asks for a new size (configure with the resizing state);
+   * releasing the button sends a last configure without it.
    */
-  startResize(seatClient: number, serial: number, edges: number): void {
+  startResize(seatClient: number | null, serial: number, edges: number): boolean {
+    if (this.maximized || this.fullscreen) return false;
+    const fixed = this.minSize.width > 0 && this.minSize.width === this.maxSize.width && this.minSize.height > 0 && this.minSize.height === this.maxSize.height;
+    if (seatClient === null && fixed) return false;
     const f = this.view.frame();
     const comp = this.xdg.comp;
     const clamp = (v: number, min: number, max: number) => Math.max(min || 1, max ? Math.min(max, v) : v);
-    const granted = comp.seat.startResize(
-      {
-        view: this.view,
-        edges,
-        width0: f.width,
-        height0: f.height,
-        update: (w, h) => {
-          if (!this.resize) return;
-          this.resize.width = clamp(w, this.minSize.width, this.maxSize.width);
-          this.resize.height = clamp(h, this.minSize.height, this.maxSize.height);
-          this.xdg.scheduleConfigure();
-        },
-        end: () => {
-          if (!this.resize || this.res.destroyed) return;
-          this.resize.active = false;
-          this.resize.endSerial = this.xdg.sendConfigure();
-        },
+    const grab = {
+      view: this.view,
+      edges,
+      width0: f.width,
+      height0: f.height,
+      update: (w: number, h: number) => {
+        if (!this.resize) return;
+        this.resize.width = clamp(w, this.minSize.width, this.maxSize.width);
+        this.resize.height = clamp(h, this.minSize.height, this.maxSize.height);
+        this.xdg.scheduleConfigure();
       },
-      seatClient,
-      serial,
-    );
+      end: () => {
+        if (!this.resize || this.res.destroyed) return;
+        this.resize.active = false;
+        this.resize.endSerial = this.xdg.sendConfigure();
+      },
+    };
+    const granted = seatClient === null ? comp.seat.startBorderResize(grab) : comp.seat.startResize(grab, seatClient, serial);
     if (granted) this.resize = { width: f.width, height: f.height, active: true, edges, right: f.x + f.width, bottom: f.y + f.height, endSerial: Infinity };
+    return granted;
   }
 
   /** Asks the client to close (it decides; it may show a dialog). */
