@@ -94,4 +94,33 @@ describe("drag-and-drop (wl_data_device)", () => {
     await h.waitFor("second drag", () => h.comp.seat.drag);
     h.comp.seat.pointerButton(BTN_LEFT, false);
   }, 30_000);
+
+  test("by touch: a finger carries the flower from one weston-dnd to the other and drops it where it lifts", async () => {
+    const { a, b, va, vb } = await twoWindows();
+    const fa = va.frame();
+    const fb = vb.frame();
+    const before = h.pixels();
+    h.comp.seat.touchDown(0, fa.x + FLOWER.x, fa.y + FLOWER.y);
+    const drag = await h.waitFor("touch drag started", () => h.comp.seat.drag);
+    expect(drag.touchId).toBe(0);
+    // The pointer is not part of it: moving it and clicking elsewhere neither moves nor drops the drag.
+    h.comp.seat.pointerMotion(5, 700);
+    h.comp.seat.pointerButton(BTN_LEFT, true);
+    h.comp.seat.pointerButton(BTN_LEFT, false);
+    expect(h.comp.seat.drag).toBe(drag);
+    h.comp.seat.touchMotion(0, fb.x + EMPTY.x - 20, fb.y + EMPTY.y);
+    h.comp.seat.touchMotion(0, fb.x + EMPTY.x, fb.y + EMPTY.y);
+    expect(drag.focus?.client.pid).toBe(b.pid);
+    await h.waitFor("action agreed", () => drag.action === MOVE);
+    const dropped = new Promise<{ target: { client: { pid: number } }; action: number }>((resolve) => h.comp.events.once("drop", resolve));
+    h.comp.seat.touchUp(0);
+    const d = await dropped;
+    expect({ pid: d.target.client.pid, action: d.action }).toEqual({ pid: b.pid, action: MOVE });
+    expect(h.comp.seat.drag).toBeNull();
+    await h.waitFor("flower arrives", () => diff(before, h.pixels(), cell(fb, EMPTY)) > 300);
+    await h.waitFor("flower leaves the source", () => diff(before, h.pixels(), cell(fa, FLOWER)) > 300);
+    await h.idle(a.pid);
+    await h.idle(b.pid);
+    expect(diff(before, h.pixels(), cell(fb, FLOWER))).toBe(0);
+  }, 30_000);
 });

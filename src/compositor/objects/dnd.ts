@@ -65,6 +65,8 @@ export class Drag {
   private iconView: View | null = null;
   private iconOffset = { x: 0, y: 0 };
   private ended = false;
+  /** The finger carrying this drag (wl_touch id), or null when the pointer does. */
+  touchId: number | null = null;
 
   constructor(
     private readonly comp: Compositor,
@@ -103,10 +105,10 @@ export class Drag {
   private placeIcon(): void {
     const v = this.iconView;
     if (!v || this.ended) return;
-    const seat = this.comp.seat;
+    const at = this.comp.seat.dragPoint(this);
     const scene = this.comp.scene;
-    const x = seat.x + this.iconOffset.x;
-    const y = seat.y + this.iconOffset.y;
+    const x = at.x + this.iconOffset.x;
+    const y = at.y + this.iconOffset.y;
     if (!v.mapped) {
       if (!v.surface.content) return;
       v.x = x;
@@ -115,11 +117,12 @@ export class Drag {
     } else scene.move(v, x, y);
   }
 
-  /** The pointer moved (output coordinates). */
+  /** The pointer (or the finger carrying the drag) moved. */
   motion(): void {
     const seat = this.comp.seat;
     this.placeIcon();
-    const hit = this.comp.scene.surfaceAt(seat.x, seat.y);
+    const at = seat.dragPoint(this);
+    const hit = this.comp.scene.surfaceAt(at.x, at.y);
     const target = hit?.surface ?? null;
     // A drag without a source stays inside its own client.
     const allowed = target && (this.source || target.client === this.origin.client) ? target : null;
@@ -180,7 +183,7 @@ export class Drag {
     for (const o of this.offers) if (!o.destroyed && o.version >= 3) o.post("action", action);
   }
 
-  /** The last button went up. */
+  /** The last button went up, or the finger lifted. */
   drop(): void {
     const offer = this.offers.find((o) => o.data.accepted !== null);
     const v3 = this.source ? this.source.version >= 3 : false;

@@ -81,8 +81,10 @@ export class Seat {
   keyboardFocus: Surface | null = null;
   private keys = new Set<number>();
   // touch
-  private touchPoints = new Map<number, { surface: Surface | null; x0: number; y0: number; x: number; y: number }>();
+  private touchPoints = new Map<number, { surface: Surface | null; x0: number; y0: number; x: number; y: number; serial: number }>();
   private gestureStart: { fingers: number; x: number; y: number } | null = null;
+  /** A finger of this touch sequence carried a drag: it is no navigation gesture. */
+  private gestureVoid = false;
   popupGrab: PopupGrab | null = null;
 
   constructor(readonly comp: Compositor) {
@@ -244,7 +246,7 @@ export class Seat {
       this.comp.scene.move(m.view, this.x - m.dx, this.y - m.dy);
       return;
     }
-    if (this.drag) {
+    if (this.drag && this.drag.touchId === null) {
       this.drag.motion();
       return;
     }
@@ -277,7 +279,7 @@ export class Seat {
 
   /** A button press or release (evdev code, e.g. BTN_LEFT). A press focuses the window under it. */
   pointerButton(button: number, pressed: boolean): void {
-    if (this.drag) {
+    if (this.drag && this.drag.touchId === null) {
       // The drag holds the pointer: buttons go to nobody; the last one up drops.
       if (pressed) this.buttons.add(button);
       else if (this.buttons.delete(button) && this.buttons.size === 0) this.drag.drop();
@@ -360,14 +362,42 @@ export class Seat {
     return true;
   }
 
-  /** wl_data_device.start_drag: the same rule; the pointer leaves the client while the drag runs. */
+  /**
+   * wl_data_device.start_drag: the same rule, for a held button or a finger
+   * still down (quoting that touch's down serial). A pointer drag takes the
+   * pointer from the client; a touch drag takes that finger (the client gets
+   * wl_touch.cancel: the compositor owns the sequence now).
+   */
   startDrag(client: number, serial: number, make: () => Drag): boolean {
-    if (!this.grabAllowed(client, serial)) return false;
-    this.setPointerFocus(null, 0, 0);
-    this.drag = make();
-    this.comp.events.emit("drag", this.drag);
-    this.drag.motion();
+    const touchId = this.grabAllowed(client, serial) ? null : this.touchGrabAllowed(client, serial);
+    if (touchId === undefined) return false;
+    const drag = make();
+    this.drag = drag;
+    if (touchId === null) this.setPointerFocus(null, 0, 0);
+    else {
+      drag.touchId = touchId;
+      this.gestureVoid = true;
+      const p = this.touchPoints.get(touchId)!;
+      const t = p.surface;
+      for (const q of this.touchPoints.values()) if (q.surface === t) q.surface = null;
+      if (t && !t.destroyed) for (const r of this.of(this.touches, t)) r.post("cancel");
+    }
+    this.comp.events.emit("drag", drag);
+    drag.motion();
     return true;
+  }
+
+  /** The touch point whose down `serial` this client quotes, if that finger is still down on its surface. */
+  private touchGrabAllowed(client: number, serial: number): number | undefined {
+    if (this.moving || this.resizing || this.drag) return undefined;
+    for (const [id, p] of this.touchPoints) if (p.serial === serial && p.surface && p.surface.client.ptr === client) return id;
+    return undefined;
+  }
+
+  /** Where a drag is: the finger that carries it, or the pointer. */
+  dragPoint(d: Drag): { x: number; y: number } {
+    const p = d.touchId === null ? undefined : this.touchPoints.get(d.touchId);
+    return p ?? this;
   }
 
   /** The drag ended (drop or cancel): the pointer goes back to whatever is under it. */
@@ -417,10 +447,13 @@ export class Seat {
 
   touchDown(id: number, x: number, y: number): void {
     const hit = this.comp.scene.surfaceAt(x, y);
-    if (this.touchPoints.size === 0) this.gestureStart = null;
+    if (this.touchPoints.size === 0) {
+      this.gestureStart = null;
+      this.gestureVoid = false;
+    }
     if (hit) {
-      this.touchPoints.set(id, { surface: hit.surface, x0: x, y0: y, x, y });
       const serial = this.comp.server.nextSerial();
+      this.touchPoints.set(id, { surface: hit.surface, x0: x, y0: y, x, y, serial });
       const t = this.timeMs();
       for (const r of this.of(this.touches, hit.surface)) {
         r.post("down", serial, t, hit.surface.resource, id, hit.sx, hit.sy);
@@ -428,7 +461,7 @@ export class Seat {
       }
       if (hit.view.kind !== "popup") this.comp.scene.focus(rootView(hit.view));
     } else {
-      this.touchPoints.set(id, { surface: null, x0: x, y0: y, x, y });
+      this.touchPoints.set(id, { surface: null, x0: x, y0: y, x, y, serial: 0 });
     }
     this.comp.server.scheduleFlush();
   }
@@ -438,7 +471,8 @@ export class Seat {
     if (!p) return;
     p.x = x;
     p.y = y;
-    if (p.surface && !p.surface.destroyed) {
+    if (this.drag?.touchId === id) this.drag.motion();
+    else if (p.surface && !p.surface.destroyed) {
       const pos = this.comp.scene.position(p.surface);
       const t = this.timeMs();
       for (const r of this.of(this.touches, p.surface)) {
@@ -458,7 +492,9 @@ export class Seat {
     this.gestureStart.x += p.x - p.x0;
     this.gestureStart.y += p.y - p.y0;
     this.touchPoints.delete(id);
-    if (p.surface && !p.surface.destroyed) {
+    // The finger carrying a drag drops it where it lifts.
+    if (this.drag?.touchId === id) this.drag.drop();
+    else if (p.surface && !p.surface.destroyed) {
       const serial = this.comp.server.nextSerial();
       const t = this.timeMs();
       for (const r of this.of(this.touches, p.surface)) {
@@ -471,7 +507,7 @@ export class Seat {
       this.gestureStart = null;
       const dx = g.x / g.fingers;
       const dy = g.y / g.fingers;
-      this.comp.shell.gesture({ type: 0, fingers: g.fingers, dx, dy });
+      if (!this.gestureVoid) this.comp.shell.gesture({ type: 0, fingers: g.fingers, dx, dy });
     }
     this.comp.server.scheduleFlush();
   }
