@@ -90,7 +90,7 @@ function templateStore(): Promise<string> {
 }
 
 /** The environment variables testDaemon points at its temp dirs; restored on dispose. */
-const ENV_KEYS = ["WEFT_APP_STORE", "XDG_RUNTIME_DIR", "XDG_STATE_HOME", "WEFT_TRUSTED_KEYS", "HOME", "WEFT_LOG"] as const;
+const ENV_KEYS = ["WEFT_APP_STORE", "XDG_RUNTIME_DIR", "XDG_STATE_HOME", "WEFT_TRUSTED_KEYS", "HOME"] as const;
 
 export async function testDaemon(opts: DaemonOptions = {}): Promise<TestDaemon> {
   // bun test runs every file in one process: leave the environment as found.
@@ -101,7 +101,6 @@ export async function testDaemon(opts: DaemonOptions = {}): Promise<TestDaemon> 
       else process.env[k] = saved[k];
     }
   };
-  process.env.WEFT_LOG ??= "error";
   const tmp = tempDir("weft-appd-");
   const store = join(tmp.path, "store");
   const runtime = join(tmp.path, "run");

@@ -129,7 +129,6 @@ function predict(m: string | Uint8Array, authed: boolean): Outcome {
 }
 
 test("10,000 random and mutated messages: each answered or closed cleanly; the server keeps serving in flat memory", async () => {
-  process.env.WEFT_LOG ??= "error";
   using store = tempDir("weft-fuzz-store-");
   const savedStore = process.env.WEFT_APP_STORE;
   process.env.WEFT_APP_STORE = store.path; // empty: no fuzzed launch can start a guest

@@ -16,7 +16,6 @@ apiContract("websocket", wsContractClient);
 
 /** A server on a real Api with no sessions (enough for everything but launches), in a temp runtime dir. */
 async function server(opts: Partial<HttpOptions> = {}) {
-  process.env.WEFT_LOG ??= "error";
   const dir = tempDir("weft-http-");
   const api = new Api(new SessionManager());
   const http = await serveHttp(api, { port: 0, runtimeDir: dir.path, ...opts });

@@ -54,10 +54,9 @@ describe("display selection", () => {
 
   test("weft run (auto) falls back to headless here and logs why", async () => {
     using rt = tempRuntime();
-    // WEFT_LOG=info: other test files in this process turn logging down, and the choice is an info line.
+    // WEFT_LOG=info: tests/preload.ts turns logging down, and the choice is an info line.
     const env: Record<string, string> = { ...(process.env as Record<string, string>), XDG_RUNTIME_DIR: rt.path, WEFT_LOG: "info" };
     delete env.WEFT_DRM_DEVICE;
-    env.WEFT_LOG = "info"; // other test files leave WEFT_LOG=error in process.env; the line we wait for is info
     const p = Bun.spawn(["bun", WEFT, "run", "--no-appd", "--socket", "wl-auto"], { env, stdout: "pipe", stderr: "pipe" });
     try {
       const why = await firstLine(p.stderr, /display: /);
