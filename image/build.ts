@@ -1,27 +1,34 @@
 #!/usr/bin/env bun
-// `bun run image` → a minimal bootable Debian 12 image with weft:
-//   weft.img               ext4 root filesystem (boot it with image/boot.ts)
-//   vmlinuz, initrd.img    the image's own kernel and initramfs
+// `bun run image` → a minimal bootable Debian 12 disk with weft:
+//   weft.img   a GPT disk: an EFI system partition (systemd-boot, the image's
+//              kernel and initramfs) and the ext4 root filesystem; UEFI
+//              firmware boots it alone (image/boot.ts: qemu + OVMF)
 // in $WEFT_IMAGE_DIR (default ~/.cache/weft-image).
 //
 // Steps (each prints what it does):
 //   1. dist/weft (bun run build) unless --weft PATH is given
-//   2. a Debian base by debootstrap (minbase + systemd + kernel + weft's
-//      runtime libraries); kept in base-<hash of the recipe> there and
-//      reused while the recipe is unchanged, downloaded .debs cached too
+//   2. a Debian base by debootstrap (minbase + systemd + kernel + systemd-boot
+//      + weft's runtime libraries); kept in base-<hash of the recipe> there
+//      and reused while the recipe is unchanged, downloaded .debs cached too
 //   3. a copy of the base with weft staged in (image/stage.ts): /usr/bin/weft,
 //      the unit enabled, the system user, the default apps
-//   4. the ext4 image, made from that tree without mounting anything
-//      (mkfs.ext4 -d)
+//   4. the disk (image/disk.ts), made from that tree without mounting
+//      anything and without loop devices
 //
 // Options: --smoke (add the boot-time smoke test), --with-tests (also copy
-// bun and the test suite in, run by the smoke test), --weft PATH,
-// --out DIR (default: imageDir()), --size MiB (default 2048).
-// Needs root (debootstrap) and: debootstrap, e2fsprogs. Boot: image/boot.ts.
-import { copyFileSync, existsSync, mkdirSync, readdirSync, readFileSync, renameSync, rmSync, statSync, writeFileSync } from "node:fs";
+// bun and the fast test suites in, run by the smoke test), --full-tests
+// (instead: the whole checkout and every Debian package CI installs, so the
+// smoke test runs the whole `bun test`; a bigger base, 8 GiB disk),
+// --console-journal (the journal on the serial console, for
+// image/drm-screendump.ts), --weft PATH, --out DIR (default: imageDir()), --size MiB (root
+// filesystem, default 2048).
+// Needs root (debootstrap) and: debootstrap, e2fsprogs, fdisk, dosfstools,
+// mtools. Boot: image/boot.ts (needs qemu-system-x86 and ovmf).
+import { existsSync, mkdirSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from "node:fs";
 import { homedir } from "node:os";
 import { join, resolve } from "node:path";
 import { ROOT } from "../src/system/assets.ts";
+import { buildDisk, missingDiskTools, SYSTEMD_BOOT } from "./disk.ts";
 import { stageWeft } from "./stage.ts";
 
 /**
@@ -33,19 +40,37 @@ export function imageDir(): string {
   return process.env.WEFT_IMAGE_DIR || join(process.env.XDG_CACHE_HOME || join(homedir(), ".cache"), "weft-image");
 }
 
+/** The disk's file name in the image dir: the full-tests image (much bigger) sits beside the plain one. */
+export function imageName(full = false): string {
+  return full ? "weft-full-tests.img" : "weft.img";
+}
+
 export const SUITE = "bookworm";
 export const MIRROR = "http://deb.debian.org/debian";
-/** What the image has besides minbase: an init, a kernel, the system libraries weft dlopens (README lists them), and veritysetup for mounting verified app images. */
-export const PACKAGES = ["systemd", "systemd-sysv", "udev", "linux-image-amd64", "libwayland-server0", "libpixman-1-0", "libxkbcommon0", "libdrm2", "cryptsetup-bin"];
+/** What the image has besides minbase: an init, a kernel, its boot loader (only the EFI binary; image/disk.ts puts it on the ESP), the system libraries weft dlopens (README lists them), and veritysetup for mounting verified app images. */
+export const PACKAGES = ["systemd", "systemd-sysv", "udev", "linux-image-amd64", "systemd-boot-efi", "libwayland-server0", "libpixman-1-0", "libxkbcommon0", "libdrm2", "cryptsetup-bin"];
+
+/** The Debian packages CI installs (APT_PACKAGES in scripts/setup.sh): a --full-tests image has them all, so `bun test` inside it sees what CI sees. */
+export function ciPackages(): string[] {
+  const m = /^APT_PACKAGES="([^"]*)"/m.exec(readFileSync(join(ROOT, "scripts", "setup.sh"), "utf8"));
+  if (!m) throw new Error("APT_PACKAGES not found in scripts/setup.sh");
+  return m[1].split(/\s+/).filter(Boolean);
+}
+
+/** The kernel command line in the image's loader entry (root= is added by the disk). Serial console last: it becomes /dev/console, which the smoke test and image/boot.ts read. */
+export const CMDLINE = "rw console=tty0 console=ttyS0 panic=-1 systemd.show_status=1 loglevel=4";
 
 const args = process.argv.slice(2);
 const flag = (n: string) => args.includes(n);
 const value = (n: string) => (args.includes(n) ? args[args.indexOf(n) + 1] : undefined);
 const out = resolve(value("--out") ?? imageDir());
-const sizeMiB = Number(value("--size") ?? 2048);
+const full = flag("--full-tests");
+// The tests inside the VM are run by the smoke test, so --full-tests implies --smoke.
+const smoke = flag("--smoke") || full;
+const sizeMiB = Number(value("--size") ?? (full ? 8192 : 2048));
 
 let stepNo = 0;
-const STEPS = 5;
+const STEPS = 4;
 function step(s: string) {
   console.log(`\x1b[1m==> [${++stepNo}/${STEPS}] ${s}\x1b[0m`);
 }
@@ -79,7 +104,9 @@ function unmountUnder(dir: string): void {
 
 if (import.meta.main) {
   if (process.getuid?.() !== 0) die("needs root (debootstrap, device nodes in the tree)");
-  for (const tool of ["debootstrap", "mkfs.ext4"]) if (!Bun.which(tool) && !existsSync(`/usr/sbin/${tool}`)) die(`${tool} is missing: apt-get install debootstrap e2fsprogs`);
+  if (!Bun.which("debootstrap") && !existsSync("/usr/sbin/debootstrap")) die("debootstrap is missing: apt-get install debootstrap");
+  const missing = missingDiskTools();
+  if (missing.length) die(`missing: ${missing.join(", ")} (apt-get install fdisk dosfstools mtools e2fsprogs)`);
   mkdirSync(out, { recursive: true });
 
   step("the executable");
@@ -89,8 +116,9 @@ if (import.meta.main) {
     weft = join(ROOT, "dist", "weft");
   }
 
-  step(`Debian ${SUITE} base (debootstrap)`);
-  const recipe = new Bun.CryptoHasher("sha256").update(JSON.stringify({ SUITE, MIRROR, PACKAGES, v: 1 })).digest("hex").slice(0, 12);
+  const packages = full ? [...new Set([...PACKAGES, ...ciPackages()])] : PACKAGES;
+  step(`Debian ${SUITE} base (debootstrap${full ? `, with CI's ${packages.length - PACKAGES.length} packages for the full test suite` : ""})`);
+  const recipe = new Bun.CryptoHasher("sha256").update(JSON.stringify({ SUITE, MIRROR, PACKAGES: packages, v: 1 })).digest("hex").slice(0, 12);
   const base = join(out, `base-${recipe}`);
   if (existsSync(join(base, ".complete"))) console.log(`reusing ${base}`);
   else {
@@ -98,7 +126,7 @@ if (import.meta.main) {
     const debs = join(out, "debs");
     mkdirSync(debs, { recursive: true });
     try {
-      sh(["debootstrap", "--variant=minbase", `--cache-dir=${debs}`, `--include=${PACKAGES.join(",")}`, SUITE, base, MIRROR]);
+      sh(["debootstrap", "--variant=minbase", `--cache-dir=${debs}`, `--include=${packages.join(",")}`, SUITE, base, MIRROR]);
     } finally {
       unmountUnder(base);
     }
@@ -114,28 +142,37 @@ if (import.meta.main) {
   unmountUnder(base);
   sh(["cp", "-a", base, tree]);
   rmSync(join(tree, ".complete"), { force: true });
-  await stageWeft(tree, { weft, smoke: flag("--smoke"), log: (l) => console.log(l) });
-  if (flag("--with-tests")) {
+  await stageWeft(tree, { weft, smoke, consoleJournal: flag("--console-journal"), log: (l) => console.log(l) });
+  if (flag("--with-tests") || full) {
     const { stageTests } = await import("./smoke/stage-tests.ts");
-    await stageTests(tree, (l) => console.log(l));
+    await stageTests(tree, { full, log: (l) => console.log(l) });
   }
 
-  step(`ext4 image (${sizeMiB} MiB, sparse)`);
-  const img = join(out, "weft.img");
-  const tmpImg = `${img}.tmp`;
-  rmSync(tmpImg, { force: true });
-  sh(["mkfs.ext4", "-q", "-F", "-L", "weft-root", "-d", tree, tmpImg, `${sizeMiB}M`]);
-  renameSync(tmpImg, img);
-
-  step("kernel and initramfs");
+  step(`bootable disk (GPT: ESP + ${sizeMiB} MiB ext4 root, sparse)`);
   const boot = join(tree, "boot");
   const kernel = readdirSync(boot).find((f) => f.startsWith("vmlinuz-"));
   const initrd = readdirSync(boot).find((f) => f.startsWith("initrd.img-"));
   if (!kernel || !initrd) die(`no kernel/initrd in ${boot}`);
-  copyFileSync(join(boot, kernel), join(out, "vmlinuz"));
-  copyFileSync(join(boot, initrd), join(out, "initrd.img"));
+  const img = join(out, imageName(full));
+  let disk;
+  try {
+    disk = buildDisk({
+      tree,
+      out: img,
+      loader: join(tree, SYSTEMD_BOOT),
+      kernel: join(boot, kernel),
+      initrd: join(boot, initrd),
+      cmdline: CMDLINE,
+      title: `weft (Debian ${SUITE}, ${kernel.slice("vmlinuz-".length)})`,
+      rootMiB: sizeMiB,
+      log: (l) => console.log(l),
+    });
+  } catch (e) {
+    die((e as Error).message);
+  }
   rmSync(tree, { recursive: true, force: true });
-  const mb = (p: string) => `${(statSync(p).size / 1e6).toFixed(0)} MB`;
-  console.log(`built ${img} (${sizeMiB} MiB apparent), ${join(out, "vmlinuz")} (${kernel}, ${mb(join(out, "vmlinuz"))}), initrd ${mb(join(out, "initrd.img"))}`);
-  console.log(`boot it: bun image/boot.ts --dir ${out}${flag("--smoke") ? " --smoke" : ""}`);
+  // Earlier builds left the kernel beside the image for qemu -kernel; the disk boots alone now.
+  for (const old of ["vmlinuz", "initrd.img"]) rmSync(join(out, old), { force: true });
+  console.log(`built ${img}: ${(statSync(img).size / 2 ** 20).toFixed(0)} MiB apparent, ${((statSync(img).blocks * 512) / 1e6).toFixed(0)} MB on disk; kernel ${kernel}; command line: ${disk.cmdline}`);
+  console.log(`boot it: bun image/boot.ts --dir ${out}${smoke ? " --smoke" : ""}${full ? ` --image ${imageName(true)} --mem 4096 --timeout 9000` : ""}`);
 }

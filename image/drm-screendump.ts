@@ -7,13 +7,13 @@
 // rendering an empty scene with the same renderer, not written down), and
 // writes the screen as PNG.
 //
-// Usage: bun image/drm-screendump.ts [--dir DIR] [--out FILE.png] [--gpu virtio-vga|bochs-display] [--timeout S] [--kvm]
+// Usage: bun image/drm-screendump.ts [--dir DIR] [--image NAME|PATH] [--out FILE.png] [--gpu virtio-vga|bochs-display] [--timeout S] [--kvm]
 // Build the image first: bun image/build.ts (docs/drm.md).
 import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
 import { imageDir } from "./build.ts";
-import { qemuCommand } from "./boot.ts";
+import { diskPath, qemuCommand, type Display } from "./boot.ts";
 import { Compositor } from "../src/compositor/compositor.ts";
 import { encodePng } from "../src/compositor/render/png.ts";
 
@@ -22,6 +22,7 @@ const value = (n: string) => (args.includes(n) ? args[args.indexOf(n) + 1] : und
 const dir = resolve(value("--dir") ?? imageDir());
 const out = resolve(value("--out") ?? join(dir, "drm-screen.png"));
 const gpu = value("--gpu") ?? "virtio-vga";
+if (gpu !== "virtio-vga" && gpu !== "bochs-display") throw new Error(`--gpu ${gpu}: virtio-vga or bochs-display`);
 const timeoutS = Number(value("--timeout") ?? 900);
 
 /** weft's background as its renderer writes it (BGRX → 0xRRGGBB). */
@@ -73,18 +74,16 @@ async function monitor(sock: string, cmd: string): Promise<void> {
 }
 
 if (import.meta.main) {
-  const image = join(dir, "weft.img");
-  for (const f of [image, join(dir, "vmlinuz"), join(dir, "initrd.img")]) if (!existsSync(f)) throw new Error(`${f} is missing; run \`bun image/build.ts\``);
+  const image = diskPath(dir, value("--image"));
+  if (!existsSync(image)) throw new Error(`${image} is missing; run \`bun image/build.ts\``);
   const bg = weftBackground();
   const work = mkdtempSync(join(tmpdir(), "weft-vm-drm-"));
   const disk = join(work, "disk.img");
   Bun.spawnSync(["cp", "--sparse=always", "--reflink=auto", image, disk]);
   const sock = join(work, "monitor.sock");
-  const base = qemuCommand({ image: disk, kernel: join(dir, "vmlinuz"), initrd: join(dir, "initrd.img"), mem: 2048, cpus: 2, kvm: args.includes("--kvm") });
-  // A GPU instead of no display; the monitor on a socket for screendump;
-  // the journal on the serial console (weft logs which display it chose).
-  const cmd = base.flatMap((a, i) => (a === "none" && base[i - 1] === "-monitor" ? [`unix:${sock},server,nowait`] : base[i - 1] === "-append" ? [`${a} systemd.journald.forward_to_console=1`] : [a]));
-  cmd.push("-vga", "none", "-device", gpu);
+  // The GPU asked for; the monitor on a socket for screendump.
+  const base = qemuCommand({ image: disk, mem: 2048, cpus: 2, kvm: args.includes("--kvm"), display: gpu as Display });
+  const cmd = base.flatMap((a, i) => (a === "none" && base[i - 1] === "-monitor" ? [`unix:${sock},server,nowait`] : [a]));
   console.error(`booting: ${cmd.join(" ")}`);
   const t0 = performance.now();
   const vm = Bun.spawn(cmd, { stdin: "ignore", stdout: Bun.file(join(work, "console.log")), stderr: "inherit" });

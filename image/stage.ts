@@ -18,6 +18,8 @@ export interface StageOptions {
   weft?: string;
   /** Also install the boot-time smoke test (image/smoke/): it reports on the serial console and powers off. */
   smoke?: boolean;
+  /** Forward the journal to the serial console (for image/drm-screendump.ts, which shows weft's lines when the screen stays wrong). */
+  consoleJournal?: boolean;
   /** Host name written to /etc/hostname (default "weft"). */
   hostname?: string;
   log?: (line: string) => void;
@@ -76,7 +78,9 @@ export async function stageWeft(root: string, opts: StageOptions = {}): Promise<
   }
 
   write(root, "etc/hostname", `${opts.hostname ?? "weft"}\n`);
-  write(root, "etc/fstab", "/dev/vda / ext4 rw,noatime 0 1\n");
+  write(root, "etc/fstab", "LABEL=weft-root / ext4 rw,noatime 0 1\n");
+
+  if (opts.consoleJournal) write(root, "etc/systemd/journald.conf.d/console.conf", "[Journal]\nForwardToConsole=yes\nTTYPath=/dev/ttyS0\nMaxLevelConsole=info\n");
 
   if (opts.smoke) {
     say("weft: smoke test unit (reports on ttyS0, then powers off)");

@@ -12,11 +12,20 @@ asweft() { setpriv --reuid=weft --regid=weft --clear-groups env -i PATH=/usr/bin
 until_true() { n=$(( $1 * 2 )); shift; while [ $n -gt 0 ]; do "$@" && return 0; sleep 0.5; n=$((n - 1)); done; return 1; }
 
 echo "WEFT-SMOKE: begin ($(uname -r), $(nproc) CPUs)"
+# Booted from the disk by UEFI firmware and systemd-boot (not qemu -kernel): the loader tells the kernel and systemd so.
+if [ -d /sys/firmware/efi ] && [ -n "$(ls /sys/firmware/efi/efivars/LoaderInfo-* 2>/dev/null)" ]; then
+  ok "booted by UEFI + $(tr -d '\000' </sys/firmware/efi/efivars/LoaderInfo-* | tr -cd '[:print:]') from the disk"
+else bad "not booted through UEFI and systemd-boot (no LoaderInfo EFI variable)"; fi
+echo "WEFT-SMOKE: boot: $(systemd-analyze time 2>&1 | head -n1)"
 echo "WEFT-SMOKE: $(/usr/bin/weft --version | tr '\n' ' ')"
 
 # Type=notify: "active" means weft sent READY=1.
 if [ "$(prop ActiveState)" = active ]; then ok "weft.service active (READY=1 received)"; else bad "weft.service is $(prop ActiveState)/$(prop SubState)"; journalctl -b -u weft.service --no-pager | tail -n 30; fi
 echo "WEFT-SMOKE: status: $(prop StatusText)"
+# The smoke VM has no display device (image/boot.ts: -vga none): weft must say it chose headless, and why.
+display=$(journalctl -b -u weft.service --no-pager -o cat | grep -m1 "display: ")
+echo "WEFT-SMOKE: $display"
+case "$display" in *"display: headless: no usable DRM device"*) ok "headless backend (no GPU in this VM)";; *) bad "display backend: ${display:-not logged}";; esac
 # How long systemd waited for READY=1 (exec → READY), as it measured it.
 ready_ms() { echo $(( ($(prop ActiveEnterTimestampMonotonic) - $(prop ExecMainStartTimestampMonotonic)) / 1000 )); }
 echo "WEFT-SMOKE: weft exec → READY=1: $(ready_ms) ms (first boot: includes extracting the libraries; TCG-emulated CPU)"

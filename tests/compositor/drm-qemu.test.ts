@@ -14,7 +14,7 @@ describe.skipIf(!slow)("weft on a virtual GPU under qemu (WEFT_SLOW_TESTS=1)", (
   test("build the image, boot with virtio-vga, screendump shows weft", async () => {
     const { path } = await buildOnce();
     const dir = process.env.WEFT_DRM_IMAGE_DIR ?? join(homedir(), ".cache", "weft-image-drm");
-    const build = Bun.spawn(["bun", join(ROOT, "image", "build.ts"), "--weft", path, "--out", dir], { stdout: "inherit", stderr: "inherit" });
+    const build = Bun.spawn(["bun", join(ROOT, "image", "build.ts"), "--weft", path, "--console-journal", "--out", dir], { stdout: "inherit", stderr: "inherit" });
     expect(await build.exited).toBe(0);
     const run = Bun.spawn(["bun", join(ROOT, "image", "drm-screendump.ts"), "--dir", dir, "--out", join(dir, "drm-screen.png")], { stdout: "inherit", stderr: "inherit" });
     expect(await run.exited).toBe(0);
