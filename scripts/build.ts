@@ -40,6 +40,8 @@ function sha256(path: string): string {
 }
 
 function git(...a: string[]): string {
+  // A build machine without git (the image's own test run) still builds; Bun.spawnSync throws for a missing program.
+  if (!Bun.which("git")) return "unknown";
   const r = Bun.spawnSync(["git", ...a], { cwd: ROOT, stderr: "ignore" });
   return r.exitCode === 0 ? r.stdout.toString().trim() : "unknown";
 }

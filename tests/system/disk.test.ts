@@ -10,6 +10,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { qemuCommand } from "../../image/boot.ts";
 import { buildDisk, ESP_TYPE, LOADER_CONF, loaderEntry, ROOT_TYPE, type Disk } from "../../image/disk.ts";
+import { summarize } from "../../image/test-in-vm.ts";
 
 let work = "";
 let disk: Disk;
@@ -105,5 +106,20 @@ describe("the VM's command line (image/boot.ts)", () => {
     expect(after(drm, "-vga")).toEqual(["none"]);
     expect(after(drm, "-device")).toEqual(["virtio-vga"]);
     expect(after(qemuCommand({ ...base, display: "bochs-display" }), "-device")).toEqual(["bochs-display"]);
+  });
+});
+
+describe("bun test under a VM: reading the suite's verdict off the console (image/test-in-vm.ts)", () => {
+  test("the counts and the failed tests of a real bun test run, prefixed as run.sh prefixes them", () => {
+    const dir = join(work, "suite");
+    mkdirSync(dir, { recursive: true });
+    writeFileSync(join(dir, "three.test.ts"), `import { test, expect } from "bun:test";\ntest("passes", () => expect(1).toBe(1));\ntest("fails on purpose", () => expect(1).toBe(2));\ntest.skip("skipped", () => {});\n`);
+    const r = Bun.spawnSync(["bun", "test", "./three.test.ts"], { cwd: dir, stdout: "pipe", stderr: "pipe" });
+    const lines = (r.stdout.toString() + r.stderr.toString()).split("\n").map((l) => `[ 12.0s] WEFT-SMOKE: test: ${l}`);
+    lines.push(`[ 99.0s] WEFT-SMOKE: test: exit ${r.exitCode} after 42 s`, "[ 99.1s] unrelated console line (fail) 7 pass");
+    const s = summarize(lines);
+    expect({ pass: s.pass, fail: s.fail, skip: s.skip, exit: s.exit, seconds: s.seconds }).toEqual({ pass: 1, fail: 1, skip: 1, exit: 1, seconds: 42 });
+    expect(s.failed).toHaveLength(1);
+    expect(s.failed[0]).toStartWith("fails on purpose");
   });
 });
