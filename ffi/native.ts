@@ -8,7 +8,7 @@ import { libraryPath } from "../src/system/assets.ts";
 const { ptr: P, i32, u32, u64, void: v } = FFIType;
 const usize = "usize" as const;
 
-const ABI_VERSION = 10;
+const ABI_VERSION = 11;
 
 /** weft_event: { uint32_t kind; uint32_t id; uint64_t arg } */
 export const EVENT = { size: 16, kind: 0, id: 4, arg: 8 } as const;
@@ -61,6 +61,13 @@ const lib = openHelper(path, {
   weft_host_call_answer: { args: [P, u64, i32, P, usize], returns: i32 },
   weft_host_call_max_request: { args: [], returns: usize },
   weft_host_call_max_answer: { args: [], returns: usize },
+  weft_cpu_pool_new: { args: [P, u64], returns: P },
+  weft_cpu_pool_release: { args: [P], returns: v },
+  weft_cpu_pool_used: { args: [P], returns: u64 },
+  weft_cpu_pool_reset: { args: [P], returns: v },
+  weft_cpu_pool_exhausted: { args: [P], returns: i32 },
+  weft_guest_set_cpu_pool: { args: [P, P], returns: v },
+  weft_guest_cpu_pool_hit_ns: { args: [P], returns: u64 },
 });
 const N = lib.symbols as unknown as PointerReturns<typeof lib.symbols>;
 
@@ -165,6 +172,10 @@ export const guestNative = {
   stop: (g: Pointer) => N.weft_guest_stop(g),
   /** Share of one CPU in permille (1000 = a whole core = unthrottled). */
   setCpuQuota: (g: Pointer, permille: number) => N.weft_guest_set_cpu_quota(g, permille),
+  /** Charges the guest's CPU to `pool` (and its ancestors); call before start. */
+  setCpuPool: (g: Pointer, pool: Pointer) => N.weft_guest_set_cpu_pool(g, pool),
+  /** The limit (ns) of the shared pool that stopped the guest; 0 when none did. */
+  cpuPoolHitNs: (g: Pointer): number => Number(N.weft_guest_cpu_pool_hit_ns(g)),
   stopReason: (g: Pointer): number => N.weft_guest_stop_reason(g),
   error: (g: Pointer): Pointer | null => N.weft_guest_error(g),
   trap: (g: Pointer): Pointer | null => N.weft_guest_trap(g),
@@ -173,6 +184,26 @@ export const guestNative = {
   free: (g: Pointer) => N.weft_guest_free(g),
   /** Binds Wasmtime's own poll_oneoff (from a plain-WASI linker) for delegated subscriptions. */
   bindPollFallback: (g: Pointer, baseLinker: Pointer): boolean => N.weft_guest_bind_poll_fallback(g, baseLinker) === 0,
+};
+
+/**
+ * CPU budgets shared by a tree of guests (weft_native.c, "weft_cpu_pool"):
+ * every guest given a pool charges its CPU time to it and to its ancestors;
+ * when one is past its limit the guests under it stop (cpu limit). Pools are
+ * reference counted: the creator releases its reference; guests hold theirs.
+ */
+export const cpuPools = {
+  create: (parent: Pointer | null, limitNs: number): Pointer => {
+    const p = N.weft_cpu_pool_new(parent, BigInt(Math.max(0, Math.round(limitNs))));
+    if (!p) throw new Error("out of memory creating a CPU pool");
+    return p;
+  },
+  release: (p: Pointer) => N.weft_cpu_pool_release(p),
+  /** CPU time (ns) charged so far by every guest under the pool. */
+  usedNs: (p: Pointer): number => Number(N.weft_cpu_pool_used(p)),
+  reset: (p: Pointer) => N.weft_cpu_pool_reset(p),
+  /** This pool or an ancestor is past its limit. */
+  exhausted: (p: Pointer): boolean => N.weft_cpu_pool_exhausted(p) !== 0,
 };
 
 /** Compile jobs on the helper's threads: start one, then read it after EV_COMPILED(token). */

@@ -237,6 +237,18 @@ struct msg {
   char data[];
 };
 
+// A CPU budget shared by a tree of guests (a cell: pid0, its children,
+// services). Each guest charges the CPU its thread used to its pool and every
+// ancestor pool; a guest whose charge takes any of them past its limit stops
+// (STOP_CPU), and so does every other guest under that pool at its next tick.
+typedef struct weft_cpu_pool {
+  struct weft_cpu_pool *parent;
+  _Atomic uint64_t used_ns;
+  uint64_t limit_ns; // 0 = no limit of its own
+  int limited;       // this pool or an ancestor has a limit: guests must charge at every tick
+  atomic_int refs;
+} weft_cpu_pool;
+
 typedef struct weft_guest {
   uint32_t id;
   pthread_t thread;
@@ -258,6 +270,9 @@ typedef struct weft_guest {
   wasmtime_error_t *error;
   wasm_trap_t *trap;
   uint64_t cpu_used_ns;
+  weft_cpu_pool *pool;      // NULL = none
+  uint64_t pool_charged_ns; // this guest's CPU already charged to its pools
+  uint64_t pool_hit_ns;     // the limit of the pool that stopped it (0 = none did)
   // output
   pthread_mutex_t out_lock;
   pthread_cond_t out_space;
@@ -318,6 +333,55 @@ static void throttle(weft_guest *g, uint64_t cpu) {
 
 void weft_guest_set_cpu_quota(weft_guest *g, uint32_t permille) { g->cpu_quota_permille = permille; }
 
+weft_cpu_pool *weft_cpu_pool_new(weft_cpu_pool *parent, uint64_t limit_ns) {
+  weft_cpu_pool *p = calloc(1, sizeof *p);
+  if (!p) return NULL;
+  p->parent = parent;
+  if (parent) atomic_fetch_add(&parent->refs, 1);
+  p->limit_ns = limit_ns;
+  p->limited = limit_ns != 0 || (parent && parent->limited);
+  atomic_store(&p->refs, 1);
+  return p;
+}
+void weft_cpu_pool_release(weft_cpu_pool *p) {
+  while (p && atomic_fetch_sub(&p->refs, 1) == 1) {
+    weft_cpu_pool *parent = p->parent;
+    free(p);
+    p = parent;
+  }
+}
+uint64_t weft_cpu_pool_used(weft_cpu_pool *p) { return atomic_load(&p->used_ns); }
+// The pool's own count starts again (a service's next run); its ancestors keep what was charged.
+void weft_cpu_pool_reset(weft_cpu_pool *p) { atomic_store(&p->used_ns, 0); }
+// 1 when this pool or an ancestor is past its limit.
+int weft_cpu_pool_exhausted(weft_cpu_pool *p) {
+  for (; p; p = p->parent)
+    if (p->limit_ns && atomic_load(&p->used_ns) > p->limit_ns) return 1;
+  return 0;
+}
+// Before the guest starts (its thread has not run yet).
+void weft_guest_set_cpu_pool(weft_guest *g, weft_cpu_pool *p) {
+  if (p) atomic_fetch_add(&p->refs, 1);
+  weft_cpu_pool_release(g->pool);
+  g->pool = p;
+}
+uint64_t weft_guest_cpu_pool_hit_ns(weft_guest *g) { return g->pool_hit_ns; }
+
+// On the guest's thread: charges the CPU used since the last charge; 1 when a pool is past its limit.
+static int pool_charge(weft_guest *g, uint64_t cpu) {
+  uint64_t d = cpu > g->pool_charged_ns ? cpu - g->pool_charged_ns : 0;
+  g->pool_charged_ns += d;
+  int over = 0;
+  for (weft_cpu_pool *p = g->pool; p; p = p->parent) {
+    uint64_t used = atomic_fetch_add(&p->used_ns, d) + d;
+    if (p->limit_ns && used > p->limit_ns && !over) {
+      over = 1;
+      g->pool_hit_ns = p->limit_ns;
+    }
+  }
+  return over;
+}
+
 static void running_delta(int d);
 
 // Brackets instantiation (on the loop thread): the epoch ticker runs meanwhile
@@ -341,11 +405,17 @@ static wasmtime_error_t *epoch_cb(wasmtime_context_t *ctx, void *env, uint64_t *
   int stop = atomic_load(&g->stop);
   if (stop == STOP_HOST) return wt.error_new("stopped by host");
   int quota = g->cpu_quota_permille && g->cpu_quota_permille < 1000;
+  // Instantiation runs on the loop thread, before the guest's own CPU clock is known.
+  int pooled = g->pool && g->pool->limited && !g->instantiate_deadline_ns;
   // The thread CPU clock is a syscall: only read it when a limit needs it.
-  uint64_t cpu = (g->cpu_budget_ns || quota) ? guest_cpu_ns(g) : 0;
+  uint64_t cpu = (g->cpu_budget_ns || quota || pooled) ? guest_cpu_ns(g) : 0;
   if (g->cpu_budget_ns && cpu > g->cpu_budget_ns) {
     atomic_store(&g->stop, STOP_CPU);
     return wt.error_new("cpu time limit exceeded");
+  }
+  if (pooled && pool_charge(g, cpu)) {
+    atomic_store(&g->stop, STOP_CPU);
+    return wt.error_new("shared cpu budget exhausted");
   }
   if (quota) throttle(g, cpu);
   if (atomic_load(&g->stop) == STOP_HOST) return wt.error_new("stopped by host");
@@ -462,6 +532,7 @@ static void *guest_main(void *arg) {
     }
   }
   g->cpu_used_ns = guest_cpu_ns(g);
+  if (g->pool) pool_charge(g, g->cpu_used_ns);
   running_delta(-1);
   q_push(EV_GUEST_EXIT, g->id, 0); // last: after this the loop may join and free
   return NULL;
@@ -540,6 +611,7 @@ static void guest_release(weft_guest *g) {
   free_msgs(g->outbox);
   free(g->hc_req);
   free(g->hc_ans);
+  weft_cpu_pool_release(g->pool);
   for (int i = 0; i < 2; i++) free(g->out[i].buf);
   pthread_mutex_destroy(&g->out_lock);
   pthread_cond_destroy(&g->out_space);
@@ -1154,4 +1226,4 @@ int weft_init(void) {
   return wake_r;
 }
 
-int weft_abi_version(void) { return 10; }
+int weft_abi_version(void) { return 11; }

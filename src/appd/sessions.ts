@@ -1,3 +1,4 @@
+import type { Pointer } from "bun:ffi";
 // Sessions: one launched app each, supervised in-process.
 //
 // starting → running (READY seen) → stopping → stopped, with the exit reason
@@ -68,6 +69,8 @@ export interface SessionExtra {
   readyOnStart?: boolean;
   timeoutMs?: number;
   cpuMs?: number;
+  /** A CPU budget shared with other guests (a cell's service: its parent's pool). */
+  cpuPool?: Pointer;
   /** Output stays in `weft logs` (debug level in weft's own log), not on weft's stderr. */
   quiet?: boolean;
   /** Names the session's /state directory (persist_state). */
@@ -137,6 +140,7 @@ export class Session {
       preopens: this.preopens,
       timeoutMs: this.extra.timeoutMs,
       cpuMs: this.extra.cpuMs,
+      cpuPool: this.extra.cpuPool,
       stdout: "capture",
       stderr: "capture",
       memoryBytes: rt.memoryMib * 1048576,

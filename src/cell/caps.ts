@@ -14,10 +14,14 @@
 // current configuration (a child's from its parent's current grant), so a
 // grant a new layer removed is gone for the whole subtree.
 import { realpathSync, statSync } from "node:fs";
-import { join, posix, sep } from "node:path";
+import { join, posix, relative, sep } from "node:path";
 
 export type Grant =
-  | { kind: "dir"; host: string; readOnly: boolean }
+  /**
+   * `host` is the configured directory; `sub` (a narrowed grant's) a
+   * symlink-free path inside it, opened beneath it at every use (beneath.ts).
+   */
+  | { kind: "dir"; host: string; sub?: string; readOnly: boolean }
   | { kind: "net"; domains: string[] };
 
 export class CapError extends Error {}
@@ -55,22 +59,25 @@ export function attenuate(parent: Grant, a: Attenuation, name: string): Grant {
   if (parent.kind === "dir") {
     if (a.domains !== undefined) throw new CapError(`${name} is a directory; it has no domains to narrow`);
     if (parent.readOnly && a.readOnly === false) throw new CapError(`cannot widen ${name}: it is read-only`);
-    let host = parent.host;
+    let sub = parent.sub;
     if (a.subdir) {
       const n = posix.normalize(a.subdir);
       if (n.startsWith("/") || n === ".." || n.startsWith("../")) throw new CapError(`cannot widen ${name}: subdir "${a.subdir}" is not inside it`);
-      let real: string;
+      let hostReal: string, real: string;
       try {
-        real = realpathSync(join(parent.host, n));
+        hostReal = realpathSync(parent.host);
+        real = realpathSync(join(hostReal, parent.sub ?? "", n));
       } catch {
         throw new CapError(`${name}: no directory "${a.subdir}" in it`);
       }
       // A symlink inside the directory must not lead a child out of it.
-      if (!within(realpathSync(parent.host), real)) throw new CapError(`cannot widen ${name}: "${a.subdir}" leads outside it`);
+      if (!within(join(hostReal, parent.sub ?? ""), real)) throw new CapError(`cannot widen ${name}: "${a.subdir}" leads outside it`);
       if (!statSync(real).isDirectory()) throw new CapError(`${name}: "${a.subdir}" is not a directory`);
-      host = real;
+      // Kept relative to the configured directory and free of symlinks: every use opens it
+      // beneath that directory refusing symlinks, so swapping it later cannot move it.
+      sub = relative(hostReal, real) || undefined;
     }
-    return { kind: "dir", host, readOnly: parent.readOnly || a.readOnly === true };
+    return { kind: "dir", host: parent.host, ...(sub ? { sub } : {}), readOnly: parent.readOnly || a.readOnly === true };
   }
   if (a.subdir) throw new CapError(`${name} is a domain list; it has no subdirectories`);
   // read-only means nothing for a domain list: ignored.

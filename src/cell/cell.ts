@@ -8,6 +8,7 @@ import type { Session, SessionManager } from "../appd/sessions.ts";
 import { loadWasm, loadWasmAsync } from "../runtime/cache.ts";
 import type { ExitStatus } from "../runtime/exit.ts";
 import { Guest, type OutputMode, type Preopen } from "../runtime/guest.ts";
+import { cpuPools } from "../../ffi/native.ts";
 import { configGrants } from "./caps.ts";
 import { CONFIG_FILE, parseConfig, type CellConfig } from "./config.ts";
 import "./host.ts"; // weft:cell's host functions, registered before any guest is linked
@@ -89,19 +90,31 @@ export class Cell implements CellLike {
   readonly root: CellProcess;
   private pid0Guest: Guest | null = null;
 
+  /** Accounts every guest of the cell (no limit of its own); pid0's budget is a child of it. */
+  private readonly cellPool = cpuPools.create(null, 0);
+  private finalCpuMs: number | null = null;
+
   private constructor(readonly image: Image) {
     const c = image.config;
     this.maxChildren = c.limits.maxChildren;
-    this.root = new CellProcess(this, "pid0", null, c.limits.childrenMib, c.limits.cpuPercent);
+    // pid0's budget ([limits].cpu_s) covers pid0, its children and the services.
+    this.root = new CellProcess(this, "pid0", null, c.limits.childrenMib, c.limits.cpuPercent, cpuPools.create(this.cellPool, c.limits.cpuS * 1e9));
     this.root.caps.setConfigGrants(configGrants(c));
     let ended!: (s: ExitStatus) => void;
     this.exited = new Promise<ExitStatus>((r) => (ended = r)).then(async (status) => {
-      await this.root.stopTree();
       await Promise.all(this.services.map((s) => s.terminate()));
       await Promise.all(this.serviceProcs.map((p) => p.stopTree()));
+      await this.root.stopTree();
+      this.finalCpuMs = cpuPools.usedNs(this.cellPool) / 1e6;
+      cpuPools.release(this.cellPool);
       return status;
     });
     this.markEnded = ended;
+  }
+
+  /** CPU time (ms) every guest of the cell used so far (pid0, children, services), from their threads' CPU clocks. */
+  get cpuUsedMs(): number {
+    return this.finalCpuMs ?? cpuPools.usedNs(this.cellPool) / 1e6;
   }
   private markEnded: (s: ExitStatus) => void;
 
@@ -142,10 +155,47 @@ export class Cell implements CellLike {
     return this.advanceEpoch();
   }
 
+  /**
+   * Each service's process record, its memory (memory_mib + children_mib)
+   * taken out of its parent's pool — pid0's `children_mib` for svc/<name>,
+   * the enclosing service's for a nested one — for the cell's whole life, and
+   * its CPU budget a child of its parent's. Throws ImageError naming the
+   * service when a pool cannot hold it: the cell does not start.
+   */
+  private reserveServices(): void {
+    const byPath = new Map<string, CellProcess>([["", this.root]]);
+    for (const node of this.image.services) {
+      const parentPath = node.path.replace(/\/?svc\/[^/]+$/, "");
+      const parent = byPath.get(parentPath)!;
+      const c = node.config.limits;
+      const want = c.memoryMib + c.childrenMib;
+      const free = parent.poolMib - parent.poolUsedMib;
+      if (want > free)
+        throw new ImageError(
+          `${node.path}: memory budget: the service asks ${c.memoryMib} MiB ([limits].memory_mib) + ${c.childrenMib} MiB ([limits].children_mib); ${parent.label} has ${free} of ${parent.poolMib} MiB left ([limits].children_mib of ${parentPath ? `${parentPath}/` : ""}${CONFIG_FILE})`,
+        );
+      parent.poolUsedMib += want;
+      const proc = new CellProcess(this, node.path, parent, c.childrenMib, c.cpuPercent, cpuPools.create(parent.cpuPool, c.cpuS * 1e9));
+      proc.caps.setConfigGrants(configGrants(node.config));
+      byPath.set(node.path, proc);
+      this.serviceProcs.push(proc);
+    }
+  }
+
   /** Compiles the image's wasm, starts pid0, then the services. Throws ImageError for a bad image. */
   static async start(image: Image, opts: CellOptions = {}): Promise<Cell> {
     await compileAll(image);
     const cell = new Cell(image);
+    if (opts.sessions) {
+      try {
+        cell.reserveServices();
+      } catch (e) {
+        for (const p of cell.serviceProcs) p.end();
+        cell.root.end();
+        cpuPools.release(cell.cellPool);
+        throw e;
+      }
+    }
     const pid0 = new Guest(await loadWasmAsync(image.wasm), {
       argv: [`/${MAIN}`, ...(opts.args ?? [])],
       env: image.config.env,
@@ -155,6 +205,7 @@ export class Cell implements CellLike {
       stderr: opts.stderr ?? "inherit",
       onOutput: opts.onOutput,
       context: { cell: cell.root },
+      cpuPool: cell.root.cpuPool,
       ...limitsOf(image.config),
     });
     cell.pid0Guest = pid0;
@@ -162,10 +213,7 @@ export class Cell implements CellLike {
     if (opts.sessions && pid0.running) {
       for (const node of image.services) {
         const l = limitsOf(node.config);
-        // A service holds its own etc/ grants through weft:cell (one process record across restarts).
-        const proc = new CellProcess(cell, node.path, null, node.config.limits.childrenMib, node.config.limits.cpuPercent);
-        proc.caps.setConfigGrants(configGrants(node.config));
-        cell.serviceProcs.push(proc);
+        const proc = cell.serviceProcs[image.services.indexOf(node)];
         const session = opts.sessions.startSession(node.path, serviceManifest(node), loadWasm(node.wasm) /* compiled by compileAll */, preopensOf(node), {
           argv: [`/${MAIN}`, ...node.config.service.args],
           env: node.config.env,
@@ -173,12 +221,14 @@ export class Cell implements CellLike {
           quiet: true,
           timeoutMs: l.timeoutMs,
           cpuMs: l.cpuMs,
+          cpuPool: proc.cpuPool,
           context: { cell: proc },
         });
-        // Its children do not outlive a run of it (a restart starts with none).
+        // Its children do not outlive a run of it (a restart starts with none, and a fresh cpu_s).
         const off = opts.sessions.on((e) => {
           if (e.session !== session || e.type !== "state" || session.state === "running") return;
           proc.killChildren();
+          if (!proc.ended) cpuPools.reset(proc.cpuPool);
           if (session.state === "stopped") off();
         });
         cell.services.push(session);

@@ -3,12 +3,12 @@
 // problem is reported at once, naming the file and the key.
 //
 //   [limits]
-//   memory_mib = 256      # linear memory, shared with every child it spawns
+//   memory_mib = 256      # linear memory (default 512; a service's 64, from its parent's pool)
 //   cpu_percent = 100     # share of one CPU (like systemd's CPUQuota=)
-//   cpu_s = 10            # CPU time budget, then the process is stopped
+//   cpu_s = 10            # CPU time budget of the process and all it spawns (pid0's: the whole cell's)
 //   timeout_s = 60        # wall-clock limit
 //   max_children = 16     # children alive at once (the whole subtree)
-//   children_mib = 256    # memory all children together may take (weft:cell spawn)
+//   children_mib = 256    # memory its children and services take together (default 256; a service's 0)
 //
 //   [env]                 # environment variables (nothing else is inherited)
 //   LANG = "C"
@@ -67,8 +67,15 @@ export interface CellConfig {
 
 export const DEFAULT_LIMITS: CellLimits = { memoryMib: 512, cpuPercent: 100, cpuS: 0, timeoutS: 0, maxChildren: 16, childrenMib: 256 };
 
-export function defaultConfig(): CellConfig {
-  return { limits: { ...DEFAULT_LIMITS }, env: [], dirs: [], net: [], service: { restart: "no", maxRestarts: 5, restartWindowS: 60, args: [] } };
+/**
+ * A service's defaults: its memory and its children's pool come out of its
+ * parent's pool (pid0's `children_mib`), so unless it says otherwise a
+ * service takes little and spawns nothing.
+ */
+export const SERVICE_LIMITS: CellLimits = { ...DEFAULT_LIMITS, memoryMib: 64, childrenMib: 0 };
+
+export function defaultConfig(limits: CellLimits = DEFAULT_LIMITS): CellConfig {
+  return { limits: { ...limits }, env: [], dirs: [], net: [], service: { restart: "no", maxRestarts: 5, restartWindowS: 60, args: [] } };
 }
 
 const KNOWN: Record<string, string[] | null> = {
@@ -82,14 +89,14 @@ const KNOWN: Record<string, string[] | null> = {
 const isTable = (v: unknown): v is Record<string, unknown> => typeof v === "object" && v !== null && !Array.isArray(v);
 
 /** Parses the text of an etc/cell.toml; `file` names it in messages. */
-export function parseConfig(text: string, file: string): CellConfig {
+export function parseConfig(text: string, file: string, defaults: CellLimits = DEFAULT_LIMITS): CellConfig {
   let doc: unknown;
   try {
     doc = Bun.TOML.parse(text);
   } catch (e) {
     throw new ImageError(`${file}: not valid TOML (${(e as Error).message})`);
   }
-  const cfg = defaultConfig();
+  const cfg = defaultConfig(defaults);
   const problems: string[] = [];
   if (!isTable(doc)) throw new ImageError(`${file}: not a TOML table`);
   for (const [k, v] of Object.entries(doc)) {

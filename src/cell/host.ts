@@ -4,15 +4,19 @@
 // epoch, attenuation, read-only, domains, budgets — happens here, never in
 // the guest. Refusals are err("<reason>") with the reason first (`stale
 // epoch: …`, `read-only: …`, `cannot widen …`).
-import { readdir, readFile, realpath, writeFile } from "node:fs/promises";
-import { dirname, join, posix, sep } from "node:path";
+import { HOST_CALL_LIMITS } from "../../ffi/native.ts";
 import { cv, type CVal } from "../runtime/component-values.ts";
 import { hostCalls, type HostCall } from "../runtime/host-calls.ts";
+import { listBeneath, readBeneath, writeBeneath } from "./beneath.ts";
 import { CapError, domainCovered, type Grant } from "./caps.ts";
-import type { CellProcess, GrantRequest } from "./procs.ts";
+import type { CellProcess, GrantRequest, SpawnLimits } from "./procs.ts";
 
 /** Largest response body net.get returns (host-call answers are bounded too). */
 const MAX_BODY = 4 << 20;
+/** Largest file read-file returns: its answer travels back through a host call (a clear error, not a trap). */
+const MAX_FILE = HOST_CALL_LIMITS.answer - 4096;
+/** Largest wasm spawn-file reads (it never passes through a host call; this bounds host memory). */
+const MAX_CHILD_WASM = 256 << 20;
 
 class ArgError extends Error {}
 
@@ -71,28 +75,6 @@ function def(iface: string, name: string, handler: (call: HostCall, p: CellProce
   });
 }
 
-/** `path` inside the directory grant, refusing `..`, absolute paths and symlinks that lead out. */
-async function confine(g: Grant & { kind: "dir" }, path: string, forWrite: boolean): Promise<string> {
-  const n = posix.normalize(path === "" ? "." : path);
-  if (n.startsWith("/") || n === ".." || n.startsWith("../")) throw new CapError(`"${path}" is outside the directory`);
-  const root = await realpath(g.host);
-  const full = join(root, n);
-  const inside = (p: string) => p === root || p.startsWith(root + sep);
-  let real: string;
-  try {
-    real = await realpath(full);
-  } catch (e) {
-    if (!forWrite || (e as NodeJS.ErrnoException).code !== "ENOENT") throw new CapError(`${path}: ${(e as NodeJS.ErrnoException).code ?? (e as Error).message}`);
-    // A new file: its directory must be inside.
-    real = join(await realpath(dirname(full)).catch(() => {
-      throw new CapError(`${path}: no such directory`);
-    }), posix.basename(n));
-  }
-  if (!inside(real)) throw new CapError(`"${path}" leads outside the directory`);
-  return real;
-}
-
-const fsError = (path: string, e: unknown) => new CapError(`${path}: ${(e as NodeJS.ErrnoException).code ?? (e as Error).message}`);
 
 // ---- caps ---------------------------------------------------------------------------------
 def("caps", "epoch", (_c, p) => ({ kind: "u64", value: BigInt(p.cell.epoch) }), false);
@@ -102,36 +84,18 @@ def("caps", "acquire", (c, p) => cv.ok(cv.u32(p.caps.acquire(arg.string(c.args[0
 // ---- fs -----------------------------------------------------------------------------------
 def("fs", "read-file", async (c, p) => {
   const g = p.caps.use(arg.u32(c.args[0], "dir"), "dir") as Grant & { kind: "dir" };
-  const path = arg.string(c.args[1], "path");
-  const file = await confine(g, path, false);
-  try {
-    return cv.ok(cv.bytes(new Uint8Array(await readFile(file))));
-  } catch (e) {
-    throw fsError(path, e);
-  }
+  return cv.ok(cv.bytes(await readBeneath(g, arg.string(c.args[1], "path"), MAX_FILE)));
 });
 def("fs", "write-file", async (c, p) => {
   const handle = arg.u32(c.args[0], "dir");
   const g = p.caps.use(handle, "dir") as Grant & { kind: "dir" } & { name: string };
   if (g.readOnly) throw new CapError(`read-only: capability handle ${handle} ("${g.name}") is read-only`);
-  const path = arg.string(c.args[1], "path");
-  const file = await confine(g, path, true);
-  try {
-    await writeFile(file, arg.bytes(c.args[2], "data"));
-  } catch (e) {
-    throw fsError(path, e);
-  }
+  await writeBeneath(g, arg.string(c.args[1], "path"), arg.bytes(c.args[2], "data"));
   return cv.ok();
 });
 def("fs", "list-dir", async (c, p) => {
   const g = p.caps.use(arg.u32(c.args[0], "dir"), "dir") as Grant & { kind: "dir" };
-  const path = arg.string(c.args[1], "path");
-  const dir = await confine(g, path, false);
-  try {
-    return cv.ok(cv.list((await readdir(dir)).sort().map(cv.string)));
-  } catch (e) {
-    throw fsError(path, e);
-  }
+  return cv.ok(cv.list((await listBeneath(g, arg.string(c.args[1], "path"))).map(cv.string)));
 });
 
 // ---- net ----------------------------------------------------------------------------------
@@ -173,20 +137,31 @@ function grantOf(v: CVal, what: string): GrantRequest {
   };
 }
 
-def("process", "spawn", async (c, p) => {
-  const env = arg.list(c.args[2], "env", (v, w) => {
+function limitsOf(v: CVal | undefined): SpawnLimits {
+  const r = arg.record(v, "limits");
+  return {
+    memoryMib: arg.u32(r.get("memory-mib"), "limits.memory-mib"),
+    poolMib: arg.u32(r.get("pool-mib"), "limits.pool-mib"),
+    cpuMs: arg.u32(r.get("cpu-ms"), "limits.cpu-ms"),
+    timeoutMs: arg.u32(r.get("timeout-ms"), "limits.timeout-ms"),
+  };
+}
+
+/** args, env, grants and limits: the arguments both spawns share, from `at` on. */
+function spawnArgs(c: HostCall, at: number) {
+  const env = arg.list(c.args[at + 1], "env", (v, w) => {
     if (v.kind !== "tuple" || v.value.length !== 2) throw new ArgError(`${w}: expected a tuple of 2`);
     return [arg.string(v.value[0], `${w}.0`), arg.string(v.value[1], `${w}.1`)] as [string, string];
   });
-  const handle = await p.spawn({
-    wasm: arg.bytes(c.args[0], "wasm"),
-    args: arg.list(c.args[1], "args", arg.string),
-    env,
-    grants: arg.list(c.args[3], "grants", grantOf),
-    memoryMib: arg.u32(c.args[4], "memory-mib"),
-    poolMib: arg.u32(c.args[5], "pool-mib"),
-  });
-  return cv.ok(cv.u32(handle));
+  return { args: arg.list(c.args[at], "args", arg.string), env, grants: arg.list(c.args[at + 2], "grants", grantOf), ...limitsOf(c.args[at + 3]) };
+}
+
+def("process", "spawn", async (c, p) => cv.ok(cv.u32(await p.spawn({ wasm: arg.bytes(c.args[0], "wasm"), ...spawnArgs(c, 1) }))));
+def("process", "spawn-file", async (c, p) => {
+  // Read on the host, confined like fs.read-file, before the spawn's own checks see the bytes.
+  const g = p.caps.use(arg.u32(c.args[0], "dir"), "dir") as Grant & { kind: "dir" };
+  const wasm = await readBeneath(g, arg.string(c.args[1], "path"), MAX_CHILD_WASM);
+  return cv.ok(cv.u32(await p.spawn({ wasm, ...spawnArgs(c, 2) })));
 });
 def("process", "write-stdin", (c, p) => cv.ok(cv.u32(p.child(arg.u32(c.args[0], "child")).writeStdin(arg.bytes(c.args[1], "data")))));
 def("process", "close-stdin", (c, p) => {

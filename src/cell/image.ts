@@ -5,7 +5,7 @@
 import { lstat, readdir } from "node:fs/promises";
 import { join } from "node:path";
 import { wasmKind } from "../runtime/cache.ts";
-import { CONFIG_FILE, defaultConfig, parseConfig, type CellConfig } from "./config.ts";
+import { CONFIG_FILE, DEFAULT_LIMITS, defaultConfig, parseConfig, SERVICE_LIMITS, type CellConfig } from "./config.ts";
 import { ImageError, layerCount, mergeLayers, type MergedTree } from "./layers.ts";
 
 export const MAIN = "bin/main.wasm";
@@ -34,10 +34,11 @@ async function readNode(root: string, path: string, missingMain: string): Promis
   if (!wasmKind(wasm)) throw new ImageError(`${path ? `${path}/` : ""}${MAIN} is not a WebAssembly module or component`);
   const cfgFile = join(root, CONFIG_FILE);
   const cst = await lstat(cfgFile).catch(() => null);
-  let config = defaultConfig();
+  const defaults = path ? SERVICE_LIMITS : DEFAULT_LIMITS;
+  let config = defaultConfig(defaults);
   if (cst) {
     if (!cst.isFile()) throw new ImageError(`${path ? `${path}/` : ""}${CONFIG_FILE} is not a regular file`);
-    config = parseConfig(await Bun.file(cfgFile).text(), `${path ? `${path}/` : ""}${CONFIG_FILE}`);
+    config = parseConfig(await Bun.file(cfgFile).text(), `${path ? `${path}/` : ""}${CONFIG_FILE}`, defaults);
   }
   return { path, root, wasm, config };
 }

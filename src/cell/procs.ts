@@ -6,7 +6,9 @@
 // clear spawn error, not in an exhausted host. Children run on guest threads
 // like every guest; their stdin is a pipe, their stdout/stderr are buffered
 // here until the parent reads them.
+import type { Pointer } from "bun:ffi";
 import { closeFd, EAGAIN, pipe, setNonBlocking, writeFd } from "../../ffi/libc.ts";
+import { cpuPools } from "../../ffi/native.ts";
 import { loadWasmAsync, wasmKind } from "../runtime/cache.ts";
 import { describeExit, exitCode, type ExitStatus } from "../runtime/exit.ts";
 import { Guest } from "../runtime/guest.ts";
@@ -27,13 +29,21 @@ export interface GrantRequest extends Attenuation {
   name: string;
 }
 
-export interface SpawnRequest {
+/** weft:cell's `limits` record. */
+export interface SpawnLimits {
+  memoryMib: number;
+  poolMib: number;
+  /** CPU budget of the child and its subtree; 0 = only the budgets above it. */
+  cpuMs: number;
+  /** Wall-clock limit; 0 = none. */
+  timeoutMs: number;
+}
+
+export interface SpawnRequest extends SpawnLimits {
   wasm: Uint8Array;
   args: string[];
   env: [string, string][];
   grants: GrantRequest[];
-  memoryMib: number;
-  poolMib: number;
 }
 
 export class CellProcess {
@@ -51,6 +61,12 @@ export class CellProcess {
     /** Memory (MiB) this process's children may take together, with their own pools. */
     readonly poolMib: number,
     readonly cpuPercent: number,
+    /**
+     * This process's CPU budget (ffi/native.ts cpuPools), a child of its
+     * parent's: what it and everything it spawns use is charged up the tree.
+     * Its reference is released when the process ends.
+     */
+    readonly cpuPool: Pointer,
   ) {
     this.caps = new CapHolder(() => cell.epoch, label);
   }
@@ -66,13 +82,19 @@ export class CellProcess {
     if (want > free)
       throw new CapError(`memory budget: the child asks ${req.memoryMib} MiB + ${req.poolMib} MiB for its own children; ${this.label} has ${free} of ${this.poolMib} MiB left`);
     if (this.cell.liveChildren >= this.cell.maxChildren) throw new CapError(`fork limit: the cell already runs ${this.cell.liveChildren} children ([limits].max_children = ${this.cell.maxChildren})`);
+    if (cpuPools.exhausted(this.cpuPool)) throw new CapError(`cpu budget: the CPU budget of ${this.label} (or of one above it) is used up`);
     const handle = this.nextChild++;
-    const proc = new CellProcess(this.cell, `${this.label}/${handle}`, this, req.poolMib, this.cpuPercent);
+    const proc = new CellProcess(this.cell, `${this.label}/${handle}`, this, req.poolMib, this.cpuPercent, cpuPools.create(this.cpuPool, req.cpuMs * 1e6));
     const names = new Set<string>();
-    for (const g of req.grants) {
-      if (names.has(g.name)) throw new CapError(`grant name "${g.name}" given twice`);
-      names.add(g.name);
-      this.caps.delegate(g.cap, proc.caps, g.name, g); // throws on stale handles and widening
+    try {
+      for (const g of req.grants) {
+        if (names.has(g.name)) throw new CapError(`grant name "${g.name}" given twice`);
+        names.add(g.name);
+        this.caps.delegate(g.cap, proc.caps, g.name, g); // throws on stale handles and widening
+      }
+    } catch (e) {
+      proc.end();
+      throw e;
     }
     // Reserve before the (possibly slow) compile, so concurrent spawns cannot overdraw.
     this.poolUsedMib += want;
@@ -81,6 +103,7 @@ export class CellProcess {
       release = () => {};
       this.poolUsedMib -= want;
       this.cell.liveChildren--;
+      proc.end(); // releases its CPU pool (a child that never ran, or one that ended)
     };
     let module;
     try {
@@ -105,6 +128,8 @@ export class CellProcess {
         stderr: "capture",
         memoryBytes: req.memoryMib * 1048576,
         cpuPercent: this.cpuPercent,
+        cpuPool: proc.cpuPool,
+        timeoutMs: req.timeoutMs,
         onOutput: (s, b) => child.output(s, b),
         context: { cell: proc },
       });
@@ -136,7 +161,13 @@ export class CellProcess {
     if (this.ended) return;
     this.ended = true;
     this.caps.clear();
+    cpuPools.release(this.cpuPool); // its guests and its children's pools hold their own references
     for (const c of this.children.values()) c.kill();
+  }
+
+  /** CPU time (ms) charged to this process's budget: its own and all its descendants'. */
+  get cpuUsedMs(): number {
+    return this.ended ? NaN : cpuPools.usedNs(this.cpuPool) / 1e6;
   }
 
   /** Stops the children, keeping the process (a service between restarts). */

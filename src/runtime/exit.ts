@@ -8,7 +8,8 @@ export type ExitStatus = (
   | { kind: "trap"; trap: string; message: string; frames: Frame[] }
   | { kind: "out-of-memory"; limitBytes: number; detail: ExitStatus }
   | { kind: "out-of-fuel" }
-  | { kind: "cpu-limit"; limitMs: number }
+  /** shared: a budget shared with other guests (a cell's) ran out, not the guest's own. */
+  | { kind: "cpu-limit"; limitMs: number; shared?: boolean }
   | { kind: "timeout"; limitMs: number }
   | { kind: "stopped" }
   | { kind: "error"; message: string }
@@ -70,7 +71,9 @@ export function describeExit(s: ExitStatus): string | null {
     case "out-of-fuel":
       return "out of fuel: the guest used up its --fuel budget";
     case "cpu-limit":
-      return `cpu limit: the guest used more than ${s.limitMs} ms of CPU time`;
+      return s.shared
+        ? `cpu limit: the CPU budget of ${s.limitMs} ms it shares (with its cell or parent) is used up`
+        : `cpu limit: the guest used more than ${s.limitMs} ms of CPU time`;
     case "timeout":
       return `timeout: the guest ran longer than ${s.limitMs / 1000} s and was stopped`;
     case "stopped":

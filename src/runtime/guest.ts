@@ -50,6 +50,12 @@ export interface GuestOptions {
   memoryBytes?: number;
   /** CPU time budget in ms of the guest thread's own CPU time; 0 = none. */
   cpuMs?: number;
+  /**
+   * A CPU budget shared with other guests (ffi/native.ts cpuPools): this
+   * guest's CPU time is charged to it and its ancestors, and it stops when
+   * one of them is used up. The guest holds its own reference.
+   */
+  cpuPool?: Pointer;
   /** Share of one CPU, in percent, like systemd's CPUQuota= (a guest is one thread: ≥ 100 = unthrottled). */
   cpuPercent?: number;
   /** Wall-clock limit in ms; 0 = none. */
@@ -216,6 +222,7 @@ export class Guest {
     const entry = this.module instanceof Component ? this.prepareComponent(store, native, fuel) : this.prepareModule(store, native, fuel);
     if ("status" in entry) return this.endEarly(entry.status);
     if (o.cpuPercent !== undefined && o.cpuPercent < 100) guestNative.setCpuQuota(native, Math.max(1, Math.round(o.cpuPercent * 10)));
+    if (o.cpuPool) guestNative.setCpuPool(native, o.cpuPool);
     const rc = entry.start(o.cpuMs ? o.cpuMs * 1e6 : 0);
     if (rc < 0) return this.endEarly({ kind: "error", message: `cannot start guest thread (errno ${-rc})` });
     if (o.timeoutMs) this.timer = setTimeout(() => this.stop("timeout"), o.timeoutMs);
@@ -343,7 +350,10 @@ export class Guest {
       const e = takeError(err);
       const trapped = trapInMessage(e.message); // components report traps as errors
       if (e.exitStatus !== null) status = { kind: "exit", code: e.exitStatus };
-      else if (reason === StopReason.cpu) status = { kind: "cpu-limit", limitMs: this.opts.cpuMs ?? 0 };
+      else if (reason === StopReason.cpu) {
+        const shared = guestNative.cpuPoolHitNs(native);
+        status = shared ? { kind: "cpu-limit", limitMs: shared / 1e6, shared: true } : { kind: "cpu-limit", limitMs: this.opts.cpuMs ?? 0 };
+      }
       else if (trapped) status = { kind: "trap", trap: trapped, message: e.message, frames: e.frames };
       else status = { kind: "error", message: e.message };
     } else status = { kind: "exit", code: guestNative.runFailed(native) ? 1 : 0 };

@@ -32,7 +32,9 @@ describe("attenuation", () => {
     mkdirSync(join(d.path, "top", "inner"), { recursive: true });
     symlinkSync(d.path, join(d.path, "top", "up"));
     const g: Grant = { kind: "dir", host: join(d.path, "top"), readOnly: false };
-    expect(attenuate(g, { subdir: "inner" }, "x")).toMatchObject({ host: join(d.path, "top", "inner") });
+    // Kept as a symlink-free path under the configured directory (opened beneath it at each use).
+    expect(attenuate(g, { subdir: "inner" }, "x")).toEqual({ kind: "dir", host: join(d.path, "top"), sub: "inner", readOnly: false });
+    expect(attenuate(attenuate(g, { subdir: "inner" }, "x"), { subdir: "." }, "x")).toMatchObject({ sub: "inner" });
     expect(refuses(() => attenuate(g, { subdir: "../" }, "x"))).toContain("is not inside it");
     expect(refuses(() => attenuate(g, { subdir: "/etc" }, "x"))).toContain("is not inside it");
     expect(refuses(() => attenuate(g, { subdir: "up" }, "x"))).toContain("leads outside it");

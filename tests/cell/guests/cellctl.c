@@ -17,6 +17,15 @@
 //       closed ("-" = nothing); relays the child's stdout as "child: LINE",
 //       its stderr as "child-err: LINE", then "child exit N". Exit 1 if the
 //       spawn is refused ("spawn error: ...").
+//       MEM may be MEM,CPU_MS,TIMEOUT_MS (the child's cpu-ms and timeout-ms).
+//   spawn-file DIR PATH GRANTS MEM POOL STDIN ARGS...
+//       the same, the child read by the host from PATH in capability DIR
+//   spawn-bytes FILE GRANTS MEM POOL STDIN ARGS...
+//       the same, the child read from FILE (pid0's own tree) and passed as bytes
+//   spin                          loop forever (CPU)
+//   hogs N MEM                    spawn-file N children of /self/main.wasm
+//                                 running "spin" (MEM as for spawn), print
+//                                 "spawned N", then "hog K exit CODE" for each
 //   revoke-watch NAME PATH        read through one handle until it goes stale
 //                                 (polling), then acquire a fresh one
 //   bomb MEM POOL [hold]          spawn children running "bomb MEM POOL hold"
@@ -106,17 +115,38 @@ static int parse_grants(char *spec, cell_grant *out) {
   return n;
 }
 
-static cell_res spawn_self(cell_grant *grants, int ngrants, uint32_t mem, uint32_t pool, char **args, int nargs) {
-  size_t wlen;
-  uint8_t *wasm = self_wasm(&wlen);
+/** "MEM" or "MEM,CPU_MS,TIMEOUT_MS", and POOL. */
+static cell_limits limits_of(const char *mem, const char *pool) {
+  cell_limits l = {0};
+  char *end;
+  l.memory_mib = strtoul(mem, &end, 10);
+  if (*end == ',') l.cpu_ms = strtoul(end + 1, &end, 10);
+  if (*end == ',') l.timeout_ms = strtoul(end + 1, &end, 10);
+  l.pool_mib = strtoul(pool, NULL, 10);
+  return l;
+}
+
+static cell_env child_env[1];
+
+/** Spawns from bytes (wasm != NULL) or from PATH in the capability handle dir. */
+static cell_res spawn_any(const uint8_t *wasm, size_t wlen, uint32_t dir, const char *path, cell_grant *grants, int ngrants, cell_limits l, char **args,
+                          int nargs) {
   cell_str *a = calloc(nargs + 1, sizeof *a);
   for (int i = 0; i < nargs; i++) a[i] = cell_s(args[i]);
-  cell_env env[1] = {{cell_s("ROLE"), cell_s("child")}};
+  child_env[0] = (cell_env){cell_s("ROLE"), cell_s("child")};
   CELL_RET;
-  cell_spawn_raw(wasm, wlen, a, nargs, env, 1, grants, ngrants, mem, pool, ret);
-  free(wasm);
+  if (wasm) cell_spawn_raw(wasm, wlen, a, nargs, child_env, 1, grants, ngrants, l.memory_mib, l.pool_mib, l.cpu_ms, l.timeout_ms, ret);
+  else cell_spawn_file_raw(dir, path, strlen(path), a, nargs, child_env, 1, grants, ngrants, l.memory_mib, l.pool_mib, l.cpu_ms, l.timeout_ms, ret);
   free(a);
   return cell_result(ret, 1);
+}
+
+static cell_res spawn_self(cell_grant *grants, int ngrants, cell_limits l, char **args, int nargs) {
+  size_t wlen;
+  uint8_t *wasm = self_wasm(&wlen);
+  cell_res r = spawn_any(wasm, wlen, 0, NULL, grants, ngrants, l, args, nargs);
+  free(wasm);
+  return r;
 }
 
 /** Prints everything on one of the child's streams, line by line with a prefix. */
@@ -138,14 +168,10 @@ static void relay(uint32_t child, int which, const char *prefix) {
   if (len) printf("%s%.*s\n", prefix, (int)len, line);
 }
 
-static int cmd_spawn(int argc, char **argv) {
-  if (argc < 6) { fprintf(stderr, "usage: spawn GRANTS MEM POOL STDIN ARGS...\n"); return 64; }
-  cell_grant grants[16];
-  int ng = parse_grants(argv[2], grants);
-  cell_res s = spawn_self(grants, ng, atoi(argv[3]), atoi(argv[4]), argv + 6, argc - 6);
+/** Feeds the child STDIN ("-" = nothing), relays its output, prints its exit code. */
+static int run_child(cell_res s, const char *in) {
   if (!s.ok) { printf("spawn error: %s\n", s.err); return 1; }
-  if (strcmp(argv[5], "-") != 0) {
-    const char *in = argv[5];
+  if (strcmp(in, "-") != 0) {
     size_t off = 0, n = strlen(in);
     while (off < n) {
       cell_res w = cell_write_stdin(s.u32, in + off, n - off);
@@ -163,6 +189,56 @@ static int cmd_spawn(int argc, char **argv) {
   return 0;
 }
 
+static int cmd_spawn(int argc, char **argv) {
+  if (argc < 6) { fprintf(stderr, "usage: spawn GRANTS MEM POOL STDIN ARGS...\n"); return 64; }
+  cell_grant grants[16];
+  int ng = parse_grants(argv[2], grants);
+  return run_child(spawn_self(grants, ng, limits_of(argv[3], argv[4]), argv + 6, argc - 6), argv[5]);
+}
+
+static int cmd_spawn_file(int argc, char **argv) {
+  if (argc < 8) { fprintf(stderr, "usage: spawn-file DIR PATH GRANTS MEM POOL STDIN ARGS...\n"); return 64; }
+  uint32_t dir = acquire_or_die(argv[2]);
+  cell_grant grants[16];
+  int ng = parse_grants(argv[4], grants);
+  return run_child(spawn_any(NULL, 0, dir, argv[3], grants, ng, limits_of(argv[5], argv[6]), argv + 8, argc - 8), argv[7]);
+}
+
+static int cmd_spawn_bytes(int argc, char **argv) {
+  if (argc < 7) { fprintf(stderr, "usage: spawn-bytes FILE GRANTS MEM POOL STDIN ARGS...\n"); return 64; }
+  FILE *f = fopen(argv[2], "rb");
+  if (!f) { printf("cannot open %s\n", argv[2]); return 1; }
+  fseek(f, 0, SEEK_END);
+  size_t n = ftell(f);
+  fseek(f, 0, SEEK_SET);
+  uint8_t *wasm = malloc(n);
+  if (fread(wasm, 1, n, f) != n) { printf("cannot read %s\n", argv[2]); return 1; }
+  fclose(f);
+  cell_grant grants[16];
+  int ng = parse_grants(argv[3], grants);
+  return run_child(spawn_any(wasm, n, 0, NULL, grants, ng, limits_of(argv[4], argv[5]), argv + 7, argc - 7), argv[6]);
+}
+
+static int cmd_hogs(int argc, char **argv) {
+  int n = atoi(argv[2]);
+  uint32_t self = acquire_or_die("/self");
+  char *args[] = {"spin"};
+  uint32_t kids[64];
+  int k = 0;
+  for (; k < n && k < 64; k++) {
+    cell_res r = spawn_any(NULL, 0, self, "main.wasm", NULL, 0, limits_of(argv[3], "0"), args, 1);
+    if (!r.ok) { printf("spawn error: %s\n", r.err); break; }
+    kids[k] = r.u32;
+  }
+  printf("spawned %d\n", k);
+  for (int i = 0; i < k; i++) {
+    cell_res w = cell_wait(kids[i]);
+    if (w.ok) printf("hog %d exit %d\n", i + 1, (int)w.u32);
+    else printf("hog %d wait error: %s\n", i + 1, w.err);
+  }
+  return 0;
+}
+
 static int cmd_bomb(int argc, char **argv) {
   uint32_t mem = atoi(argv[2]), pool = atoi(argv[3]);
   int hold = argc > 4;
@@ -176,7 +252,7 @@ static int cmd_bomb(int argc, char **argv) {
   self.subdir = cell_s("");
   cell_res r;
   for (;;) {
-    r = spawn_self(&self, 1, mem, pool, args, 4);
+    r = spawn_self(&self, 1, (cell_limits){mem, pool, 0, 0}, args, 4);
     if (!r.ok || n == 4096) break;
     kids[n++] = r.u32;
   }
@@ -262,6 +338,12 @@ int main(int argc, char **argv) {
   }
   if (strcmp(cmd, "sleep") == 0 && argc == 3) return msleep(atol(argv[2])), 0;
   if (strcmp(cmd, "spawn") == 0) return cmd_spawn(argc, argv);
+  if (strcmp(cmd, "spawn-file") == 0) return cmd_spawn_file(argc, argv);
+  if (strcmp(cmd, "spawn-bytes") == 0) return cmd_spawn_bytes(argc, argv);
+  if (strcmp(cmd, "hogs") == 0 && argc == 4) return cmd_hogs(argc, argv);
+  if (strcmp(cmd, "spin") == 0) {
+    for (volatile unsigned long i = 0;; i++) {}
+  }
   if (strcmp(cmd, "revoke-watch") == 0 && argc == 4) return cmd_revoke_watch(argv);
   if (strcmp(cmd, "bomb") == 0 && argc >= 4) return cmd_bomb(argc, argv);
   fprintf(stderr, "cellctl: bad command line\n");

@@ -41,9 +41,15 @@ CELL_IMPORT("fs", "read-file") void cell_read_file_raw(uint32_t dir, const char 
 CELL_IMPORT("fs", "write-file") void cell_write_file_raw(uint32_t dir, const char *path, size_t len, const void *data, size_t dlen, void *ret);
 CELL_IMPORT("fs", "list-dir") void cell_list_dir_raw(uint32_t dir, const char *path, size_t len, void *ret);
 CELL_IMPORT("net", "get") void cell_net_get_raw(uint32_t domains, const char *url, size_t len, void *ret);
+/** process.limits; a record of u32s is passed flat, one parameter per field. */
+typedef struct { uint32_t memory_mib, pool_mib, cpu_ms, timeout_ms; } cell_limits;
 CELL_IMPORT("process", "spawn")
 void cell_spawn_raw(const void *wasm, size_t wasm_len, const cell_str *args, size_t nargs, const cell_env *env, size_t nenv, const cell_grant *grants,
-                    size_t ngrants, uint32_t memory_mib, uint32_t pool_mib, void *ret);
+                    size_t ngrants, uint32_t memory_mib, uint32_t pool_mib, uint32_t cpu_ms, uint32_t timeout_ms, void *ret);
+CELL_IMPORT("process", "spawn-file")
+void cell_spawn_file_raw(uint32_t dir, const char *path, size_t path_len, const cell_str *args, size_t nargs, const cell_env *env, size_t nenv,
+                         const cell_grant *grants, size_t ngrants, uint32_t memory_mib, uint32_t pool_mib, uint32_t cpu_ms, uint32_t timeout_ms,
+                         void *ret);
 CELL_IMPORT("process", "write-stdin") void cell_write_stdin_raw(uint32_t child, const void *data, size_t len, void *ret);
 CELL_IMPORT("process", "close-stdin") void cell_close_stdin_raw(uint32_t child, void *ret);
 CELL_IMPORT("process", "read") void cell_read_raw(uint32_t child, uint32_t which, uint32_t max, void *ret);
