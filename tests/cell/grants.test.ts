@@ -2,73 +2,13 @@
 // spawns children with fewer rights, the host refuses everything beyond
 // them, attenuation cannot be widened, revocation is seen mid-run, a fork
 // bomb is bounded by the budget.
-import { afterAll, afterEach, describe, expect, test } from "bun:test";
+import { describe, expect, test } from "bun:test";
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
-import { Cell } from "../../src/cell/cell.ts";
-import { openImage } from "../../src/cell/image.ts";
-import { ROOT, tempDir, weft, WEFT } from "../helpers.ts";
+import { weft, WEFT } from "../helpers.ts";
+import { cellctlHarness } from "./helpers.ts";
 
-const CELLCTL = join(ROOT, "tests", "cell", "build", "cellctl.component.wasm");
-const cleanups: (() => Promise<void> | void)[] = [];
-afterEach(async () => {
-  for (const c of cleanups.splice(0).reverse()) await c();
-});
-const dir = tempDir("weft-cell-grants-");
-afterAll(() => dir[Symbol.dispose]());
-
-/** An image whose pid0 is cellctl, with host dir `data` rw as "/data", its own bin/ as "/self", and "web" = localhost. */
-function cellImage(name: string, extraToml = "", limits = "children_mib = 256"): { img: string; data: string } {
-  const img = join(dir.path, name);
-  const data = join(dir.path, `${name}-data`);
-  mkdirSync(join(img, "bin"), { recursive: true });
-  mkdirSync(join(img, "etc"), { recursive: true });
-  mkdirSync(join(data, "inner"), { recursive: true });
-  writeFileSync(join(data, "f.txt"), "top secret");
-  writeFileSync(join(data, "inner", "g.txt"), "inner file");
-  writeFileSync(join(img, "bin", "main.wasm"), readFileSync(CELLCTL));
-  writeFileSync(
-    join(img, "etc", "cell.toml"),
-    `[limits]\n${limits}\n[[dir]]\nhost = "${data}"\nguest = "/data"\nmode = "rw"\n[[dir]]\nhost = "${join(img, "bin")}"\nguest = "/self"\n[[net]]\nname = "web"\ndomains = ["localhost"]\n${extraToml}`,
-  );
-  return { img, data };
-}
-
-/** Starts a cell with captured pid0 output; `waitFor` resolves when text appears (deadline). */
-async function start(layers: string[], args: string[]) {
-  const img = await openImage(layers);
-  let out = "";
-  const waiters: { needle: string; resolve: () => void }[] = [];
-  const cell = await Cell.start(img, {
-    stdin: "none",
-    stdout: "capture",
-    stderr: "capture",
-    args,
-    onOutput: (_s, b) => {
-      out += new TextDecoder().decode(b);
-      for (const w of [...waiters]) if (out.includes(w.needle)) (waiters.splice(waiters.indexOf(w), 1), w.resolve());
-    },
-  });
-  cleanups.push(async () => {
-    cell.stop();
-    await cell.exited;
-    await img.close();
-  });
-  const waitFor = (needle: string, ms = 20_000) =>
-    out.includes(needle)
-      ? Promise.resolve()
-      : new Promise<void>((resolve, reject) => {
-          const t = setTimeout(() => reject(new Error(`no '${needle}' within ${ms} ms; output so far:\n${out}`)), ms);
-          waiters.push({ needle, resolve: () => (clearTimeout(t), resolve()) });
-        });
-  return { cell, waitFor, output: () => out };
-}
-
-async function run(layers: string[], ...args: string[]) {
-  const c = await start(layers, args);
-  const status = await c.cell.exited;
-  return { status, out: c.output(), cell: c.cell };
-}
+const { dir, cellImage, start, run, cleanups } = cellctlHarness("weft-cell-grants-");
 
 describe("pid0's grants", () => {
   test("pid0 holds exactly its etc/ grants and uses them", async () => {

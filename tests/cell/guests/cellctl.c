@@ -23,9 +23,15 @@
 //   spawn-bytes FILE GRANTS MEM POOL STDIN ARGS...
 //       the same, the child read from FILE (pid0's own tree) and passed as bytes
 //   spin                          loop forever (CPU)
-//   hogs N MEM                    spawn-file N children of /self/main.wasm
+//   idle                          sleep forever, in short sleeps (a component
+//                                 notices a stop only between WASI 0.2 sleeps)
+//   hogs N MEM [spin]             spawn-file N children of /self/main.wasm
 //                                 running "spin" (MEM as for spawn), print
-//                                 "spawned N", then "hog K exit CODE" for each
+//                                 "spawned N", then "hog K exit CODE" for
+//                                 each; then spin too if asked
+//   read-loop NAME PATH N         read PATH N times through one handle; print
+//                                 each distinct outcome with its count:
+//                                 "content TEXT: K" / "error MESSAGE: K"
 //   revoke-watch NAME PATH        read through one handle until it goes stale
 //                                 (polling), then acquire a fresh one
 //   bomb MEM POOL [hold]          spawn children running "bomb MEM POOL hold"
@@ -236,6 +242,7 @@ static int cmd_hogs(int argc, char **argv) {
     if (w.ok) printf("hog %d exit %d\n", i + 1, (int)w.u32);
     else printf("hog %d wait error: %s\n", i + 1, w.err);
   }
+  if (argc > 4) for (volatile unsigned long i = 0;; i++) {}
   return 0;
 }
 
@@ -263,6 +270,33 @@ static int cmd_bomb(int argc, char **argv) {
   int reaped = 0;
   for (int i = 0; i < n; i++) if (cell_wait(kids[i]).ok) reaped++;
   printf("reaped %d\n", reaped);
+  return 0;
+}
+
+static int cmd_read_loop(char **argv) {
+  uint32_t h = acquire_or_die(argv[2]);
+  int n = atoi(argv[4]);
+  char *seen[32];
+  int count[32], nseen = 0;
+  for (int i = 0; i < n; i++) {
+    cell_res r = cell_read_file(h, argv[3]);
+    char *what;
+    if (r.ok) {
+      what = malloc(r.len + 9);
+      snprintf(what, r.len + 9, "content %s", (char *)r.bytes);
+      free(r.bytes);
+    } else {
+      what = malloc(strlen(r.err) + 7);
+      sprintf(what, "error %s", r.err);
+      free(r.err);
+    }
+    int k = 0;
+    while (k < nseen && strcmp(seen[k], what) != 0) k++;
+    if (k == nseen && nseen < 32) seen[nseen] = what, count[nseen++] = 0;
+    else free(what);
+    if (k < 32) count[k]++;
+  }
+  for (int k = 0; k < nseen; k++) printf("%s: %d\n", seen[k], count[k]);
   return 0;
 }
 
@@ -340,10 +374,12 @@ int main(int argc, char **argv) {
   if (strcmp(cmd, "spawn") == 0) return cmd_spawn(argc, argv);
   if (strcmp(cmd, "spawn-file") == 0) return cmd_spawn_file(argc, argv);
   if (strcmp(cmd, "spawn-bytes") == 0) return cmd_spawn_bytes(argc, argv);
-  if (strcmp(cmd, "hogs") == 0 && argc == 4) return cmd_hogs(argc, argv);
+  if (strcmp(cmd, "hogs") == 0 && argc >= 4) return cmd_hogs(argc, argv);
+  if (strcmp(cmd, "idle") == 0) for (;;) msleep(20);
   if (strcmp(cmd, "spin") == 0) {
     for (volatile unsigned long i = 0;; i++) {}
   }
+  if (strcmp(cmd, "read-loop") == 0 && argc == 5) return cmd_read_loop(argv);
   if (strcmp(cmd, "revoke-watch") == 0 && argc == 4) return cmd_revoke_watch(argv);
   if (strcmp(cmd, "bomb") == 0 && argc >= 4) return cmd_bomb(argc, argv);
   fprintf(stderr, "cellctl: bad command line\n");
