@@ -9,6 +9,7 @@ import { loadWasm, loadWasmAsync } from "../runtime/cache.ts";
 import type { ExitStatus } from "../runtime/exit.ts";
 import { Guest, type OutputMode, type Preopen } from "../runtime/guest.ts";
 import { cpuPools } from "../../ffi/native.ts";
+import { log } from "../system/log.ts";
 import { configGrants } from "./caps.ts";
 import { CONFIG_FILE, parseConfig, type CellConfig } from "./config.ts";
 import "./host.ts"; // weft:cell's host functions, registered before any guest is linked
@@ -29,9 +30,15 @@ export interface CellOptions {
   sessions?: SessionManager;
 }
 
-/** The preopens a node's config grants: its own tree read-only at `/`, then its [[dir]]s. */
+/**
+ * The preopens a node's config grants: its own tree read-only at `/`, then
+ * its [[dir]]s that keep `wasi` (fixed for the run: docs/decisions/0007).
+ */
 export function preopensOf(node: ImageNode): Preopen[] {
-  return [{ host: node.root, guest: "/", readOnly: true }, ...node.config.dirs.map((d) => ({ host: d.host, guest: d.guest, readOnly: d.readOnly }))];
+  return [
+    { host: node.root, guest: "/", readOnly: true },
+    ...node.config.dirs.filter((d) => d.wasi).map((d) => ({ host: d.host, guest: d.guest, readOnly: d.readOnly })),
+  ];
 }
 
 function limitsOf(c: CellConfig) {
@@ -122,9 +129,24 @@ export class Cell implements CellLike {
     return this.pid0Guest!;
   }
 
-  /** Makes every weft:cell handle issued so far stale (`weft cell revoke`). Returns the new epoch. */
+  /**
+   * Makes every weft:cell handle issued so far stale (`weft cell revoke`).
+   * Returns the new epoch. WASI preopens are not capabilities of an epoch
+   * (docs/decisions/0007): a running process keeps its [[dir]]s with `wasi`
+   * (the default) until it ends, and this says so in weft's log.
+   */
   advanceEpoch(): number {
-    return ++this.epoch;
+    const from = this.epoch++;
+    const running: [string, boolean, ImageNode][] = [
+      ["pid0", !!this.pid0Guest?.running, this.image],
+      ...this.services.map((s, i) => [s.appId, s.alive, this.image.services[i]] as [string, boolean, ImageNode]),
+    ];
+    for (const [who, alive, node] of running) {
+      const dirs = node.config.dirs.filter((d) => d.wasi).map((d) => d.guest);
+      if (alive && dirs.length)
+        log.warn(`cell: epoch ${from} → ${this.epoch}: ${who} keeps its WASI directories ${dirs.join(", ")} until it ends (WASI preopens are fixed for a run; grant with wasi = false for weft:cell-only access: docs/decisions/0007)`);
+    }
+    return this.epoch;
   }
 
   /**

@@ -17,6 +17,7 @@
 //   host = "/srv/data"
 //   guest = "/data"
 //   mode = "ro"           # or "rw"; default "ro"
+//   wasi = true           # also a WASI preopen (default); false: weft:cell only
 //
 //   [[net]]               # a list of domains, for weft:cell/net
 //   name = "api"
@@ -39,6 +40,8 @@ export interface DirGrant {
   host: string;
   guest: string;
   readOnly: boolean;
+  /** Also a WASI preopen (plain libc file I/O), not only a weft:cell capability. */
+  wasi: boolean;
 }
 
 export interface CellLimits {
@@ -81,7 +84,7 @@ export function defaultConfig(limits: CellLimits = DEFAULT_LIMITS): CellConfig {
 const KNOWN: Record<string, string[] | null> = {
   limits: ["memory_mib", "cpu_percent", "cpu_s", "timeout_s", "max_children", "children_mib"],
   env: null, // any key
-  dir: ["host", "guest", "mode"],
+  dir: ["host", "guest", "mode", "wasi"],
   net: ["name", "domains"],
   service: ["restart", "max_restarts", "restart_window_s", "args"],
 };
@@ -143,7 +146,7 @@ export function parseConfig(text: string, file: string, defaults: CellLimits = D
     for (const [i, d] of (Array.isArray(doc.dir) ? doc.dir : [doc.dir]).entries()) {
       if (!isTable(d)) continue;
       const at = `[[dir]] #${i + 1}`;
-      const { host, guest, mode = "ro" } = d as { host?: unknown; guest?: unknown; mode?: unknown };
+      const { host, guest, mode = "ro", wasi = true } = d as { host?: unknown; guest?: unknown; mode?: unknown; wasi?: unknown };
       if (typeof host !== "string" || !isAbsolute(host)) problems.push(`${at}: host must be an absolute path, got ${JSON.stringify(host)}`);
       else {
         let ok = false;
@@ -155,7 +158,8 @@ export function parseConfig(text: string, file: string, defaults: CellLimits = D
       if (typeof guest !== "string" || !guest.startsWith("/") || posix.normalize(guest) !== guest || guest === "/")
         problems.push(`${at}: guest must be a normalised absolute path other than "/", got ${JSON.stringify(guest)}`);
       if (mode !== "ro" && mode !== "rw") problems.push(`${at}: mode must be "ro" or "rw", got ${JSON.stringify(mode)}`);
-      if (typeof host === "string" && typeof guest === "string") cfg.dirs.push({ host, guest, readOnly: mode !== "rw" });
+      if (typeof wasi !== "boolean") problems.push(`${at}: wasi must be true or false, got ${JSON.stringify(wasi)}`);
+      if (typeof host === "string" && typeof guest === "string") cfg.dirs.push({ host, guest, readOnly: mode !== "rw", wasi: wasi !== false });
     }
     const seen = new Set<string>();
     for (const d of cfg.dirs) {

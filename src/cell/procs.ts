@@ -1,9 +1,11 @@
-// A cell's process tree for weft:cell: pid0 and the children processes spawn
-// from wasm bytes. Each process holds capabilities (caps.ts) and a memory
-// pool its children draw from: a child's own memory cap plus the pool it gets
-// for its own children come out of its parent's pool, and the cell counts
-// live children against [limits].max_children — so a fork bomb ends in a
-// clear spawn error, not in an exhausted host. Children run on guest threads
+// A cell's process tree for weft:cell: pid0, the services and the children
+// processes spawn (from wasm bytes or a file). Each process holds
+// capabilities (caps.ts), a memory pool its children draw from — a child's
+// own memory cap plus the pool it gets for its own children come out of its
+// parent's pool, and the cell counts live children against
+// [limits].max_children, so a fork bomb ends in a clear spawn error, not in
+// an exhausted host — and a CPU budget, a child of its parent's, that every
+// guest under it charges its CPU time to. Children run on guest threads
 // like every guest; their stdin is a pipe, their stdout/stderr are buffered
 // here until the parent reads them.
 import type { Pointer } from "bun:ffi";

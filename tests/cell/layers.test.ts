@@ -172,21 +172,21 @@ describe("etc/cell.toml", () => {
   test("grants and limits", () => {
     using d = tempDir();
     const c = parseConfig(
-      `[limits]\nmemory_mib = 64\ncpu_s = 2\nmax_children = 3\n[env]\nLANG = "C"\n[[dir]]\nhost = "${d.path}"\nguest = "/data"\nmode = "rw"\n[[dir]]\nhost = "${d.path}"\nguest = "/ro"\n`,
+      `[limits]\nmemory_mib = 64\ncpu_s = 2\nmax_children = 3\n[env]\nLANG = "C"\n[[dir]]\nhost = "${d.path}"\nguest = "/data"\nmode = "rw"\n[[dir]]\nhost = "${d.path}"\nguest = "/ro"\nwasi = false\n`,
       "etc/cell.toml",
     );
     expect(c.limits).toMatchObject({ memoryMib: 64, cpuS: 2, maxChildren: 3, timeoutS: 0 });
     expect(c.env).toEqual([["LANG", "C"]]);
     expect(c.dirs).toEqual([
-      { host: d.path, guest: "/data", readOnly: false },
-      { host: d.path, guest: "/ro", readOnly: true },
+      { host: d.path, guest: "/data", readOnly: false, wasi: true },
+      { host: d.path, guest: "/ro", readOnly: true, wasi: false },
     ]);
   });
 
   test("every problem at once, each naming the file and key", () => {
     let msg = "";
     try {
-      parseConfig(`[limits]\nmemory_mib = -1\nmemry = 3\n[dir]\nhost = "relative"\nguest = "/"\n[bogus]\n[service]\nrestart = "sometimes"\n[env]\n"1X" = "y"\n`, "svc/a/etc/cell.toml");
+      parseConfig(`[limits]\nmemory_mib = -1\nmemry = 3\n[dir]\nhost = "relative"\nguest = "/"\nwasi = "no"\n[bogus]\n[service]\nrestart = "sometimes"\n[env]\n"1X" = "y"\n`, "svc/a/etc/cell.toml");
     } catch (e) {
       msg = (e as Error).message;
     }
@@ -196,6 +196,7 @@ describe("etc/cell.toml", () => {
     expect(msg).toContain("unknown key [limits].memry");
     expect(msg).toContain("host must be an absolute path");
     expect(msg).toContain(`guest must be a normalised absolute path other than "/"`);
+    expect(msg).toContain(`wasi must be true or false, got "no"`);
     expect(msg).toContain("unknown table [bogus]");
     expect(msg).toContain(`[service].restart must be "no", "on-failure" or "always"`);
     expect(msg).toContain("[env].1X: not a valid variable name");
