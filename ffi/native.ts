@@ -8,7 +8,7 @@ import { libraryPath } from "../src/system/assets.ts";
 const { ptr: P, i32, u32, u64, void: v } = FFIType;
 const usize = "usize" as const;
 
-const ABI_VERSION = 11;
+const ABI_VERSION = 12;
 
 /** weft_event: { uint32_t kind; uint32_t id; uint64_t arg } */
 export const EVENT = { size: 16, kind: 0, id: 4, arg: 8 } as const;
@@ -55,7 +55,7 @@ const lib = openHelper(path, {
   weft_guest_ipc_push: { args: [P, P, usize], returns: i32 },
   weft_guest_ipc_peek: { args: [P], returns: FFIType.i64 },
   weft_guest_ipc_take: { args: [P, P, usize], returns: FFIType.i64 },
-  weft_guest_bind_poll_fallback: { args: [P, P], returns: i32 },
+  weft_guest_bind_wasi: { args: [P, P, P], returns: i32 },
   weft_define_host_funcs: { args: [P, P, P, P], returns: P },
   weft_host_call_take: { args: [P, P, usize, P], returns: FFIType.i64 },
   weft_host_call_answer: { args: [P, u64, i32, P, usize], returns: i32 },
@@ -68,6 +68,13 @@ const lib = openHelper(path, {
   weft_cpu_pool_exhausted: { args: [P], returns: i32 },
   weft_guest_set_cpu_pool: { args: [P, P], returns: v },
   weft_guest_cpu_pool_hit_ns: { args: [P], returns: u64 },
+  weft_wasi_orig_count: { args: [], returns: usize },
+  weft_wasi_orig_name: { args: [usize], returns: FFIType.cstring },
+  weft_wasi_orig_params: { args: [usize], returns: FFIType.cstring },
+  weft_define_fd_shadows: { args: [P], returns: P },
+  weft_guest_revocable_fd: { args: [P, i32], returns: i32 },
+  weft_guest_revoke_dirs: { args: [P], returns: v },
+  weft_guest_dirs_refused: { args: [P], returns: u32 },
 });
 const N = lib.symbols as unknown as PointerReturns<typeof lib.symbols>;
 
@@ -182,8 +189,18 @@ export const guestNative = {
   cpuNs: (g: Pointer): number => Number(N.weft_guest_cpu_ns(g)),
   join: (g: Pointer) => N.weft_guest_join(g),
   free: (g: Pointer) => N.weft_guest_free(g),
-  /** Binds Wasmtime's own poll_oneoff (from a plain-WASI linker) for delegated subscriptions. */
-  bindPollFallback: (g: Pointer, baseLinker: Pointer): boolean => N.weft_guest_bind_poll_fallback(g, baseLinker) === 0,
+  /**
+   * Where the shadows (poll_oneoff; the fd functions) find Wasmtime's own
+   * WASI functions: a plain-WASI linker, and the trampoline module
+   * (src/runtime/wasi-helper.ts) compiled for the guest's engine.
+   */
+  bindWasi: (g: Pointer, baseLinker: Pointer, helperModule: Pointer): boolean => N.weft_guest_bind_wasi(g, baseLinker, helperModule) === 0,
+  /** Marks a preopen's fd revocable (before start); fds opened through it follow it. */
+  revocableFd: (g: Pointer, fd: number): boolean => N.weft_guest_revocable_fd(g, fd) === 0,
+  /** Every revocable fd fails with ENOTCAPABLE from now on (needs the fd shadows in its linker). */
+  revokeDirs: (g: Pointer) => N.weft_guest_revoke_dirs(g),
+  /** Calls refused on revoked fds so far. */
+  dirsRefused: (g: Pointer): number => N.weft_guest_dirs_refused(g),
 };
 
 /**
@@ -229,6 +246,23 @@ export function defineWeftApp(componentLinker: Pointer): Pointer | null {
 /** Shadows poll_oneoff in a linker that has WASI defined; returns a wasmtime_error_t* or null. */
 export function defineInterruptiblePoll(linker: Pointer): Pointer | null {
   return N.weft_define_poll_oneoff(linker);
+}
+
+/** The WASI functions the helper's trampolines forward to, in its import order (weft_native.c, "WASI trampolines"). */
+export function wasiTrampolines(): { name: string; params: string }[] {
+  const out = [];
+  for (let i = 0, n = Number(N.weft_wasi_orig_count()); i < n; i++)
+    out.push({ name: String(N.weft_wasi_orig_name(i)), params: String(N.weft_wasi_orig_params(i)) });
+  return out;
+}
+
+/**
+ * Shadows every Preview 1 function that takes an fd (weft_native.c, "WASI
+ * trampolines and revocable directories") in a linker that has WASI defined;
+ * returns a wasmtime_error_t* or null.
+ */
+export function defineFdShadows(linker: Pointer): Pointer | null {
+  return N.weft_define_fd_shadows(linker);
 }
 
 /** A guest's pending host call, as the loop takes it after EventKind.hostCall. */

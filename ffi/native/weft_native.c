@@ -56,6 +56,7 @@ typedef struct { uint64_t store_id; void *private_; } wasmtime_func_t; // 16 byt
 // wasmtime_val_t and wasmtime_extern_t: a u8 kind, then a 24-byte union at 8.
 typedef struct { uint8_t kind; uint8_t pad_[7]; union { int32_t i32; int64_t i64; uint8_t raw[24]; } of; } wasmtime_val_t;
 typedef struct { uint8_t kind; uint8_t pad_[7]; union { wasmtime_func_t func; uint8_t raw[24]; } of; } wasmtime_extern_t;
+typedef struct { uint64_t store_id; size_t private_; } wasmtime_instance_t; // 16 bytes
 enum { EXTERN_FUNC = 0, EXTERN_MEMORY = 3, VALKIND_I32 = 0 };
 typedef struct { uint8_t opaque[32]; } wasmtime_component_func_t; // 32 bytes
 enum { COMPONENT_VAL_STRING = CV_STRING, COMPONENT_VAL_OPTION = CV_OPTION, COMPONENT_VAL_RESULT = CV_RESULT };
@@ -106,6 +107,9 @@ static struct {
                                                           component_host_cb_t, void *, void (*)(void *));
   void (*component_linker_instance_delete)(wasmtime_component_linker_instance_t *);
   void (*functype_delete)(wasm_functype_t *);
+  wasmtime_error_t *(*instance_new)(wasmtime_context_t *, const void *, const wasmtime_extern_t *, size_t, wasmtime_instance_t *,
+                                    wasm_trap_t **);
+  int (*instance_export_get)(wasmtime_context_t *, const wasmtime_instance_t *, const char *, size_t, wasmtime_extern_t *);
 } wt;
 
 // ---- event queue -----------------------------------------------------------
@@ -283,8 +287,20 @@ typedef struct weft_guest {
   struct msg *outbox, *outbox_tail; // guest → loop (ipc.send)
   size_t inbox_n, outbox_n, inbox_bytes, outbox_bytes;
   int ipc_signalled;
-  int has_poll_fallback;
-  wasmtime_func_t poll_fallback; // Wasmtime's own poll_oneoff, bound to this store
+  // Wasmtime's own WASI functions, reached through trampolines in a small
+  // helper instance that imports this guest's memory (see "WASI trampolines").
+  const wasmtime_linker_t *base_linker; // plain WASI
+  const void *helper_module;            // wasmtime_module_t*, shared, owned by the loop
+  int helper_state;                     // 0 not yet, 1 bound, -1 failed
+  wasmtime_func_t *wasi_orig;           // per N_WASI_ORIG
+  // Revocable WASI directories (a cell's [[dir]] preopens): fds tagged 1 are
+  // such a preopen or were opened through one; once dirs_revoked is set, every
+  // fd function on them fails with ENOTCAPABLE. Tags are touched on the guest
+  // thread only (and before it starts).
+  uint8_t *fd_tags;
+  uint32_t fd_tags_cap;
+  atomic_int dirs_revoked;
+  atomic_uint dirs_refused;
   int out_signalled[2]; // an EV_GUEST_OUTPUT is pending for this ring
   atomic_int refs;      // the loop's, plus one per custom output stream Wasmtime holds
   uint64_t instantiate_deadline_ns; // nonzero while instantiating on the loop thread
@@ -611,6 +627,8 @@ static void guest_release(weft_guest *g) {
   free_msgs(g->outbox);
   free(g->hc_req);
   free(g->hc_ans);
+  free(g->fd_tags);
+  free(g->wasi_orig);
   weft_cpu_pool_release(g->pool);
   for (int i = 0; i < 2; i++) free(g->out[i].buf);
   pthread_mutex_destroy(&g->out_lock);
@@ -640,6 +658,73 @@ void weft_guest_free(weft_guest *g) {
 }
 
 
+// ---- WASI trampolines and revocable directories -----------------------------------
+// Two of our Preview 1 shadows must hand calls on to Wasmtime's own WASI
+// functions: poll_oneoff (anything but clocks, decision 0001) and, for a
+// cell's revocable [[dir]] preopens, every function that takes an fd. Those
+// functions read the guest's memory through their *caller*, and a host
+// function calling them with wasmtime_func_call has none ("missing required
+// memory export"). So each guest that needs them gets, on first use, a small
+// helper instance (src/runtime/wasi-helper.ts builds the module from the
+// table below) that imports the guest's own memory and the WASI functions
+// and exports the memory plus one trampoline per function: called through a
+// trampoline, Wasmtime's function sees a caller whose "memory" is the
+// guest's.
+//
+// Revocation (docs/decisions/0007): the fd shadows refuse a call on a
+// revoked fd (ENOTCAPABLE) and hand everything else on. Fds opened through a
+// revocable one (path_open) inherit its tag; fd_renumber moves it; fd_close
+// clears it (closing always works).
+enum { WASI_ENOTCAPABLE = 76 };
+enum { SH_PLAIN, SH_PATH_OPEN, SH_RENUMBER, SH_CLOSE };
+static const struct fd_shadow {
+  const char *name;
+  const char *params; // 'i' i32, 'I' i64; every one returns an i32 errno
+  int8_t fd[2];       // parameter positions that are fds (-1: none)
+  uint8_t kind;
+} FD_SHADOWS[] = {
+    {"fd_advise", "iIIi", {0, -1}, SH_PLAIN},
+    {"fd_allocate", "iII", {0, -1}, SH_PLAIN},
+    {"fd_close", "i", {0, -1}, SH_CLOSE},
+    {"fd_datasync", "i", {0, -1}, SH_PLAIN},
+    {"fd_fdstat_get", "ii", {0, -1}, SH_PLAIN},
+    {"fd_fdstat_set_flags", "ii", {0, -1}, SH_PLAIN},
+    {"fd_fdstat_set_rights", "iII", {0, -1}, SH_PLAIN},
+    {"fd_filestat_get", "ii", {0, -1}, SH_PLAIN},
+    {"fd_filestat_set_size", "iI", {0, -1}, SH_PLAIN},
+    {"fd_filestat_set_times", "iIIi", {0, -1}, SH_PLAIN},
+    {"fd_pread", "iiiIi", {0, -1}, SH_PLAIN},
+    {"fd_prestat_get", "ii", {0, -1}, SH_PLAIN},
+    {"fd_prestat_dir_name", "iii", {0, -1}, SH_PLAIN},
+    {"fd_pwrite", "iiiIi", {0, -1}, SH_PLAIN},
+    {"fd_read", "iiii", {0, -1}, SH_PLAIN},
+    {"fd_readdir", "iiiIi", {0, -1}, SH_PLAIN},
+    {"fd_renumber", "ii", {0, 1}, SH_RENUMBER},
+    {"fd_seek", "iIii", {0, -1}, SH_PLAIN},
+    {"fd_sync", "i", {0, -1}, SH_PLAIN},
+    {"fd_tell", "ii", {0, -1}, SH_PLAIN},
+    {"fd_write", "iiii", {0, -1}, SH_PLAIN},
+    {"path_create_directory", "iii", {0, -1}, SH_PLAIN},
+    {"path_filestat_get", "iiiii", {0, -1}, SH_PLAIN},
+    {"path_filestat_set_times", "iiiiIIi", {0, -1}, SH_PLAIN},
+    {"path_link", "iiiiiii", {0, 4}, SH_PLAIN},
+    {"path_open", "iiiiiIIii", {0, -1}, SH_PATH_OPEN},
+    {"path_readlink", "iiiiii", {0, -1}, SH_PLAIN},
+    {"path_remove_directory", "iii", {0, -1}, SH_PLAIN},
+    {"path_rename", "iiiiii", {0, 3}, SH_PLAIN},
+    {"path_symlink", "iiiii", {2, -1}, SH_PLAIN},
+    {"path_unlink_file", "iii", {0, -1}, SH_PLAIN},
+};
+#define N_FD_SHADOWS (sizeof FD_SHADOWS / sizeof FD_SHADOWS[0])
+#define N_WASI_ORIG (N_FD_SHADOWS + 1) // + poll_oneoff
+
+// The helper module's contract, for src/runtime/wasi-helper.ts: import i is
+// wasi_snapshot_preview1.<name i> with params <params i> -> i32, after
+// env.memory; export "t<i>" is its trampoline.
+size_t weft_wasi_orig_count(void) { return N_WASI_ORIG; }
+const char *weft_wasi_orig_name(size_t i) { return i < N_FD_SHADOWS ? FD_SHADOWS[i].name : i == N_FD_SHADOWS ? "poll_oneoff" : NULL; }
+const char *weft_wasi_orig_params(size_t i) { return i < N_FD_SHADOWS ? FD_SHADOWS[i].params : i == N_FD_SHADOWS ? "iiii" : NULL; }
+
 // ---- interruptible sleeps: poll_oneoff for Preview 1 ------------------------------
 // Wasmtime's synchronous WASI sleeps inside poll_oneoff, where a stop cannot
 // reach the guest until the sleep ends. We shadow poll_oneoff: subscriptions
@@ -656,19 +741,13 @@ static uint64_t now_ns(clockid_t c) {
   return ts_ns(t);
 }
 
+static wasm_trap_t *wasi_delegate(weft_guest *g, wasmtime_caller_t *caller, size_t which, const wasmtime_val_t *args, size_t nargs,
+                                  wasmtime_val_t *results);
+#define POLL_ORIG N_FD_SHADOWS // the trampoline after the fd functions'
+
 static wasm_trap_t *poll_delegate(weft_guest *g, wasmtime_caller_t *caller, const wasmtime_val_t *args,
                                   wasmtime_val_t *results) {
-  if (!g->has_poll_fallback) return wt.trap_new("poll_oneoff unavailable", 23);
-  wasm_trap_t *trap = NULL;
-  wasmtime_error_t *err = wt.func_call(wt.caller_context(caller), &g->poll_fallback, args, 4, results, 1, &trap);
-  if (err) {
-    wasm_byte_vec_t msg;
-    wt.error_message(err, &msg);
-    trap = wt.trap_new(msg.data, msg.size);
-    wt.byte_vec_delete(&msg);
-    wt.error_delete(err);
-  }
-  return trap;
+  return wasi_delegate(g, caller, POLL_ORIG, args, 4, results);
 }
 
 static wasm_trap_t *poll_oneoff_cb(void *env, wasmtime_caller_t *caller, const wasmtime_val_t *args, size_t nargs,
@@ -744,15 +823,144 @@ wasmtime_error_t *weft_define_poll_oneoff(wasmtime_linker_t *linker) {
   return err;
 }
 
-// Binds Wasmtime's own poll_oneoff from `base` (a linker with plain WASI) to
-// this guest's store, for the subscriptions we delegate. Main thread, before start.
-int weft_guest_bind_poll_fallback(weft_guest *g, const wasmtime_linker_t *base) {
-  wasmtime_extern_t ext;
-  if (!wt.linker_get(base, g->ctx, "wasi_snapshot_preview1", 22, "poll_oneoff", 11, &ext) || ext.kind != EXTERN_FUNC)
-    return -ENOENT;
-  g->poll_fallback = ext.of.func;
-  g->has_poll_fallback = 1;
+// Where the guest's WASI originals come from: `base` (a linker with plain
+// WASI) and `helper` (the trampoline module, compiled for this engine). Main
+// thread, before start; the helper is instantiated on first use.
+int weft_guest_bind_wasi(weft_guest *g, const wasmtime_linker_t *base, const void *helper) {
+  g->base_linker = base;
+  g->helper_module = helper;
   return 0;
+}
+
+// On the guest's thread, inside a host call: instantiates the helper in the
+// guest's store with the guest's memory (from the caller) and the originals.
+static int helper_bind(weft_guest *g, wasmtime_caller_t *caller) {
+  if (g->helper_state) return g->helper_state;
+  g->helper_state = -1;
+  if (!g->base_linker || !g->helper_module) return -1;
+  wasmtime_context_t *ctx = wt.caller_context(caller);
+  wasmtime_extern_t imports[N_WASI_ORIG + 1];
+  if (!wt.caller_export_get(caller, "memory", 6, &imports[0]) || imports[0].kind != EXTERN_MEMORY) return -1;
+  for (size_t i = 0; i < N_WASI_ORIG; i++) {
+    const char *name = weft_wasi_orig_name(i);
+    if (!wt.linker_get(g->base_linker, ctx, "wasi_snapshot_preview1", 22, name, strlen(name), &imports[i + 1]) ||
+        imports[i + 1].kind != EXTERN_FUNC)
+      return -1;
+  }
+  wasmtime_instance_t inst;
+  wasm_trap_t *trap = NULL;
+  wasmtime_error_t *err = wt.instance_new(ctx, g->helper_module, imports, N_WASI_ORIG + 1, &inst, &trap);
+  if (err || trap) {
+    if (err) wt.error_delete(err);
+    return -1; // (a trap here cannot happen: the helper has no start function)
+  }
+  if (!(g->wasi_orig = calloc(N_WASI_ORIG, sizeof *g->wasi_orig))) return -1;
+  for (size_t i = 0; i < N_WASI_ORIG; i++) {
+    char name[8];
+    int n = snprintf(name, sizeof name, "t%zu", i);
+    wasmtime_extern_t ext;
+    if (!wt.instance_export_get(ctx, &inst, name, (size_t)n, &ext) || ext.kind != EXTERN_FUNC) return -1;
+    g->wasi_orig[i] = ext.of.func;
+  }
+  return g->helper_state = 1;
+}
+
+static wasm_trap_t *wasi_delegate(weft_guest *g, wasmtime_caller_t *caller, size_t which, const wasmtime_val_t *args, size_t nargs,
+                                  wasmtime_val_t *results) {
+  if (helper_bind(g, caller) != 1) return wt.trap_new("weft: WASI trampolines unavailable", 34);
+  wasm_trap_t *trap = NULL;
+  wasmtime_error_t *err = wt.func_call(wt.caller_context(caller), &g->wasi_orig[which], args, nargs, results, 1, &trap);
+  if (err) {
+    wasm_byte_vec_t msg;
+    wt.error_message(err, &msg);
+    trap = wt.trap_new(msg.data, msg.size);
+    wt.byte_vec_delete(&msg);
+    wt.error_delete(err);
+  }
+  return trap;
+}
+
+static int fd_tagged(weft_guest *g, int32_t fd) { return fd >= 0 && (uint32_t)fd < g->fd_tags_cap && g->fd_tags[fd]; }
+
+static int fd_set_tag(weft_guest *g, int32_t fd, uint8_t tag) {
+  if (fd < 0) return -EINVAL;
+  if ((uint32_t)fd >= g->fd_tags_cap) {
+    if (!tag) return 0;
+    uint32_t cap = g->fd_tags_cap ? g->fd_tags_cap : 64;
+    while (cap <= (uint32_t)fd) cap *= 2;
+    uint8_t *t = realloc(g->fd_tags, cap);
+    if (!t) return -ENOMEM;
+    memset(t + g->fd_tags_cap, 0, cap - g->fd_tags_cap);
+    g->fd_tags = t;
+    g->fd_tags_cap = cap;
+  }
+  g->fd_tags[fd] = tag;
+  return 0;
+}
+
+// Main thread, before start: `fd` (a preopen) is revocable.
+int weft_guest_revocable_fd(weft_guest *g, int32_t fd) { return fd_set_tag(g, fd, 1); }
+// From now on every revocable fd fails. Any thread.
+void weft_guest_revoke_dirs(weft_guest *g) { atomic_store(&g->dirs_revoked, 1); }
+uint32_t weft_guest_dirs_refused(weft_guest *g) { return atomic_load(&g->dirs_refused); }
+
+static wasm_trap_t *fd_shadow_cb(void *env, wasmtime_caller_t *caller, const wasmtime_val_t *args, size_t nargs,
+                                 wasmtime_val_t *results, size_t nresults) {
+  (void)nresults;
+  const struct fd_shadow *sh = env;
+  weft_guest *g = current_guest;
+  if (!g) return wt.trap_new("WASI call outside a guest thread", 32);
+  results[0].kind = VALKIND_I32;
+  if (atomic_load(&g->dirs_revoked) && sh->kind != SH_CLOSE) {
+    for (int k = 0; k < 2; k++) {
+      if (sh->fd[k] >= 0 && fd_tagged(g, args[(int)sh->fd[k]].of.i32)) {
+        atomic_fetch_add(&g->dirs_refused, 1);
+        results[0].of.i32 = WASI_ENOTCAPABLE;
+        return NULL;
+      }
+    }
+  }
+  wasm_trap_t *trap = wasi_delegate(g, caller, (size_t)(sh - FD_SHADOWS), args, nargs, results);
+  if (trap || results[0].of.i32 != 0) return trap;
+  int32_t fd = args[0].of.i32;
+  if (sh->kind == SH_CLOSE) fd_set_tag(g, fd, 0);
+  else if (sh->kind == SH_RENUMBER) {
+    uint8_t tag = (uint8_t)fd_tagged(g, fd);
+    fd_set_tag(g, args[1].of.i32, tag);
+    fd_set_tag(g, fd, 0);
+  } else if (sh->kind == SH_PATH_OPEN && fd_tagged(g, fd)) {
+    wasmtime_context_t *ctx = wt.caller_context(caller);
+    wasmtime_extern_t mem;
+    uint32_t at = (uint32_t)args[8].of.i32;
+    if (wt.caller_export_get(caller, "memory", 6, &mem) && mem.kind == EXTERN_MEMORY && (uint64_t)at + 4 <= wt.memory_data_size(ctx, &mem.of)) {
+      int32_t opened;
+      memcpy(&opened, wt.memory_data(ctx, &mem.of) + at, 4);
+      if (fd_set_tag(g, opened, 1) != 0) return wt.trap_new("out of host memory", 18);
+    }
+  }
+  return NULL;
+}
+
+// Shadows every Preview 1 function that takes an fd in `linker` (which has
+// Wasmtime's WASI defined). Returns a wasmtime_error_t* or NULL.
+wasmtime_error_t *weft_define_fd_shadows(wasmtime_linker_t *linker) {
+  wt.linker_allow_shadowing(linker, 1);
+  for (size_t i = 0; i < N_FD_SHADOWS; i++) {
+    const struct fd_shadow *sh = &FD_SHADOWS[i];
+    size_t n = strlen(sh->params);
+    wasm_valtype_t *params[16], *result[1];
+    for (size_t k = 0; k < n; k++) params[k] = wt.valtype_new(sh->params[k] == 'I' ? 1 /* WASM_I64 */ : VALKIND_I32);
+    result[0] = wt.valtype_new(VALKIND_I32);
+    wasm_valtype_vec_t pv, rv;
+    wt.valtype_vec_new(&pv, n, params);
+    wt.valtype_vec_new(&rv, 1, result);
+    wasm_functype_t *ty = wt.functype_new(&pv, &rv);
+    wasmtime_error_t *err = wt.linker_define_func(linker, "wasi_snapshot_preview1", 22, sh->name, strlen(sh->name), ty, fd_shadow_cb,
+                                                  (void *)sh, NULL);
+    wt.functype_delete(ty);
+    if (err) return err;
+  }
+  return NULL;
 }
 
 
@@ -1185,6 +1393,8 @@ int weft_load_wasmtime(const char *libwasmtime) {
   SYM(valtype_vec_new, "wasm_valtype_vec_new");
   SYM(functype_new, "wasm_functype_new");
   SYM(functype_delete, "wasm_functype_delete");
+  SYM(instance_new, "wasmtime_instance_new");
+  SYM(instance_export_get, "wasmtime_instance_export_get");
   SYM(component_func_call, "wasmtime_component_func_call");
   SYM(component_func_post_return, "wasmtime_component_func_post_return");
   SYM(component_val_delete, "wasmtime_component_val_delete");
@@ -1226,4 +1436,4 @@ int weft_init(void) {
   return wake_r;
 }
 
-int weft_abi_version(void) { return 11; }
+int weft_abi_version(void) { return 12; }

@@ -31,13 +31,14 @@ export interface CellOptions {
 }
 
 /**
- * The preopens a node's config grants: its own tree read-only at `/`, then
- * its [[dir]]s that keep `wasi` (fixed for the run: docs/decisions/0007).
+ * The preopens a node's config grants: its own tree read-only at `/` (the
+ * image, not a grant: never revoked), then its [[dir]]s that keep `wasi`,
+ * revoked with the epoch (Preview 1 modules: docs/decisions/0007).
  */
 export function preopensOf(node: ImageNode): Preopen[] {
   return [
     { host: node.root, guest: "/", readOnly: true },
-    ...node.config.dirs.filter((d) => d.wasi).map((d) => ({ host: d.host, guest: d.guest, readOnly: d.readOnly })),
+    ...node.config.dirs.filter((d) => d.wasi).map((d) => ({ host: d.host, guest: d.guest, readOnly: d.readOnly, revocable: true })),
   ];
 }
 
@@ -130,21 +131,26 @@ export class Cell implements CellLike {
   }
 
   /**
-   * Makes every weft:cell handle issued so far stale (`weft cell revoke`).
-   * Returns the new epoch. WASI preopens are not capabilities of an epoch
-   * (docs/decisions/0007): a running process keeps its [[dir]]s with `wasi`
-   * (the default) until it ends, and this says so in weft's log.
+   * Makes every weft:cell handle issued so far stale (`weft cell revoke`),
+   * and the [[dir]] WASI preopens of pid0 and of the services' current runs
+   * (Preview 1 modules; a service's next run gets fresh ones). A component
+   * keeps its WASI directories until it ends (docs/decisions/0007): weft's
+   * log says so. Returns the new epoch.
    */
   advanceEpoch(): number {
     const from = this.epoch++;
-    const running: [string, boolean, ImageNode][] = [
-      ["pid0", !!this.pid0Guest?.running, this.image],
-      ...this.services.map((s, i) => [s.appId, s.alive, this.image.services[i]] as [string, boolean, ImageNode]),
+    const running: [string, Guest | null, ImageNode][] = [
+      ["pid0", this.pid0Guest, this.image],
+      ...this.services.map((s, i) => [s.appId, s.alive ? s.guest : null, this.image.services[i]] as [string, Guest | null, ImageNode]),
     ];
-    for (const [who, alive, node] of running) {
+    for (const [who, guest, node] of running) {
       const dirs = node.config.dirs.filter((d) => d.wasi).map((d) => d.guest);
-      if (alive && dirs.length)
-        log.warn(`cell: epoch ${from} → ${this.epoch}: ${who} keeps its WASI directories ${dirs.join(", ")} until it ends (WASI preopens are fixed for a run; grant with wasi = false for weft:cell-only access: docs/decisions/0007)`);
+      if (!guest?.running || !dirs.length) continue;
+      if (guest.revokeDirs()) log.info(`cell: epoch ${from} → ${this.epoch}: ${who}'s WASI directories ${dirs.join(", ")} are revoked (its file calls on them fail with ENOTCAPABLE)`);
+      else
+        log.warn(
+          `cell: epoch ${from} → ${this.epoch}: ${who} is a component and keeps its WASI directories ${dirs.join(", ")} until it ends (docs/decisions/0007; grant them with wasi = false to reach them through weft:cell only)`,
+        );
     }
     return this.epoch;
   }

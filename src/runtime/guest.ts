@@ -6,7 +6,7 @@
 //   result, delete the store (main). A stop sets a flag and bumps the epoch;
 //   the guest's epoch callback (native) ends the call at its next check.
 import type { Pointer } from "bun:ffi";
-import { defineInterruptiblePoll, defineWeftApp, guestNative, hostCallNative, StopReason } from "../../ffi/native.ts";
+import { defineFdShadows, defineInterruptiblePoll, defineWeftApp, guestNative, hostCallNative, StopReason } from "../../ffi/native.ts";
 import {
   check,
   Component,
@@ -28,6 +28,7 @@ import { holdLoop, loopEvents } from "../loop/index.ts";
 import { GUEST_THREAD_STACK, engineFor } from "./engine.ts";
 import type { ExitStatus } from "./exit.ts";
 import { hostCalls, serveHostCall, type GuestContext } from "./host-calls.ts";
+import { wasiHelperModule } from "./wasi-helper.ts";
 import "./weft-app/index.ts"; // registers weft:app's host calls before any linker is made
 import "../cell/host.ts"; // weft:cell: outside a cell every call answers that it is not in one
 
@@ -35,6 +36,12 @@ export interface Preopen {
   host: string;
   guest: string;
   readOnly: boolean;
+  /**
+   * Guest.revokeDirs() makes it (and every fd opened through it) fail with
+   * ENOTCAPABLE. Preview 1 modules only: a component's WASI 0.2 file system
+   * cannot be interposed on (docs/decisions/0007).
+   */
+  revocable?: boolean;
 }
 
 export type OutputMode = "inherit" | "capture" | "discard";
@@ -84,12 +91,14 @@ const DEFAULT_OUTPUT_BUFFER = 64 * 1024;
 let nextId = 1;
 
 /**
- * Per engine, two WASI linkers shared by all guests (Wasmtime allows this):
+ * Per engine, three WASI linkers shared by all guests (Wasmtime allows this):
  * `guest` has poll_oneoff shadowed by the helper's interruptible version (so a
- * stop reaches a sleeping guest at once); `base` is plain Wasmtime WASI, whose
- * poll_oneoff the helper delegates to for anything but clock subscriptions.
+ * stop reaches a sleeping guest at once); `revocable` also shadows every fd
+ * function, for guests with revocable preopens (a cell's [[dir]]s), so only
+ * they pay for that indirection; `base` is plain Wasmtime WASI, whose
+ * functions the shadows hand calls on to (through src/runtime/wasi-helper.ts).
  */
-const linkers = new Map<Pointer, { guest: Linker; base: Linker }>();
+const linkers = new Map<Pointer, { guest: Linker; revocable: Linker; base: Linker; helper: Pointer }>();
 function wasiLinkers(fuel: boolean) {
   const engine = engineFor(fuel);
   let l = linkers.get(engine.ptr);
@@ -99,7 +108,11 @@ function wasiLinkers(fuel: boolean) {
     const guest = new Linker(engine);
     guest.defineWasi();
     check(defineInterruptiblePoll(guest.ptr), "define poll_oneoff");
-    l = { guest, base };
+    const revocable = new Linker(engine);
+    revocable.defineWasi();
+    check(defineInterruptiblePoll(revocable.ptr), "define poll_oneoff");
+    check(defineFdShadows(revocable.ptr), "define the fd shadows");
+    l = { guest, revocable, base, helper: wasiHelperModule(engine).ptr };
     linkers.set(engine.ptr, l);
   }
   return l;
@@ -141,13 +154,15 @@ function componentLinker(fuel: boolean): ComponentLinker {
   return l.linker;
 }
 
-/** Imports resolved once per compiled module (the linker of its engine never changes). */
-const pres = new WeakMap<Module, InstancePre>();
+/** Imports resolved once per compiled module and linker (the linkers of an engine never change). */
+const pres = new WeakMap<Linker, WeakMap<Module, InstancePre>>();
 function instancePre(module: Module, linker: Linker): InstancePre {
-  let pre = pres.get(module);
+  let byModule = pres.get(linker);
+  if (!byModule) pres.set(linker, (byModule = new WeakMap()));
+  let pre = byModule.get(module);
   if (!pre) {
     pre = linker.instantiatePre(module);
-    pres.set(module, pre);
+    byModule.set(module, pre);
   }
   return pre;
 }
@@ -231,8 +246,14 @@ export class Guest {
   /** A core module: instantiate (imports resolved once per module), then `_start`. */
   private prepareModule(store: Store, native: Pointer, fuel: boolean): Entry {
     const linker = wasiLinkers(fuel);
-    if (!guestNative.bindPollFallback(native, linker.base.ptr)) throw new Error("cannot bind WASI poll_oneoff");
-    const inst = guestNative.instantiating(native, START_BUDGET_MS, () => instancePre(this.module as Module, linker.guest).instantiate(store));
+    guestNative.bindWasi(native, linker.base.ptr, linker.helper);
+    // Preopens take fds from 3 on, in order (after stdin, stdout, stderr).
+    const revocable = (this.opts.preopens ?? []).flatMap((p, i) => (p.revocable ? [3 + i] : []));
+    for (const fd of revocable) if (!guestNative.revocableFd(native, fd)) throw new Error("out of memory");
+    this.revocableDirs = revocable.length > 0;
+    const inst = guestNative.instantiating(native, START_BUDGET_MS, () =>
+      instancePre(this.module as Module, revocable.length ? linker.revocable : linker.guest).instantiate(store),
+    );
     if ("error" in inst) return { status: instantiateFailure(inst.error) };
     if ("trap" in inst) return { status: { kind: "trap", trap: inst.trap.kind, message: inst.trap.message, frames: inst.trap.frames } };
     this.instance = inst.instance;
@@ -274,6 +295,25 @@ export class Guest {
 
   get running(): boolean {
     return !this.done;
+  }
+
+  /** A Preview 1 module with revocable preopens (Preopen.revocable). */
+  private revocableDirs = false;
+
+  /**
+   * Revokes the revocable preopens: from now on every WASI call on them, or
+   * on an fd opened through them, fails with ENOTCAPABLE. False when there is
+   * nothing this guest could revoke (none, or a component: docs/decisions/0007).
+   */
+  revokeDirs(): boolean {
+    if (this.done || !this.native || !this.revocableDirs) return false;
+    guestNative.revokeDirs(this.native);
+    return true;
+  }
+
+  /** WASI calls refused on revoked directories so far. */
+  get dirsRefused(): number {
+    return this.native ? guestNative.dirsRefused(this.native) : 0;
   }
 
   /**

@@ -1,43 +1,87 @@
-// What an epoch advance does to WASI preopens (docs/decisions/0007): a
-// [[dir]] that is also a preopen (wasi = true, the default) stays usable by
-// the running process through libc — a kept fd, a new open by path, a
-// listing — while its weft:cell handles go stale; `wasi = false` keeps a
-// directory out of WASI altogether, so it is reachable (and revocable) only
-// through weft:cell.
+// [[dir]] grants that are also WASI preopens follow the epoch (Preview 1
+// modules, docs/decisions/0007): after a revoke every libc use of them — a
+// file kept open, a new open by path, a listing — fails with ENOTCAPABLE,
+// while the image at `/` stays; a service's next run gets fresh ones. A
+// component keeps its WASI directories (the decision's documented limit);
+// `wasi = false` keeps a directory out of WASI altogether.
 import { describe, expect, test } from "bun:test";
 import { mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
-import { guestBytes } from "../helpers.ts";
-import { CELLCTL, cellctlHarness } from "./helpers.ts";
+import { SessionManager } from "../../src/appd/sessions.ts";
+import { guestBytes, ROOT } from "../helpers.ts";
+import { CELLCTL, cellctlHarness, until } from "./helpers.ts";
 
-const { dir, start } = cellctlHarness("weft-cell-revoke-wasi-");
+const { dir, start, cleanups } = cellctlHarness("weft-cell-revoke-wasi-");
+const DIR_WATCH_COMPONENT = join(ROOT, "tests", "cell", "build", "dir_watch.component.wasm");
 
-async function watchImage(name: string, wasi: boolean): Promise<string> {
+async function watchImage(name: string, opts: { wasi?: boolean; component?: boolean } = {}): Promise<{ img: string; data: string }> {
   const img = join(dir.path, name);
   const data = join(dir.path, `${name}-data`);
   mkdirSync(join(img, "bin"), { recursive: true });
   mkdirSync(join(img, "etc"), { recursive: true });
   mkdirSync(data, { recursive: true });
   writeFileSync(join(data, "f.txt"), "data");
-  writeFileSync(join(img, "bin", "main.wasm"), await guestBytes("dir_watch"));
-  writeFileSync(join(img, "etc", "cell.toml"), `[[dir]]\nhost = "${data}"\nguest = "/data"\nmode = "rw"\nwasi = ${wasi}\n`);
-  return img;
+  writeFileSync(join(img, "bin", "main.wasm"), opts.component ? readFileSync(DIR_WATCH_COMPONENT) : await guestBytes("dir_watch"));
+  writeFileSync(join(img, "etc", "cell.toml"), `[[dir]]\nhost = "${data}"\nguest = "/data"\nmode = "rw"\nwasi = ${opts.wasi ?? true}\n`);
+  return { img, data };
 }
 
+const quietLog = () => {
+  const saved = process.env.WEFT_LOG;
+  process.env.WEFT_LOG ??= "error";
+  cleanups.push(() => {
+    if (saved === undefined) delete process.env.WEFT_LOG;
+    else process.env.WEFT_LOG = saved;
+  });
+};
+
+const REVOKED = "pread (open before): Capabilities insufficient\nopen: Capabilities insufficient\nlist: Capabilities insufficient\nclose: ok\nroot: ok\n";
+
 describe("WASI [[dir]] preopens and the epoch", () => {
-  test("a preopen is fixed for the run: still usable after a revoke (the documented limit)", async () => {
-    const img = await watchImage("kept", true);
+  test("pid0's preopen, and a file it opened through it, fail after a revoke; the image root does not", async () => {
+    quietLog();
+    const { img } = await watchImage("pid0");
     const c = await start([img], ["/data", "f.txt"]);
     await c.waitFor("watching 1\n");
     expect(c.cell.advanceEpoch()).toBe(2);
-    const at = c.output().length;
-    const next = `watching ${Number(c.output().trim().split(" ").at(-1)) + 2}\n`; // a whole round of 20 uses after the revoke
-    await c.waitFor(next);
-    expect(c.output().slice(at)).toMatch(/^(watching \d+\n)+$/);
+    expect(await c.cell.exited).toMatchObject({ kind: "exit", code: 0 });
+    expect(c.output()).toMatch(new RegExp(`^(watching \\d+\\n)+${REVOKED.replace(/[()]/g, "\\$&")}$`));
+  }, 30_000);
+
+  test("a service's run is revoked too; its next run gets fresh preopens", async () => {
+    quietLog();
+    const { img, data } = await watchImage("svc");
+    mkdirSync(join(img, "svc", "w", "bin"), { recursive: true });
+    mkdirSync(join(img, "svc", "w", "etc"), { recursive: true });
+    writeFileSync(join(img, "svc", "w", "bin", "main.wasm"), await guestBytes("dir_watch"));
+    writeFileSync(join(img, "svc", "w", "etc", "cell.toml"), `[service]\nrestart = "always"\nargs = ["/d", "f.txt"]\n[[dir]]\nhost = "${data}"\nguest = "/d"\n`);
+    writeFileSync(join(img, "bin", "main.wasm"), await guestBytes("sleep_loop")); // pid0 stays (its end would end the cell)
+    const mgr = new SessionManager({ backoffMs: () => 10 });
+    const c = await start([img], ["0"], mgr);
+    const [w] = c.cell.services;
+    const text = () => w.log.map((l) => l.text).join("\n") + "\n";
+    await until((fn) => mgr.on(fn), () => text().includes("watching 1\n"), "the service to watch");
+    c.cell.advanceEpoch();
+    await until((fn) => mgr.on(fn), () => w.restarts === 1 && text().endsWith("root: ok\nwatching 1\n"), "the service's fresh run", 20_000).catch((e) => {
+      throw new Error(`${e.message}: restarts ${w.restarts}, state ${w.state}, log:\n${text()}`);
+    });
+    expect(text()).toMatch(new RegExp(`^(watching \\d+\\n)+${REVOKED.replace(/[()]/g, "\\$&")}watching 1\\n$`));
+    expect(c.cell.pid0.running).toBe(true);
+  }, 30_000);
+
+  test("a component keeps its WASI directories after a revoke (decision 0007's limit)", async () => {
+    quietLog();
+    const { img } = await watchImage("component", { component: true });
+    const c = await start([img], ["/data", "f.txt"]);
+    await c.waitFor("watching 1\n");
+    expect(c.cell.advanceEpoch()).toBe(2);
+    const after = Number(c.output().trim().split(" ").at(-1)) + 2; // a whole round of 20 uses after the revoke
+    await c.waitFor(`watching ${after}\n`);
+    expect(c.output()).toMatch(/^(watching \d+\n)+$/);
   }, 30_000);
 
   test("wasi = false: the directory is no preopen, only a weft:cell capability", async () => {
-    const img = await watchImage("nowasi", false);
+    const { img } = await watchImage("nowasi", { wasi: false });
     let c = await start([img], ["/data", "f.txt"]);
     expect(await c.cell.exited).toMatchObject({ kind: "exit", code: 1 });
     expect(c.output()).toBe("open /data/f.txt: No such file or directory\n");

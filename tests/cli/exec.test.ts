@@ -11,6 +11,9 @@ describe("weft exec", () => {
     expect((await weft(["exec", guestPath("exit"), "1"])).code).toBe(1);
     const echo = await weft(["exec", guestPath("stdin_echo")], { stdin: "piped in\n" });
     expect(echo).toEqual({ code: 0, stdout: "piped in\n", stderr: "bytes=9\n" });
+    // poll() on stdin goes through the shadowed poll_oneoff to Wasmtime's own (it failed with
+    // "missing required memory export" before the WASI trampolines).
+    expect(await weft(["exec", guestPath("poll_stdin")], { stdin: "ready" })).toEqual({ code: 0, stdout: "poll 1 readable 1 read 5\n", stderr: "" });
   });
 
   test("args and --env", async () => {
