@@ -108,6 +108,7 @@ export class Cell implements CellLike {
     // pid0's budget ([limits].cpu_s) covers pid0, its children and the services.
     this.root = new CellProcess(this, "pid0", null, c.limits.childrenMib, c.limits.cpuPercent, cpuPools.create(this.cellPool, c.limits.cpuS * 1e9));
     this.root.caps.setConfigGrants(configGrants(c));
+    this.root.imageRoot = image.root;
     let ended!: (s: ExitStatus) => void;
     this.exited = new Promise<ExitStatus>((r) => (ended = r)).then(async (status) => {
       await Promise.all(this.services.map((s) => s.terminate()));
@@ -205,6 +206,7 @@ export class Cell implements CellLike {
       parent.poolUsedMib += want;
       const proc = new CellProcess(this, node.path, parent, c.childrenMib, c.cpuPercent, cpuPools.create(parent.cpuPool, c.cpuS * 1e9));
       proc.caps.setConfigGrants(configGrants(node.config));
+      proc.imageRoot = node.root;
       byPath.set(node.path, proc);
       this.serviceProcs.push(proc);
     }

@@ -159,7 +159,10 @@ function spawnArgs(c: HostCall, at: number) {
 def("process", "spawn", async (c, p) => cv.ok(cv.u32(await p.spawn({ wasm: arg.bytes(c.args[0], "wasm"), ...spawnArgs(c, 1) }))));
 def("process", "spawn-file", async (c, p) => {
   // Read on the host, confined like fs.read-file, before the spawn's own checks see the bytes.
-  const g = p.caps.use(arg.u32(c.args[0], "dir"), "dir") as Grant & { kind: "dir" };
+  // Handle 0 (never issued) is the process's own image, read-only: it is not a grant.
+  const dir = arg.u32(c.args[0], "dir");
+  if (dir === 0 && !p.imageRoot) throw new CapError(`${p.label} has no image (a child sees no file system): pass a directory capability`);
+  const g = dir === 0 ? ({ kind: "dir", host: p.imageRoot!, readOnly: true } as const) : (p.caps.use(dir, "dir") as Grant & { kind: "dir" });
   const wasm = await readBeneath(g, arg.string(c.args[1], "path"), MAX_CHILD_WASM);
   return cv.ok(cv.u32(await p.spawn({ wasm, ...spawnArgs(c, 2) })));
 });

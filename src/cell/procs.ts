@@ -54,6 +54,8 @@ export class CellProcess {
   poolUsedMib = 0;
   readonly children = new Map<number, Child>();
   private nextChild = 1;
+  /** The host directory of this process's own image (pid0's, a service's); a child has none. */
+  imageRoot: string | null = null;
   ended = false;
 
   constructor(

@@ -38,6 +38,11 @@ describe("children", () => {
     expect(r.out).toBe("child: inner file\nchild exit 0\n");
     r = await run([img], "spawn", "/data=d:rw:sub=inner", "16", "0", "-", "read", "d", "../f.txt");
     expect(r.out).toBe(`child: read error: "../f.txt" is outside the directory\nchild exit 1\n`);
+    // Its args and env are what the parent passed (cellctl passes ROLE=child), nothing of the host's.
+    r = await run([img], "spawn", "-", "16", "0", "-", "getenv", "ROLE");
+    expect(r.out).toBe("child: child\nchild exit 0\n");
+    r = await run([img], "spawn", "-", "16", "0", "-", "getenv", "PATH");
+    expect(r.out).toBe("child: (unset)\nchild exit 0\n");
     // Names and handles are the child's own: nothing of the parent's leaks.
     r = await run([img], "spawn", "/data=d:ro", "16", "0", "-", "names");
     expect(r.out).toBe("child: d\nchild exit 0\n");

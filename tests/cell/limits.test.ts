@@ -26,6 +26,13 @@ describe("spawn-file", () => {
     expect(r.out).toBe("");
     expect(r.status).toMatchObject({ kind: "error" });
     expect((r.status as { message: string }).message).toContain("too much data is being copied between the host and the guest");
+    // Handle 0 is pid0's own image: no grant needed (a child has none).
+    r = await run([img], "spawn-file", "@image", "bin/big.wasm", "-", "16", "0", "-", "from", "image");
+    expect(r.out).toBe("child: big child: 3145728 bytes of data (7 8 9) from image\nchild exit 0\n");
+    r = await run([img], "spawn-file", "@image", "../../etc/passwd", "-", "16", "0", "-");
+    expect(r.out).toBe(`spawn error: "../../etc/passwd" is outside the directory\n`);
+    r = await run([img], "spawn", "/self=self:ro", "32", "0", "-", "spawn-file", "@image", "bin/big.wasm", "-", "8", "0", "-");
+    expect(r.out).toBe("child: spawn error: pid0/1 has no image (a child sees no file system): pass a directory capability\nchild exit 1\n");
     // A file child gets grants and limits like any child.
     r = await run([img], "spawn-file", "/self", "main.wasm", "/data=d:ro", "16", "0", "-", "read", "d", "f.txt");
     expect(r.out).toBe("child: top secret\nchild exit 0\n");

@@ -20,6 +20,8 @@
 //       MEM may be MEM,CPU_MS,TIMEOUT_MS (the child's cpu-ms and timeout-ms).
 //   spawn-file DIR PATH GRANTS MEM POOL STDIN ARGS...
 //       the same, the child read by the host from PATH in capability DIR
+//       ("@image": handle 0, the process's own image)
+//   getenv NAME                   print the variable's value (or "(unset)")
 //   spawn-bytes FILE GRANTS MEM POOL STDIN ARGS...
 //       the same, the child read from FILE (pid0's own tree) and passed as bytes
 //   spin                          loop forever (CPU)
@@ -204,7 +206,7 @@ static int cmd_spawn(int argc, char **argv) {
 
 static int cmd_spawn_file(int argc, char **argv) {
   if (argc < 8) { fprintf(stderr, "usage: spawn-file DIR PATH GRANTS MEM POOL STDIN ARGS...\n"); return 64; }
-  uint32_t dir = acquire_or_die(argv[2]);
+  uint32_t dir = strcmp(argv[2], "@image") == 0 ? 0 : acquire_or_die(argv[2]);
   cell_grant grants[16];
   int ng = parse_grants(argv[4], grants);
   return run_child(spawn_any(NULL, 0, dir, argv[3], grants, ng, limits_of(argv[5], argv[6]), argv + 8, argc - 8), argv[7]);
@@ -375,6 +377,7 @@ int main(int argc, char **argv) {
   if (strcmp(cmd, "spawn-file") == 0) return cmd_spawn_file(argc, argv);
   if (strcmp(cmd, "spawn-bytes") == 0) return cmd_spawn_bytes(argc, argv);
   if (strcmp(cmd, "hogs") == 0 && argc >= 4) return cmd_hogs(argc, argv);
+  if (strcmp(cmd, "getenv") == 0 && argc == 3) return printf("%s\n", getenv(argv[2]) ? getenv(argv[2]) : "(unset)"), 0;
   if (strcmp(cmd, "idle") == 0) for (;;) msleep(20);
   if (strcmp(cmd, "spin") == 0) {
     for (volatile unsigned long i = 0;; i++) {}
