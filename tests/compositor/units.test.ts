@@ -99,6 +99,36 @@ describe("frame clock", () => {
       await h.dispose();
     }
   });
+
+  test("back-to-back frames keep to the refresh rate (never faster)", async () => {
+    // A client that redraws on every frame callback asks for the next frame
+    // right after the last; those frames must come at 60 Hz, not at the
+    // whole-millisecond timer Bun rounds to (that gave 62 Hz).
+    const backend = new HeadlessBackend({ width: 64, height: 64, refresh: 60 });
+    const o = backend.outputs[0];
+    const times: number[] = [];
+    let t0 = 0;
+    try {
+      await new Promise<void>((resolve) => {
+        backend.start({
+          render: () => {},
+          presented: () => {
+            times.push(performance.now());
+            if (times.length === 31) resolve();
+            else backend.scheduleFrame(o);
+          },
+          outputsChanged: () => {},
+        });
+        t0 = performance.now(); // an idle clock starts its grid now
+        backend.scheduleFrame(o);
+      });
+    } finally {
+      backend.destroy();
+    }
+    // Frame 30 is 30 periods of 16.67 ms after the grid's start; a timer may
+    // fire up to 1 ms before its grid point (Bun rounds delays down), never more.
+    expect(times[30] - t0).toBeGreaterThanOrEqual(30 * (1000 / 60) - 1);
+  });
 });
 
 describe("environment", () => {

@@ -18,6 +18,8 @@ export class HeadlessBackend implements Backend {
   private timer: ReturnType<typeof setTimeout> | null = null;
   private readonly periodMs: number;
   private lastVblank = 0;
+  /** The grid point the armed timer is for. */
+  private target = 0;
   private seq = 0;
   private destroyed = false;
 
@@ -59,13 +61,17 @@ export class HeadlessBackend implements Backend {
     const now = performance.now();
     const k = Math.max(1, Math.ceil((now - this.lastVblank) / this.periodMs));
     const next = this.lastVblank === 0 || now - this.lastVblank > 10 * this.periodMs ? now : this.lastVblank + k * this.periodMs;
+    this.target = next;
     this.timer = setTimeout(() => this.frame(), Math.max(0, next - now));
   }
 
   private frame(): void {
     this.timer = null;
     if (this.destroyed || !this.handlers) return;
-    this.lastVblank = performance.now();
+    // The grid stays where it was planned: re-anchoring it at the timer's
+    // firing time let it drift with Bun's millisecond rounding (62 Hz, not
+    // 60, measured with weston-simple-shm).
+    this.lastVblank = this.target;
     const out = this.outputs[0];
     this.handlers.render(out);
     const t = monotonicNow();
