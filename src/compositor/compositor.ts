@@ -20,7 +20,7 @@ import { encodePng } from "./render/png.ts";
 import { HeadlessBackend } from "./backend/headless.ts";
 import type { Backend, FrameInfo, Output } from "./backend/backend.ts";
 import type { Rect } from "./geometry.ts";
-import { registerCompositor } from "./objects/surface.ts";
+import { PROMPT_MS, registerCompositor, type Surface } from "./objects/surface.ts";
 import { enterOutputs, registerOutput, syncOutputs } from "./objects/output.ts";
 import { Seat } from "./objects/seat.ts";
 import { registerXdgShell } from "./objects/xdg-shell.ts";
@@ -115,15 +115,43 @@ export class Compositor {
     this.frames++;
     const ms = info.sec * 1000 + Math.floor(info.nsec / 1e6);
     for (const v of this.scene.views) if (v.mapped && !v.minimized && v.surface.committedSinceRepaint) v.hooks.presented?.(info, info.refreshNs);
+    let awaited: Surface[] | null = null;
     for (const s of this.scene.shownSurfaces()) {
       if (s.committedSinceRepaint) this.presentation.presented(s, info);
       s.committedSinceRepaint = false;
-      s.sendFrameDone(ms);
+      if (s.sendFrameDone(ms) && s.prompt) (awaited ??= []).push(s);
       enterOutputs(s);
     }
     this.seat.cursorFrameDone(ms);
     this.server.flush();
     this.events.emit("frame", info);
+    if (awaited) this.awaitCommits(awaited);
+  }
+
+  /**
+   * One wake-up per frame (docs/decisions/0006). A client that redraws on
+   * its frame callback commits a fraction of a millisecond after them;
+   * going back to sleep would cost the loop a second wake-up for that
+   * commit (fd watcher thread → wake socket → Bun). So for clients that
+   * answered the last frame within PROMPT_MS, wait here — in libwayland's
+   * own epoll, the fd watcher paused — until they have committed or
+   * PROMPT_MS has passed. The loop is held at most that long per frame.
+   */
+  private awaitCommits(awaited: Surface[]): void {
+    const w = this.watch;
+    if (!w) return;
+    const deadline = performance.now() + PROMPT_MS;
+    w.pause();
+    try {
+      for (;;) {
+        if (!awaited.some((s) => s.frameDoneAt !== 0 && !s.destroyed)) return;
+        const left = deadline - performance.now();
+        if (left <= 0) return;
+        this.server.dispatch(Math.max(1, Math.floor(left)));
+      }
+    } finally {
+      w.resume();
+    }
   }
 
   /** The output's pixels now (BGRX, a copy). */

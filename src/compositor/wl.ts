@@ -482,9 +482,9 @@ export class Server {
     return wl.wl_event_loop_get_fd(this.loop as unknown as Pointer);
   }
 
-  /** Dispatches everything pending on the display's sockets, then flushes. */
-  dispatch(): void {
-    wl.wl_event_loop_dispatch(this.loop as unknown as Pointer, 0);
+  /** Dispatches everything pending on the display's sockets (waiting up to `timeoutMs` for some), then flushes. */
+  dispatch(timeoutMs = 0): void {
+    wl.wl_event_loop_dispatch(this.loop as unknown as Pointer, timeoutMs);
     this.flush();
   }
 

@@ -10,18 +10,22 @@ let nextToken = 1;
 
 export interface FdWatch {
   close(): void;
+  /** Stops waking the loop for this fd until resume() (its owner reads it directly meanwhile). */
+  pause(): void;
+  resume(): void;
 }
 
 export function watchFd(fd: number, onReadable: () => void): FdWatch {
   startLoop();
   const token = nextToken++;
   let open = true;
+  let paused = false;
   loopEvents.onFd(token, () => {
     if (!open) return;
     try {
       onReadable();
     } finally {
-      if (open) fdWatch.rearm(fd, token);
+      if (open && !paused) fdWatch.rearm(fd, token);
     }
   });
   const rc = fdWatch.watch(fd, token);
@@ -33,8 +37,20 @@ export function watchFd(fd: number, onReadable: () => void): FdWatch {
     close() {
       if (!open) return;
       open = false;
-      fdWatch.unwatch(fd);
+      if (!paused) fdWatch.unwatch(fd);
       loopEvents.offFd(token);
+    },
+    pause() {
+      if (!open || paused) return;
+      paused = true;
+      fdWatch.unwatch(fd);
+    },
+    resume() {
+      if (!open || !paused) return;
+      paused = false;
+      // Armed again at once: readiness that came while paused wakes the loop now.
+      const rc = fdWatch.watch(fd, token);
+      if (rc < 0) throw new Error(`cannot watch fd ${fd} again (errno ${-rc})`);
     },
   };
 }

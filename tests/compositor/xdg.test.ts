@@ -1,8 +1,10 @@
 // xdg-shell behaviour a user sees: maximize and fullscreen, popups placed
 // by their positioner with grabs, and frame callbacks only while shown.
 import { afterEach, beforeEach, describe, expect, test } from "bun:test";
-import { Harness, pixel, SHELLCLIENT } from "./helpers.ts";
+import { Harness, HOSTILE, pixel, SHELLCLIENT } from "./helpers.ts";
 import { BTN_LEFT } from "../../src/compositor/objects/seat.ts";
+import { PROMPT_MS } from "../../src/compositor/objects/surface.ts";
+import { loopStats } from "../../src/loop/index.ts";
 
 let h: Harness;
 beforeEach(() => (h = new Harness({ width: 800, height: 600 })));
@@ -68,4 +70,42 @@ describe("frame callbacks", () => {
     await h.waitFor("commits again", () => commits > before + 5);
     h.comp.events.off("commit", count);
   });
+
+  test("a client redrawing on every frame callback costs the loop one wake-up per frame: its commit is awaited after the frame", async () => {
+    const c = h.spawn(["weston-simple-shm"]);
+    await h.mapped(c);
+    const f0 = h.comp.frames;
+    await h.waitFor("10 frames", () => h.comp.frames >= f0 + 10); // it has answered promptly at least once
+    const w0 = loopStats().wakeups;
+    const f1 = h.comp.frames;
+    await h.waitFor("60 frames", () => h.comp.frames >= f1 + 60);
+    // Without the wait each commit came through the fd watcher: one wake-up
+    // per frame on top of the frame timer's (measured 1.0). Commits that
+    // miss the PROMPT_MS window (a loaded machine) still take that path.
+    expect((loopStats().wakeups - w0) / (h.comp.frames - f1)).toBeLessThan(0.75);
+  }, 20_000);
+
+  test("the wait for a commit is bounded: a client stopped right after its frame callbacks holds the loop at most PROMPT_MS", async () => {
+    const c = h.spawn(["weston-simple-shm"]);
+    await h.mapped(c);
+    const f0 = h.comp.frames;
+    await h.waitFor("10 frames", () => h.comp.frames >= f0 + 10);
+    process.kill(c.pid, "SIGSTOP");
+    try {
+      // Its last commit asked for a frame callback; the frame that answers it finds no commit coming.
+      const held: number[] = [];
+      for (let i = 0; i < 3; i++) {
+        await h.comp.nextFrame();
+        const t = performance.now();
+        await new Promise((r) => setTimeout(r, 0)); // runs once presented() (and any wait in it) has returned
+        held.push(performance.now() - t);
+      }
+      expect(Math.max(...held)).toBeLessThan(PROMPT_MS + 40); // the bound plus timer slack under load
+      // Meanwhile the compositor serves other clients.
+      const r = await h.run([HOSTILE, "roundtrips", "20"]);
+      expect(r.code).toBe(0);
+    } finally {
+      process.kill(c.pid, "SIGCONT");
+    }
+  }, 20_000);
 });

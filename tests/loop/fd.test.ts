@@ -53,4 +53,36 @@ describe("watchFd", () => {
     expect(calls).toBe(0);
     for (const fd of [r, w, r2, w2]) closeSync(fd);
   });
+
+  test("a paused watch stays quiet while its owner reads the fd itself; resume wakes it for what came meanwhile", async () => {
+    const [r, w] = pipe();
+    let calls = 0;
+    let wake!: () => void;
+    const called = new Promise<void>((res) => (wake = res));
+    const watch = watchFd(r, () => {
+      calls++;
+      readSync(r, Buffer.alloc(64));
+      wake();
+    });
+    try {
+      watch.pause();
+      writeSync(w, "x");
+      // A second, live watch proves the loop processed events after the write.
+      const [r2, w2] = pipe();
+      const done = new Promise<void>((res) => {
+        const w2watch = watchFd(r2, () => (w2watch.close(), res()));
+      });
+      writeSync(w2, "y");
+      await done;
+      for (const fd of [r2, w2]) closeSync(fd);
+      expect(calls).toBe(0);
+      watch.resume(); // the byte written while paused is still there
+      await called;
+      expect(calls).toBe(1);
+    } finally {
+      watch.close();
+      closeSync(r);
+      closeSync(w);
+    }
+  });
 });

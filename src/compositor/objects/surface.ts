@@ -12,6 +12,13 @@ import { dropContent, holdContent, readBuffer, releaseIfCopied, snapshot, type C
 import type { Compositor } from "../compositor.ts";
 
 const { wl_surface, wl_subsurface, wl_subcompositor } = wayland;
+
+/**
+ * A client that commits within this long of its frame callbacks is
+ * "prompt": after the next frame the compositor waits (at most this long)
+ * for its commit instead of going back to sleep (docs/decisions/0006).
+ */
+export const PROMPT_MS = 2;
 type SurfaceRes = Resource<typeof wl_surface, Surface>;
 
 /** A role is what another protocol (xdg_shell, subsurface, cursor, weft shell) makes of a surface. */
@@ -79,6 +86,10 @@ export class Surface {
   stack: (Surface | "self")[] = ["self"];
   /** Changed since the last repaint (the scene asks for damage). */
   committedSinceRepaint = false;
+  /** When (performance.now()) frame callbacks were last answered; 0 once the client committed again. */
+  frameDoneAt = 0;
+  /** The client answered its last frame callbacks with a commit within PROMPT_MS (the compositor waits for such commits). */
+  prompt = false;
   destroyed = false;
   /** Outputs this surface has been told it entered. */
   readonly entered = new Set<number>();
@@ -110,6 +121,10 @@ export class Surface {
   }
 
   commit(): void {
+    if (this.frameDoneAt) {
+      this.prompt = performance.now() - this.frameDoneAt <= PROMPT_MS;
+      this.frameDoneAt = 0;
+    }
     if (this.sub && this.effectivelySync()) {
       // Synchronized subsurface: the state waits in a cache for the parent's commit.
       this.sub.cached = mergeState(this.sub.cached, this.pending);
@@ -252,16 +267,18 @@ export class Surface {
     return this.transform & 1 ? { width: c.height, height: c.width } : { width: c.width, height: c.height };
   }
 
-  /** Answers the frame callbacks (after a repaint that showed this surface). */
-  sendFrameDone(timeMs: number): void {
+  /** Answers the frame callbacks (after a repaint that showed this surface); true when there were any. */
+  sendFrameDone(timeMs: number): boolean {
     const frames = this.frames;
-    if (frames.length === 0) return;
+    if (frames.length === 0) return false;
     this.frames = [];
     for (const f of frames) {
       if (f.destroyed) continue;
       if (f.is(wayland.wl_callback)) f.post("done", timeMs >>> 0);
       f.destroy();
     }
+    this.frameDoneAt = performance.now();
+    return true;
   }
 
   _destroy(): void {
