@@ -129,7 +129,7 @@ export class Compositor {
   }
 
   /**
-   * One wake-up per frame (docs/decisions/0006). A client that redraws on
+   * One wake-up per frame (docs/decisions/0008). A client that redraws on
    * its frame callback commits a fraction of a millisecond after them;
    * going back to sleep would cost the loop a second wake-up for that
    * commit (fd watcher thread → wake socket → Bun). So for clients that

@@ -16,7 +16,7 @@ const { wl_surface, wl_subsurface, wl_subcompositor } = wayland;
 /**
  * A client that commits within this long of its frame callbacks is
  * "prompt": after the next frame the compositor waits (at most this long)
- * for its commit instead of going back to sleep (docs/decisions/0006).
+ * for its commit instead of going back to sleep (docs/decisions/0008).
  */
 export const PROMPT_MS = 2;
 type SurfaceRes = Resource<typeof wl_surface, Surface>;
