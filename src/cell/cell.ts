@@ -13,7 +13,7 @@ import { log } from "../system/log.ts";
 import { configGrants } from "./caps.ts";
 import { CONFIG_FILE, parseConfig, type CellConfig } from "./config.ts";
 import "./host.ts"; // weft:cell's host functions, registered before any guest is linked
-import { ImageError, mergeLayers, mergeOnto } from "./layers.ts";
+import { BudgetError, ImageError, mergeLayers, mergeOnto } from "./layers.ts";
 import { MAIN, type Image, type ImageNode } from "./image.ts";
 import { CellProcess, type CellLike } from "./procs.ts";
 import { lstat } from "node:fs/promises";
@@ -200,7 +200,7 @@ export class Cell implements CellLike {
       const want = c.memoryMib + c.childrenMib;
       const free = parent.poolMib - parent.poolUsedMib;
       if (want > free)
-        throw new ImageError(
+        throw new BudgetError(
           `${node.path}: memory budget: the service asks ${c.memoryMib} MiB ([limits].memory_mib) + ${c.childrenMib} MiB ([limits].children_mib); ${parent.label} has ${free} of ${parent.poolMib} MiB left ([limits].children_mib of ${parentPath ? `${parentPath}/` : ""}${CONFIG_FILE})`,
         );
       parent.poolUsedMib += want;

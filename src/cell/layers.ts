@@ -16,6 +16,9 @@ export class ImageError extends Error {
   override name = "ImageError";
 }
 
+/** The image is well-formed but its etc/ asks for more than a budget holds (a service that does not fit). */
+export class BudgetError extends ImageError {}
+
 export type LayerKind = "dir" | "tar" | "tar.zst";
 
 export interface Layer {

@@ -25,8 +25,11 @@ While it runs, the cell serves the appd API on a Unix socket (services are
 its sessions: \`weft ps\`, \`weft logs\`, \`weft stop\`), and two controls:
 
   revoke       Advance the cell's epoch: every weft:cell capability handle
-               issued so far fails with "stale epoch" at its next use; the
-               processes keep running and acquire fresh ones. Prints the epoch.
+               issued so far fails with "stale epoch" at its next use, and so
+               do the [[dir]] WASI directories of Preview 1 processes
+               (ENOTCAPABLE; a component keeps its own: docs/decisions/0007);
+               the processes keep running and acquire fresh handles. Prints
+               the epoch.
   apply LAYER  Merge LAYER over the running image (a later layer wins, no
                deletions; not for a single directory run in place), read
                etc/cell.toml again and advance the epoch.
@@ -41,12 +44,13 @@ Options:
 Exit status:
   pid0's own exit code, or
   ${EXIT_CODES.usage}    bad command line
-  1    the image is invalid (bad layer, no bin/main.wasm, bad etc/cell.toml)
+  1    the image is invalid (bad layer, no bin/main.wasm, bad etc/cell.toml,
+       a service that does not fit in its parent's [limits].children_mib)
   ${EXIT_CODES.cannotLoad}  bin/main.wasm is not a valid WASI command
   ${EXIT_CODES.trap}  pid0 trapped
   ${EXIT_CODES.outOfMemory}  pid0 ran out of memory ([limits].memory_mib)
   ${EXIT_CODES.timeout}  [limits].timeout_s reached
-  ${EXIT_CODES.cpuLimit}  [limits].cpu_s reached
+  ${EXIT_CODES.cpuLimit}  [limits].cpu_s reached (the cell's: pid0, children and services)
   ${EXIT_CODES.stopped}  stopped (SIGINT/SIGTERM)
 
 Examples:
@@ -130,7 +134,7 @@ async function run(argv: string[]): Promise<number> {
   process.env.WEFT_LOG ??= "warn";
   const { openImage } = await import("../cell/image.ts");
   const { Cell } = await import("../cell/cell.ts");
-  const { ImageError } = await import("../cell/layers.ts");
+  const { BudgetError, ImageError } = await import("../cell/layers.ts");
   let image;
   try {
     image = await openImage(parsed.layers);
@@ -169,7 +173,7 @@ async function run(argv: string[]): Promise<number> {
     } catch (e) {
       if (e instanceof ImageError) {
         console.error(`weft cell: ${e.message}`);
-        return EXIT_CODES.cannotLoad;
+        return e instanceof BudgetError ? 1 : EXIT_CODES.cannotLoad; // a bad etc/, like a bad cell.toml; else bad wasm
       }
       throw e;
     }

@@ -91,6 +91,16 @@ describe("weft cell run", () => {
     const r2 = await weft(["cell", "run", bad], sock(d.path));
     expect(r2.code).toBe(126);
     expect(r2.stderr).toStartWith("weft cell: bin/main.wasm: invalid:");
+    const greedy = await image(join(d.path, "greedy"), {
+      "bin/main.wasm": { guest: "exit" },
+      "etc/cell.toml": "[limits]\nchildren_mib = 32\n",
+      "svc/big/bin/main.wasm": { guest: "exit" },
+      "svc/big/etc/cell.toml": "[limits]\nmemory_mib = 64\n",
+    });
+    expect(await weft(["cell", "run", greedy], sock(d.path))).toMatchObject({
+      code: 1,
+      stderr: "weft cell: svc/big: memory budget: the service asks 64 MiB ([limits].memory_mib) + 0 MiB ([limits].children_mib); pid0 has 32 of 32 MiB left ([limits].children_mib of etc/cell.toml)\n",
+    });
     const trap = await image(join(d.path, "trap"), { "bin/main.wasm": { guest: "trap_divzero" } });
     const r3 = await weft(["cell", "run", trap], sock(d.path));
     expect(r3.code).toBe(134);
