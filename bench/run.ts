@@ -3,7 +3,7 @@
 import { existsSync } from "node:fs";
 import { join } from "node:path";
 
-const all = ["runtime", "appd", "compositor", "host-calls"];
+const all = ["runtime", "appd", "compositor", "host-calls", "cells"];
 const chosen = process.argv.slice(2).length ? process.argv.slice(2) : all;
 for (const name of chosen) {
   const file = join(import.meta.dir, `${name}.ts`);
