@@ -48,6 +48,21 @@ describe("WASI [[dir]] preopens and the epoch", () => {
     expect(c.output()).toMatch(new RegExp(`^(watching \\d+\\n)+${REVOKED.replace(/[()]/g, "\\$&")}$`));
   }, 30_000);
 
+  test("until then a revocable directory behaves exactly like any preopen (files, escapes)", async () => {
+    const { img, data } = await watchImage("same");
+    writeFileSync(join(img, "bin", "main.wasm"), await guestBytes("files"));
+    mkdirSync(join(data, "w"));
+    let c = await start([img], ["/data/w"]);
+    await c.cell.exited;
+    expect(c.output()).toBe("entry b.txt\nentry sub\nsize 5\nok\n");
+    expect(readFileSync(join(data, "w", "b.txt"), "utf8")).toBe("alpha");
+    expect(readFileSync(join(data, "w", "sub", "c.txt"), "utf8")).toBe("gamma");
+    writeFileSync(join(img, "bin", "main.wasm"), await guestBytes("escape"));
+    c = await start([img], ["/data"]);
+    expect(await c.cell.exited).toMatchObject({ kind: "exit", code: 0 });
+    expect(c.output()).not.toContain("OPENED");
+  }, 30_000);
+
   test("a service's run is revoked too; its next run gets fresh preopens", async () => {
     quietLog();
     const { img, data } = await watchImage("svc");
