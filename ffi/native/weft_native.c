@@ -743,6 +743,7 @@ static uint64_t now_ns(clockid_t c) {
 
 static wasm_trap_t *wasi_delegate(weft_guest *g, wasmtime_caller_t *caller, size_t which, const wasmtime_val_t *args, size_t nargs,
                                   wasmtime_val_t *results);
+static int fd_tagged(weft_guest *g, int32_t fd);
 #define POLL_ORIG N_FD_SHADOWS // the trampoline after the fd functions'
 
 static wasm_trap_t *poll_delegate(weft_guest *g, wasmtime_caller_t *caller, const wasmtime_val_t *args,
@@ -766,6 +767,30 @@ static wasm_trap_t *poll_oneoff_cb(void *env, wasmtime_caller_t *caller, const w
   if (nsubs == 0) { results[0].of.i32 = WASI_EINVAL; return NULL; }
   if ((uint64_t)in + (uint64_t)nsubs * SUB_SIZE > size || (uint64_t)out + (uint64_t)nsubs * EVENT_SIZE > size ||
       (uint64_t)nevents_at + 4 > size) { results[0].of.i32 = WASI_EFAULT; return NULL; }
+  // Revoked directories (decision 0007): a read or write subscription on a
+  // revoked fd is due at once, with ENOTCAPABLE, like every other use of it
+  // (handed on, Wasmtime would report it ready, with a file's size).
+  if (atomic_load(&g->dirs_revoked)) {
+    uint32_t n = 0;
+    for (uint32_t i = 0; i < nsubs; i++) {
+      const uint8_t *s = base + in + (uint64_t)i * SUB_SIZE;
+      int32_t fd;
+      memcpy(&fd, s + 16, 4);
+      if ((s[8] != 1 && s[8] != 2) || !fd_tagged(g, fd)) continue;
+      uint8_t *e = base + out + (uint64_t)n++ * EVENT_SIZE;
+      memset(e, 0, EVENT_SIZE);
+      memcpy(e, s, 8);                               // userdata
+      uint16_t err = WASI_ENOTCAPABLE;
+      memcpy(e + 8, &err, 2);
+      e[10] = s[8];                                  // type
+    }
+    if (n) {
+      atomic_fetch_add(&g->dirs_refused, 1);
+      memcpy(base + nevents_at, &n, 4);
+      results[0].of.i32 = 0;
+      return NULL;
+    }
+  }
   // Every deadline on the monotonic clock, computed once from the same "now".
   uint64_t mono = now_ns(CLOCK_MONOTONIC), real = now_ns(CLOCK_REALTIME);
   uint64_t *deadlines = malloc(nsubs * sizeof *deadlines);
@@ -924,9 +949,10 @@ static wasm_trap_t *fd_shadow_cb(void *env, wasmtime_caller_t *caller, const was
   if (trap || results[0].of.i32 != 0) return trap;
   int32_t fd = args[0].of.i32;
   if (sh->kind == SH_CLOSE) fd_set_tag(g, fd, 0);
-  else if (sh->kind == SH_RENUMBER) {
+  else if (sh->kind == SH_RENUMBER && args[1].of.i32 != fd) {
+    // (fd_renumber(fd, fd) succeeds and changes nothing: nor may the tags.)
     uint8_t tag = (uint8_t)fd_tagged(g, fd);
-    fd_set_tag(g, args[1].of.i32, tag);
+    if (fd_set_tag(g, args[1].of.i32, tag) != 0) return wt.trap_new("out of host memory", 18);
     fd_set_tag(g, fd, 0);
   } else if (sh->kind == SH_PATH_OPEN && fd_tagged(g, fd)) {
     wasmtime_context_t *ctx = wt.caller_context(caller);

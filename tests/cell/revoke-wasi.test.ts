@@ -63,6 +63,21 @@ describe("WASI [[dir]] preopens and the epoch", () => {
     expect(c.output()).not.toContain("OPENED");
   }, 30_000);
 
+  test("no fd obtained through a revocable preopen outlives the revoke: renumbered onto itself, moved, polled", async () => {
+    quietLog();
+    const { img } = await watchImage("tricks");
+    writeFileSync(join(img, "bin", "main.wasm"), await guestBytes("revoke_tricks"));
+    const c = await start([img], ["/data", "f.txt"]);
+    await c.waitFor("ready\n");
+    c.cell.advanceEpoch();
+    expect(await c.cell.exited).toMatchObject({ kind: "exit", code: 0 });
+    expect(c.output()).toBe(
+      "renumber self: 0\nrenumber preopen self: 0\nrenumber to 100: 8\nrenumber over image fd: 0\nready\n" +
+        "self-renumbered file: refused\nself-renumbered preopen: refused\nfile renumbered to 100: refused\n" +
+        "file renumbered over image fd: refused\npoll: refused\n",
+    );
+  }, 30_000);
+
   test("a service's run is revoked too; its next run gets fresh preopens", async () => {
     quietLog();
     const { img, data } = await watchImage("svc");
