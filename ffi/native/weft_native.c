@@ -304,6 +304,9 @@ typedef struct weft_guest {
   int out_signalled[2]; // an EV_GUEST_OUTPUT is pending for this ring
   atomic_int refs;      // the loop's, plus one per custom output stream Wasmtime holds
   uint64_t instantiate_deadline_ns; // nonzero while instantiating on the loop thread
+  uint64_t instantiate_cpu_at;      // the loop thread's CPU clock when instantiation began
+  uint64_t instantiate_charged_ns;  // of that instantiation's CPU, already charged to the pools
+  uint64_t instantiate_cpu_ns;      // CPU its instantiation took (part of what the guest used)
   // host call (at most one outstanding: the guest thread waits for it), under out_lock
   int hc_state;            // HC_*
   uint32_t hc_kind;
@@ -383,10 +386,8 @@ void weft_guest_set_cpu_pool(weft_guest *g, weft_cpu_pool *p) {
 }
 uint64_t weft_guest_cpu_pool_hit_ns(weft_guest *g) { return g->pool_hit_ns; }
 
-// On the guest's thread: charges the CPU used since the last charge; 1 when a pool is past its limit.
-static int pool_charge(weft_guest *g, uint64_t cpu) {
-  uint64_t d = cpu > g->pool_charged_ns ? cpu - g->pool_charged_ns : 0;
-  g->pool_charged_ns += d;
+// Charges `d` ns to the guest's pool and its ancestors; 1 when one is past its limit.
+static int pool_add(weft_guest *g, uint64_t d) {
   int over = 0;
   for (weft_cpu_pool *p = g->pool; p; p = p->parent) {
     uint64_t used = atomic_fetch_add(&p->used_ns, d) + d;
@@ -398,15 +399,37 @@ static int pool_charge(weft_guest *g, uint64_t cpu) {
   return over;
 }
 
+// On the guest's thread: charges the CPU used since the last charge; 1 when a pool is past its limit.
+static int pool_charge(weft_guest *g, uint64_t cpu) {
+  uint64_t d = cpu > g->pool_charged_ns ? cpu - g->pool_charged_ns : 0;
+  g->pool_charged_ns += d;
+  return pool_add(g, d);
+}
+
+// Instantiation runs start functions on the loop thread, whose CPU is the
+// guest's too: charged to its pools (or a spawned child's start function
+// would spend the loop's time outside every budget).
+static uint64_t loop_thread_cpu_ns(void) { return now_ns(CLOCK_THREAD_CPUTIME_ID); }
+static int pool_charge_instantiation(weft_guest *g, uint64_t used) {
+  uint64_t d = used > g->instantiate_charged_ns ? used - g->instantiate_charged_ns : 0;
+  g->instantiate_charged_ns += d;
+  return pool_add(g, d);
+}
+
 static void running_delta(int d);
 
 // Brackets instantiation (on the loop thread): the epoch ticker runs meanwhile
 // and the epoch callback ends a start function that outlives `budget_ns`.
+// A CPU pool, if any, must be set before (weft_guest_set_cpu_pool): this CPU is charged to it.
 void weft_guest_instantiating(weft_guest *g, uint64_t budget_ns) {
   g->instantiate_deadline_ns = now_ns(CLOCK_MONOTONIC) + budget_ns;
+  g->instantiate_cpu_at = loop_thread_cpu_ns();
+  g->instantiate_charged_ns = 0;
   running_delta(1);
 }
 void weft_guest_instantiated(weft_guest *g) {
+  g->instantiate_cpu_ns = loop_thread_cpu_ns() - g->instantiate_cpu_at;
+  if (g->pool) pool_charge_instantiation(g, g->instantiate_cpu_ns);
   g->instantiate_deadline_ns = 0;
   running_delta(-1);
 }
@@ -418,6 +441,10 @@ static wasmtime_error_t *epoch_cb(wasmtime_context_t *ctx, void *env, uint64_t *
   // Instantiation runs start functions on the loop thread: bound them hard.
   if (g->instantiate_deadline_ns && now_ns(CLOCK_MONOTONIC) > g->instantiate_deadline_ns)
     return wt.error_new("start function ran too long (it runs while the guest is instantiated)");
+  if (g->instantiate_deadline_ns && g->pool && g->pool->limited && pool_charge_instantiation(g, loop_thread_cpu_ns() - g->instantiate_cpu_at)) {
+    atomic_store(&g->stop, STOP_CPU);
+    return wt.error_new("shared cpu budget exhausted");
+  }
   int stop = atomic_load(&g->stop);
   if (stop == STOP_HOST) return wt.error_new("stopped by host");
   int quota = g->cpu_quota_permille && g->cpu_quota_permille < 1000;
@@ -604,7 +631,7 @@ void weft_guest_stop(weft_guest *g) {
 int weft_guest_stop_reason(weft_guest *g) { return atomic_load(&g->stop); }
 wasmtime_error_t *weft_guest_error(weft_guest *g) { return g->error; }
 wasm_trap_t *weft_guest_trap(weft_guest *g) { return g->trap; }
-uint64_t weft_guest_cpu_ns(weft_guest *g) { return g->cpu_used_ns; }
+uint64_t weft_guest_cpu_ns(weft_guest *g) { return g->cpu_used_ns + g->instantiate_cpu_ns; }
 
 // Only after EV_GUEST_EXIT: the thread has finished its last action.
 void weft_guest_join(weft_guest *g) {

@@ -122,7 +122,10 @@ function wasiLinkers(fuel: boolean) {
 type Entry = { start: (cpuBudgetNs: number) => number } | { status: ExitStatus };
 
 /** An instantiation error: proc_exit in a start function is an exit; anything else one line. */
-function instantiateFailure(e: WasmtimeError): ExitStatus {
+function instantiateFailure(e: WasmtimeError, native: Pointer): ExitStatus {
+  // A start function that used up a shared CPU budget (its CPU is charged like the guest's).
+  const shared = guestNative.stopReason(native) === StopReason.cpu ? guestNative.cpuPoolHitNs(native) : 0;
+  if (shared) return { kind: "cpu-limit", limitMs: shared / 1e6, shared: true };
   return e.exitStatus !== null ? { kind: "exit", code: e.exitStatus } : { kind: "error", message: `instantiate: ${rootCause(e.message)}` };
 }
 
@@ -234,10 +237,10 @@ export class Guest {
       ipc: () => this.drainIpc(),
       hostCall: () => this.onHostCall(),
     });
+    if (o.cpuPool) guestNative.setCpuPool(native, o.cpuPool); // before instantiation: start functions are charged too
     const entry = this.module instanceof Component ? this.prepareComponent(store, native, fuel) : this.prepareModule(store, native, fuel);
     if ("status" in entry) return this.endEarly(entry.status);
     if (o.cpuPercent !== undefined && o.cpuPercent < 100) guestNative.setCpuQuota(native, Math.max(1, Math.round(o.cpuPercent * 10)));
-    if (o.cpuPool) guestNative.setCpuPool(native, o.cpuPool);
     const rc = entry.start(o.cpuMs ? o.cpuMs * 1e6 : 0);
     if (rc < 0) return this.endEarly({ kind: "error", message: `cannot start guest thread (errno ${-rc})` });
     if (o.timeoutMs) this.timer = setTimeout(() => this.stop("timeout"), o.timeoutMs);
@@ -254,7 +257,7 @@ export class Guest {
     const inst = guestNative.instantiating(native, START_BUDGET_MS, () =>
       instancePre(this.module as Module, revocable.length ? linker.revocable : linker.guest).instantiate(store),
     );
-    if ("error" in inst) return { status: instantiateFailure(inst.error) };
+    if ("error" in inst) return { status: instantiateFailure(inst.error, native) };
     if ("trap" in inst) return { status: { kind: "trap", trap: inst.trap.kind, message: inst.trap.message, frames: inst.trap.frames } };
     this.instance = inst.instance;
     const start = exportFunc(store, inst.instance, "_start");
@@ -269,7 +272,7 @@ export class Guest {
    */
   private prepareComponent(store: Store, native: Pointer, fuel: boolean): Entry {
     const inst = guestNative.instantiating(native, START_BUDGET_MS, () => componentLinker(fuel).instantiate(store, this.module as Component));
-    if ("error" in inst) return { status: instantiateFailure(inst.error) };
+    if ("error" in inst) return { status: instantiateFailure(inst.error, native) };
     const run = componentRunFunc(store, inst.instance);
     if (!run) return { status: { kind: "error", message: "component has no wasi:cli/run export (not a command)" } };
     return { start: (cpuNs) => guestNative.startComponent(native, run, cpuNs, GUEST_THREAD_STACK) };

@@ -99,6 +99,33 @@ describe("CPU budgets are pooled", () => {
   }, 60_000);
 });
 
+describe("start functions", () => {
+  // A core module whose start function (it runs while the module is
+  // instantiated, before _start: on the loop thread) loops forever. C has no
+  // way to emit a start section, so its bytes are written here.
+  const SPIN_START = new Uint8Array([
+    0x00, 0x61, 0x73, 0x6d, 0x01, 0x00, 0x00, 0x00,
+    0x01, 0x04, 0x01, 0x60, 0x00, 0x00, // type 0: () -> ()
+    0x03, 0x02, 0x01, 0x00, // func 0: type 0
+    0x08, 0x01, 0x00, // start: func 0
+    0x0a, 0x09, 0x01, 0x07, 0x00, 0x03, 0x40, 0x0c, 0x00, 0x0b, 0x0b, // loop br 0 end
+  ]);
+
+  test("a child's start function is charged to the cell's CPU budget and stopped by it", async () => {
+    const { img } = cellImage("spin-start", "", "children_mib = 256\ncpu_s = 0.2");
+    writeFileSync(join(img, "bin", "spin_start.wasm"), SPIN_START);
+    const r = await run([img], "spawn-file", "/self", "spin_start.wasm", "-", "16", "0", "-");
+    const [child] = [...r.cell.root.children.values()];
+    expect(child.status).toMatchObject({ kind: "cpu-limit", limitMs: 200, shared: true });
+    // The cell's budget is used up: pid0 stops too, at its next tick (before or after it prints).
+    expect(r.status).toMatchObject({ kind: "cpu-limit", limitMs: 200, shared: true });
+    expect(["", "child exit 152\n"]).toContain(r.out);
+    // The loop thread's CPU time in the start function, charged: past the budget by at most a few ticks.
+    expect(r.cell.cpuUsedMs).toBeGreaterThan(200);
+    expect(r.cell.cpuUsedMs).toBeLessThan(200 + 50);
+  }, 30_000);
+});
+
 describe("services count against pid0's budget", () => {
   const quietLog = () => {
     const saved = process.env.WEFT_LOG;
