@@ -19,7 +19,7 @@ export const EV = { SYN: 0x00, KEY: 0x01, REL: 0x02, ABS: 0x03, MAX: 0x1f } as c
 export const SYN = { REPORT: 0, DROPPED: 3 } as const;
 export const REL = { X: 0x00, Y: 0x01, HWHEEL: 0x06, WHEEL: 0x08 } as const;
 export const ABS = { X: 0x00, Y: 0x01, MT_SLOT: 0x2f, MT_POSITION_X: 0x35, MT_POSITION_Y: 0x36, MT_TRACKING_ID: 0x39, MAX: 0x3f } as const;
-export const KEY = { ESC: 1, BACKSPACE: 14, A: 30, LEFTCTRL: 29, LEFTALT: 56, RIGHTCTRL: 97, RIGHTALT: 100, MAX: 0x2ff } as const;
+export const KEY = { ESC: 1, BACKSPACE: 14, A: 30, B: 48, LEFTCTRL: 29, LEFTALT: 56, F1: 59, F2: 60, F12: 88, RIGHTCTRL: 97, RIGHTALT: 100, MAX: 0x2ff } as const;
 export const BTN = { MISC: 0x100, LEFT: 0x110, RIGHT: 0x111, MIDDLE: 0x112, TASK: 0x117, TOUCH: 0x14a } as const;
 
 // _IOC(dir, type, nr, size) = dir << 30 | size << 16 | type << 8 | nr

@@ -234,6 +234,13 @@ export function ioctl(fd: number, request: number | bigint, arg: Uint8Array | nu
   return r < 0 ? -errno() : r;
 }
 
+/** ioctl whose argument the kernel reads as a value, not a pointer (KDSETMODE, VT_ACTIVATE, …). */
+export function ioctlValue(fd: number, request: number | bigint, value: number): number {
+  // A pointer argument is a number to bun:ffi; the ABI passes both the same way.
+  const r = C.ioctl(fd, BigInt(request) as unknown as number, value as unknown as Pointer);
+  return r < 0 ? -errno() : r;
+}
+
 /** A connected pair of non-blocking, close-on-exec sockets (SOCK_SEQPACKET keeps message boundaries). */
 export function socketPair(type: "stream" | "seqpacket" = "seqpacket"): [number, number] {
   const fds = new Int32Array(2);

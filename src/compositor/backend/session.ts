@@ -1,19 +1,34 @@
 // What `weft run` needs to bring a display up: the backend (chosen and
-// logged by select.ts), and on DRM the devices and session hooks that come
-// with owning a screen — evdev input, Ctrl+Alt+Backspace to stop, and
-// SIGUSR1/SIGUSR2 to give the display up and take it back (a VT switcher or
-// session manager sends them).
+// logged by select.ts), and on DRM the devices and session that come with
+// owning a screen — evdev input, Ctrl+Alt+Backspace to stop, and the VT
+// (vt-session.ts): switching away and back with Ctrl+Alt+Fn or chvt, or,
+// without a VT, SIGUSR1/SIGUSR2 from a session manager.
 import { log } from "../../system/log.ts";
 import type { Compositor } from "../compositor.ts";
 import { Input } from "../input/input.ts";
 import type { Backend } from "./backend.ts";
 import type { HeadlessOptions } from "./headless.ts";
 import { chooseBackend } from "./select.ts";
+import type { VirtualTerminal } from "./vt.ts";
+import { openLinuxVt } from "./vt-linux.ts";
+import { VtSession } from "./vt-session.ts";
 
 export interface Display {
   backend: Backend;
-  /** Starts input for the compositor (DRM only; a no-op headless). */
+  /** Starts input and the session for the compositor (DRM only; a no-op headless). */
   startInput(comp: Compositor): { destroy(): void };
+}
+
+/** The VT to own, or null (logged either way); never throws — weft can drive the card without one. */
+function findVt(): VirtualTerminal | null {
+  try {
+    const { vt, why } = openLinuxVt();
+    log.info(vt ? `session: VT ${vt.number} (${why})` : `session: no VT (${why}); SIGUSR1/SIGUSR2 give the display up and take it back`);
+    return vt;
+  } catch (e) {
+    log.warn(`session: no VT: ${(e as Error).message}`);
+    return null;
+  }
 }
 
 export function startDisplay(mode: "auto" | "drm" | "headless", headless: HeadlessOptions): Display {
@@ -24,16 +39,30 @@ export function startDisplay(mode: "auto" | "drm" | "headless", headless: Headle
     backend: chosen.backend,
     startInput(comp) {
       if (!drm) return { destroy() {} };
-      const input = new Input(comp, { onQuit: () => process.kill(process.pid, "SIGTERM"), log: (m) => log.info(m) });
+      let session: VtSession | null = null;
+      const input = new Input(comp, {
+        onQuit: () => process.kill(process.pid, "SIGTERM"),
+        onVtSwitch: (n) => session?.switchTo(n),
+        log: (m) => log.info(m),
+      });
       input.openSystemDevices();
-      const off = () => drm.deactivate();
-      const on = () => drm.activate();
-      process.on("SIGUSR1", off);
-      process.on("SIGUSR2", on);
+      const parts = { display: drm, input, log: (m: string) => log.info(`session: ${m}`) };
+      session = new VtSession(findVt(), parts);
+      try {
+        session.start();
+      } catch (e) {
+        log.warn(`session: cannot take VT ${session.vt?.number} over (${(e as Error).message}); using SIGUSR1/SIGUSR2 instead`);
+        try {
+          session.vt?.close();
+        } catch {
+          // it was not taken over
+        }
+        session = new VtSession(null, parts);
+        session.start();
+      }
       return {
         destroy() {
-          process.off("SIGUSR1", off);
-          process.off("SIGUSR2", on);
+          session?.destroy();
           input.destroy();
         },
       };

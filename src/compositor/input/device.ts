@@ -23,5 +23,7 @@ export interface InputDevice {
   readonly fd: number;
   /** The events pending now (non-blocking); null once the device is gone (unplugged, EOF). */
   read(): InputEvent[] | null;
+  /** Takes the device for weft alone (EVIOCGRAB) or lets others read it too. */
+  grab(on: boolean): void;
   close(): void;
 }

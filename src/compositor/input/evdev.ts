@@ -68,6 +68,10 @@ export class EvdevDevice implements InputDevice {
     }
   }
 
+  grab(on: boolean): void {
+    if (this.caps.keyboard || this.caps.pointer || this.caps.touch) grab(this.fd, this.path, on);
+  }
+
   close(): void {
     if (this.closed) return;
     this.closed = true;

@@ -11,6 +11,8 @@ export class FakeInputDevice implements InputDevice {
   readonly fd: number;
   private peer: number | null;
   private closed = false;
+  /** Whether weft holds the device (EVIOCGRAB) — a real node starts grabbed by EvdevDevice.open. */
+  grabbed = true;
 
   constructor(
     readonly name: string,
@@ -28,6 +30,11 @@ export class FakeInputDevice implements InputDevice {
       if (buf.length === 0) return out.length ? out : null;
       out.push(...parseInputEvents(buf));
     }
+  }
+
+  grab(on: boolean): void {
+    if (this.closed) throw new Error(`${this.path} is closed`);
+    this.grabbed = on;
   }
 
   close(): void {

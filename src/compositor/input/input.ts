@@ -13,6 +13,11 @@
 //   device's range onto the primary output.
 // - hotplug: kernel uevents (SUBSYSTEM=input add) open new devices; a device
 //   that reads as gone (ENODEV/EOF) is dropped.
+// - session: suspend() (our VT switched away) stops reading and releases the
+//   grabs, so the other VT's session gets the devices; keys and buttons held
+//   are lifted for clients. resume() drops what was typed meanwhile, grabs
+//   again and opens devices plugged in while away. Ctrl+Alt+F1…F12 call
+//   onVtSwitch (with the VT's keyboard off, weft does the switching).
 // SYN_DROPPED (the kernel's buffer overflowed) discards the frame in
 // progress; keys held across it may stay down until pressed again.
 import { readdirSync } from "node:fs";
@@ -21,6 +26,7 @@ import { closeFd, readSome, ueventSocket } from "../../../ffi/libc.ts";
 import { watchFd, type FdWatch } from "../../loop/fd.ts";
 import type { Compositor } from "../compositor.ts";
 import { parseUevent } from "../backend/uevent.ts";
+import { vtForKey } from "../backend/vt.ts";
 import { PointerAccel } from "./accel.ts";
 import type { InputDevice } from "./device.ts";
 import { EvdevDevice } from "./evdev.ts";
@@ -57,6 +63,8 @@ interface DeviceState {
 export interface InputOptions {
   /** Ctrl+Alt+Backspace. */
   onQuit?: () => void;
+  /** Ctrl+Alt+F1…F12 (the VT number). */
+  onVtSwitch?: (vt: number) => void;
   log?: (msg: string) => void;
 }
 
@@ -65,6 +73,11 @@ export class Input {
   /** Keys held on any keyboard (for the quit shortcut). */
   private readonly held = new Set<number>();
   private readonly swallowed = new Set<number>();
+  /** Pointer buttons held (lifted for clients on suspend). */
+  private readonly buttons = new Set<number>();
+  private suspended = false;
+  /** The directory openSystemDevices() scans (rescanned on resume). */
+  private dir: string | null = null;
   private uevents: { fd: number; watch: FdWatch } | null = null;
   private readonly log: (msg: string) => void;
 
@@ -110,6 +123,7 @@ export class Input {
 
   /** Opens every keyboard, pointer and touch device in `dir` and follows hotplug through kernel uevents. */
   openSystemDevices(dir = "/dev/input"): void {
+    this.dir = dir;
     let names: string[] = [];
     try {
       names = readdirSync(dir).filter((n) => /^event\d+$/.test(n));
@@ -134,6 +148,7 @@ export class Input {
   }
 
   private tryOpen(path: string): void {
+    if (this.suspended) return; // opened by the rescan on resume()
     if ([...this.devices.keys()].some((d) => d.path === path)) return;
     try {
       const dev = EvdevDevice.open(path);
@@ -248,7 +263,11 @@ export class Input {
     }
     if (st.wheel || st.hwheel) seat.pointerAxis(st.hwheel * WHEEL_STEP, -st.wheel * WHEEL_STEP);
     for (const p of st.presses) {
-      if (p.code >= BTN.LEFT && p.code <= BTN.TASK) seat.pointerButton(p.code, p.pressed);
+      if (p.code >= BTN.LEFT && p.code <= BTN.TASK) {
+        if (p.pressed) this.buttons.add(p.code);
+        else this.buttons.delete(p.code);
+        seat.pointerButton(p.code, p.pressed);
+      }
       else if (p.code < BTN.MISC || p.code >= 0x160) this.key(p.code, p.pressed);
     }
     if (st.dev.caps.touch) this.touch(st);
@@ -263,6 +282,12 @@ export class Input {
       this.swallowed.add(code);
       this.log("Ctrl+Alt+Backspace: quitting");
       this.opts.onQuit();
+      return;
+    }
+    const vt = pressed && ctrl && alt && this.opts.onVtSwitch ? vtForKey(code) : 0;
+    if (vt) {
+      this.swallowed.add(code);
+      this.opts.onVtSwitch!(vt);
       return;
     }
     if (!pressed && this.swallowed.delete(code)) return;
@@ -281,6 +306,62 @@ export class Input {
       else if (s.up) this.comp.seat.touchUp(i);
       else if (s.moved && s.id >= 0) this.comp.seat.touchMotion(i, x, y);
     });
+  }
+
+  get isSuspended(): boolean {
+    return this.suspended;
+  }
+
+  /** Stops reading input and releases the grabs (our VT is switching away). */
+  suspend(): void {
+    if (this.suspended) return;
+    this.suspended = true;
+    for (const st of this.devices.values()) {
+      st.watch.close();
+      try {
+        st.dev.grab(false);
+      } catch (e) {
+        this.log(`input device ${st.dev.path}: ${(e as Error).message}`);
+      }
+      this.reset(st);
+      st.dropping = false;
+    }
+    // Their releases would come while we are away: lift them now, or clients see keys stuck down.
+    for (const code of this.held) if (!this.swallowed.has(code)) this.comp.seat.key(code, false);
+    for (const b of this.buttons) this.comp.seat.pointerButton(b, false);
+    this.held.clear();
+    this.swallowed.clear();
+    this.buttons.clear();
+  }
+
+  /** Reads input again (our VT is back): what was typed meanwhile is dropped, devices grabbed, new ones opened. */
+  resume(): void {
+    if (!this.suspended) return;
+    this.suspended = false;
+    for (const st of [...this.devices.values()]) {
+      let gone: boolean;
+      try {
+        gone = st.dev.read() === null; // typed on the other VT: not for us
+        if (!gone) st.dev.grab(true);
+      } catch (e) {
+        this.log(`input device ${st.dev.path}: ${(e as Error).message}; dropped`);
+        gone = true;
+      }
+      if (gone) {
+        this.remove(st.dev);
+        continue;
+      }
+      st.watch = watchFd(st.dev.fd, () => this.readable(st));
+    }
+    if (this.dir) {
+      let names: string[] = [];
+      try {
+        names = readdirSync(this.dir).filter((n) => /^event\d+$/.test(n));
+      } catch {
+        // no input devices (any more)
+      }
+      for (const n of names) this.tryOpen(`${this.dir}/${n}`);
+    }
   }
 
   destroy(): void {

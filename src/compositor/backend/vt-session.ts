@@ -1,0 +1,98 @@
+// Sharing the screen with other VTs: the session ties the VT (when weft
+// has one) to the display and the input.
+//
+// Switch away (the kernel's release request): stop rendering and drop DRM
+// master (display.deactivate), stop reading input and release the grabs
+// (input.suspend), then let the switch happen (VT_RELDISP 1) — the other
+// VT's session finds the card and the devices free.
+// Switch back (acquire): acknowledge (VT_RELDISP VT_ACKACQ), take master,
+// re-probe, repaint everything (display.activate), read input again.
+//
+// Without a VT (no VT found, or weft may not take it over) the same two
+// steps run on SIGUSR1/SIGUSR2 sent by a session manager; Ctrl+Alt+Fn is
+// then only logged.
+import type { VirtualTerminal } from "./vt.ts";
+
+export interface SessionParts {
+  display: { deactivate(): void; activate(): boolean };
+  input: { suspend(): void; resume(): void };
+  log: (msg: string) => void;
+}
+
+export class VtSession {
+  private readonly onUsr1 = () => this.away();
+  private readonly onUsr2 = () => this.back();
+  private started = false;
+
+  constructor(
+    readonly vt: VirtualTerminal | null,
+    private readonly parts: SessionParts,
+  ) {}
+
+  /** Takes the VT over (throws if that is refused), else listens for SIGUSR1/SIGUSR2. */
+  start(): void {
+    if (this.started) return;
+    if (this.vt) this.vt.takeOver({ release: () => this.release(), acquire: () => this.acquire() });
+    else {
+      process.on("SIGUSR1", this.onUsr1);
+      process.on("SIGUSR2", this.onUsr2);
+    }
+    this.started = true;
+  }
+
+  private release(): void {
+    this.parts.log(`VT ${this.vt!.number}: switching away`);
+    this.away();
+    try {
+      this.vt!.release(true);
+    } catch (e) {
+      // A SIGUSR1 sent by hand: no switch is waiting for us, so the screen stays ours.
+      this.parts.log(`no VT switch pending (${(e as Error).message}); display kept`);
+      this.back();
+    }
+  }
+
+  private acquire(): void {
+    this.parts.log(`VT ${this.vt!.number}: back`);
+    try {
+      this.vt!.acknowledgeAcquire();
+    } catch (e) {
+      this.parts.log(`acknowledging the VT switch: ${(e as Error).message}`);
+    }
+    this.back();
+  }
+
+  private away(): void {
+    this.parts.display.deactivate();
+    this.parts.input.suspend();
+  }
+
+  private back(): void {
+    if (!this.parts.display.activate()) this.parts.log("the display is still held by another session; weft waits for the next switch back");
+    this.parts.input.resume();
+  }
+
+  /** Ctrl+Alt+F`n`. */
+  switchTo(n: number): void {
+    if (!this.vt) return this.parts.log(`Ctrl+Alt+F${n}: weft owns no VT, nothing to switch`);
+    if (n === this.vt.number) return;
+    try {
+      this.vt.switchTo(n);
+    } catch (e) {
+      this.parts.log(`switching to VT ${n}: ${(e as Error).message}`);
+    }
+  }
+
+  /** Gives the VT back (text mode, keyboard, automatic switching). */
+  destroy(): void {
+    if (!this.started) return;
+    this.started = false;
+    process.off("SIGUSR1", this.onUsr1);
+    process.off("SIGUSR2", this.onUsr2);
+    try {
+      this.vt?.close();
+    } catch (e) {
+      this.parts.log((e as Error).message);
+    }
+  }
+}
