@@ -20,7 +20,8 @@
 // (instead: the whole checkout and every Debian package CI installs, so the
 // smoke test runs the whole `bun test`; a bigger base, 8 GiB disk),
 // --console-journal (the journal on the serial console, for
-// image/drm-screendump.ts), --weft PATH, --out DIR (default: imageDir()), --size MiB (root
+// image/drm-screendump.ts), --vt-test (a client, chvt and a serial root
+// shell for image/vt-switch.ts), --weft PATH, --out DIR (default: imageDir()), --size MiB (root
 // filesystem, default 2048).
 // Needs root (debootstrap) and: debootstrap, e2fsprogs, fdisk, dosfstools,
 // mtools. Boot: image/boot.ts (needs qemu-system-x86 and ovmf).
@@ -146,6 +147,10 @@ if (import.meta.main) {
   if (flag("--with-tests") || full) {
     const { stageTests } = await import("./smoke/stage-tests.ts");
     await stageTests(tree, { full, log: (l) => console.log(l) });
+  }
+  if (flag("--vt-test")) {
+    const { stageVtTest } = await import("./vt/stage.ts");
+    stageVtTest(tree, (l) => console.log(l));
   }
 
   step(`bootable disk (GPT: ESP + ${sizeMiB} MiB ext4 root, sparse)`);

@@ -26,7 +26,7 @@ if (gpu !== "virtio-vga" && gpu !== "bochs-display") throw new Error(`--gpu ${gp
 const timeoutS = Number(value("--timeout") ?? 900);
 
 /** weft's background as its renderer writes it (BGRX → 0xRRGGBB). */
-function weftBackground(): number {
+export function weftBackground(): number {
   const work = mkdtempSync(join(tmpdir(), "weft-bg-"));
   const comp = new Compositor({ width: 8, height: 8, socket: join(work, "wl") });
   try {
@@ -49,7 +49,7 @@ export function parsePpm(b: Uint8Array): { width: number; height: number; rgb: U
   return { width, height, rgb: b.subarray(m[0].length, m[0].length + width * height * 3) };
 }
 
-async function monitor(sock: string, cmd: string): Promise<void> {
+export async function monitor(sock: string, cmd: string): Promise<void> {
   let done: () => void;
   const finished = new Promise<void>((r) => (done = r));
   let text = "";

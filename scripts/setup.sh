@@ -7,7 +7,7 @@ cd "$(dirname "$0")/.."
 
 BUN_VERSION=$(sed -n 's/.*"bun": *"\([0-9.]*\)".*/\1/p' package.json)
 WASMTIME_VERSION=49.0.0
-APT_PACKAGES="binutils build-essential pkg-config python3-pip clang lld wasi-libc libclang-rt-14-dev-wasm32 wabt binaryen libwayland-dev wayland-protocols libdrm-dev libpixman-1-dev libxkbcommon-dev weston foot gtk-3-examples wayland-utils zstd wl-clipboard chromium erofs-utils cryptsetup-bin fdisk dosfstools mtools"
+APT_PACKAGES="binutils build-essential pkg-config python3-pip clang lld wasi-libc libclang-rt-14-dev-wasm32 wabt binaryen libwayland-dev wayland-protocols libdrm-dev libpixman-1-dev libxkbcommon-dev weston foot gtk-3-examples wayland-utils zstd wl-clipboard chromium erofs-utils cryptsetup-bin fdisk dosfstools mtools kbd"
 
 step() { printf '\033[1m==> %s\033[0m\n' "$*"; }
 die() { printf 'setup: %s\n' "$*" >&2; exit 1; }

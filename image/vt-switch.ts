@@ -1,0 +1,195 @@
+#!/usr/bin/env bun
+// VT switching on a real kernel: boots the image built with --vt-test under
+// qemu with virtio-vga and checks, by the pixels of QEMU monitor
+// screendumps:
+//   1. weft on VT 1 shows its output, with a client animating in it
+//      (two screens that differ, both mostly weft's background);
+//   2. `chvt 2`, typed into a root shell on the serial console, shows the
+//      text console: no weft background left, mostly black;
+//   3. `chvt 1` shows weft again, and its content still changes — rendering
+//      resumed, it is not the last frame shown again;
+// and that weft's journal tells the same story (switching away, back,
+// display resumed). Screens are written as PNG to --out-dir.
+//
+// Usage: bun image/vt-switch.ts [--dir DIR] [--out-dir DIR] [--timeout S] [--kvm]
+// Build first: bun image/build.ts --vt-test --out DIR (docs/drm.md).
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join, resolve } from "node:path";
+import { imageDir } from "./build.ts";
+import { qemuCommand } from "./boot.ts";
+import { monitor, parsePpm, weftBackground } from "./drm-screendump.ts";
+import { encodePng } from "../src/compositor/render/png.ts";
+
+const args = process.argv.slice(2);
+const value = (n: string) => (args.includes(n) ? args[args.indexOf(n) + 1] : undefined);
+const dir = resolve(value("--dir") ?? imageDir());
+const outDir = resolve(value("--out-dir") ?? dir);
+const timeoutS = Number(value("--timeout") ?? 1500);
+
+interface Screen {
+  width: number;
+  height: number;
+  rgb: Uint8Array;
+}
+
+/** Share of the screen's pixels that are exactly `color` (0xRRGGBB). */
+export function share(s: Screen, color: number): number {
+  let n = 0;
+  for (let i = 0; i + 2 < s.rgb.length; i += 3) if (((s.rgb[i] << 16) | (s.rgb[i + 1] << 8) | s.rgb[i + 2]) === color) n++;
+  return n / (s.width * s.height);
+}
+
+/** Pixels that differ between two screens of the same size (all of them when the sizes differ). */
+export function differing(a: Screen, b: Screen): number {
+  if (a.width !== b.width || a.height !== b.height) return Math.max(a.width * a.height, b.width * b.height);
+  let n = 0;
+  for (let p = 0; p < a.width * a.height; p++) if (a.rgb[p * 3] !== b.rgb[p * 3] || a.rgb[p * 3 + 1] !== b.rgb[p * 3 + 1] || a.rgb[p * 3 + 2] !== b.rgb[p * 3 + 2]) n++;
+  return n;
+}
+
+function savePng(s: Screen, file: string): void {
+  const bgrx = new Uint8Array(s.width * s.height * 4);
+  for (let p = 0; p < s.width * s.height; p++) {
+    bgrx[p * 4] = s.rgb[p * 3 + 2];
+    bgrx[p * 4 + 1] = s.rgb[p * 3 + 1];
+    bgrx[p * 4 + 2] = s.rgb[p * 3];
+  }
+  writeFileSync(file, encodePng(bgrx, s.width, s.height, s.width * 4));
+}
+
+if (import.meta.main) {
+  const image = join(dir, "weft.img");
+  for (const f of [image, join(dir, "vmlinuz"), join(dir, "initrd.img")]) if (!existsSync(f)) throw new Error(`${f} is missing; run \`bun image/build.ts --vt-test --out ${dir}\``);
+  mkdirSync(outDir, { recursive: true });
+  const bg = weftBackground();
+  const work = mkdtempSync(join(tmpdir(), "weft-vm-vt-"));
+  const disk = join(work, "disk.img");
+  Bun.spawnSync(["cp", "--sparse=always", "--reflink=auto", image, disk]);
+  const sock = join(work, "monitor.sock");
+  const base = qemuCommand({ image: disk, kernel: join(dir, "vmlinuz"), initrd: join(dir, "initrd.img"), mem: 2048, cpus: 2, kvm: args.includes("--kvm") });
+  const cmd = base.flatMap((a, i) => (a === "none" && base[i - 1] === "-monitor" ? [`unix:${sock},server,nowait`] : [a]));
+  cmd.push("-vga", "none", "-device", "virtio-vga");
+  console.error(`booting: ${cmd.join(" ")}`);
+  const t0 = performance.now();
+  const since = () => `${((performance.now() - t0) / 1000).toFixed(0)} s`;
+  const end = t0 + timeoutS * 1000;
+  const vm = Bun.spawn(cmd, { stdin: "pipe", stdout: "pipe", stderr: "inherit" });
+
+  // The serial console: everything it printed, and waiting for a pattern in what comes next.
+  let serial = "";
+  let seen = 0;
+  let wake: (() => void) | null = null;
+  const log: string[] = [];
+  (async () => {
+    const dec = new TextDecoder();
+    for await (const chunk of vm.stdout as ReadableStream<Uint8Array>) {
+      serial += dec.decode(chunk, { stream: true });
+      wake?.();
+    }
+    wake?.();
+  })();
+  async function expectSerial(re: RegExp, what: string): Promise<RegExpMatchArray> {
+    for (;;) {
+      const m = serial.slice(seen).match(re);
+      if (m) {
+        seen += (m.index ?? 0) + m[0].length;
+        return m;
+      }
+      if (vm.exitCode !== null) throw new Error(`the VM stopped before ${what}`);
+      const left = end - performance.now();
+      if (left <= 0) throw new Error(`no ${what} on the serial console within ${timeoutS} s`);
+      await new Promise<void>((r) => {
+        const t = setTimeout(r, Math.min(left, 5000));
+        wake = () => (clearTimeout(t), (wake = null), r());
+      });
+    }
+  }
+  function type(line: string): void {
+    vm.stdin.write(`${line}\n`);
+    vm.stdin.flush();
+  }
+  /** Types a command and waits for its exit status (the marker is computed by the shell, so its echo does not match). */
+  async function run(command: string): Promise<string> {
+    const from = serial.length;
+    type(`${command}; echo "WEFT-VT-RC-$?-$((6*7))"`);
+    const m = await expectSerial(/WEFT-VT-RC-(\d+)-42/, `the end of \`${command}\``);
+    if (m[1] !== "0") throw new Error(`\`${command}\` failed (exit ${m[1]}): ${serial.slice(from).slice(-400)}`);
+    return serial.slice(from);
+  }
+
+  const ppm = join(work, "screen.ppm");
+  async function dump(): Promise<Screen | null> {
+    rmSync(ppm, { force: true });
+    if (!existsSync(sock)) return null;
+    await monitor(sock, `screendump ${ppm}`);
+    return existsSync(ppm) ? parsePpm(readFileSync(ppm)) : null;
+  }
+  /** Polls the screen (there is no event to wait on) until `ok`; returns that screen. */
+  async function screenUntil(what: string, ok: (s: Screen) => boolean, everyMs = 3000): Promise<Screen> {
+    let last = "";
+    while (performance.now() < end && vm.exitCode === null) {
+      const s = await dump();
+      if (s) {
+        const d = `${s.width}x${s.height}, ${(share(s, bg) * 100).toFixed(1)} % weft background, ${(share(s, 0) * 100).toFixed(1)} % black`;
+        if (d !== last) log.push(`[${since()}] screen ${d}`);
+        last = d;
+        if (ok(s)) return s;
+      }
+      await Bun.sleep(everyMs);
+    }
+    throw new Error(`no ${what} within ${timeoutS} s (last screen: ${last || "none"})`);
+  }
+  const weftShown = (s: Screen) => share(s, bg) > 0.6;
+  /** Two consecutive weft screens that differ: a client is drawing and weft is showing it. */
+  async function weftAnimating(what: string, prev: Screen | null): Promise<{ first: Screen; second: Screen }> {
+    let first = prev ?? (await screenUntil(what, weftShown, 2000));
+    for (;;) {
+      const second = await screenUntil(what, weftShown, 2000);
+      if (differing(first, second) > 0) return { first, second };
+      first = second;
+    }
+  }
+
+  let verdict = "fail";
+  try {
+    await expectSerial(/root@[\w-]+:~# /, "root shell (autologin on ttyS0)");
+    log.push(`[${since()}] root shell on the serial console`);
+
+    const before = await weftAnimating("weft with an animating client on VT 1", null);
+    log.push(`[${since()}] weft on screen, client animating (${differing(before.first, before.second)} pixels changed between two screens)`);
+    savePng(before.second, join(outDir, "vt-1-weft.png"));
+
+    await run("chvt 2");
+    const text = await screenUntil("text console after chvt 2", (s) => share(s, bg) < 0.001 && share(s, 0) > 0.5);
+    log.push(`[${since()}] chvt 2: text console (${(share(text, 0) * 100).toFixed(1)} % black, no weft background)`);
+    savePng(text, join(outDir, "vt-2-console.png"));
+
+    await run("chvt 1");
+    const back = await weftAnimating("weft again after chvt 1", null);
+    const changed = differing(before.second, back.second);
+    log.push(`[${since()}] chvt 1: weft again, still animating (${differing(back.first, back.second)} pixels changed), ${changed} pixels differ from its last screen before the switch`);
+    savePng(back.second, join(outDir, "vt-1-weft-again.png"));
+    if (changed === 0) throw new Error("weft's screen after switching back is the one before: rendering did not resume");
+
+    const journal = await run("journalctl -b --no-pager -o cat -u weft.service | grep -E 'session:|display (paused|resumed)'");
+    const lines = journal.split(/\r?\n/).filter((l) => /session:|display (paused|resumed)/.test(l) && !l.includes("grep"));
+    log.push(...lines.map((l) => `  journal: ${l.trim()}`));
+    for (const want of [/session: VT 1 \(standard input is \/dev\/tty1\)/, /session: VT 1: switching away/, /display paused: session deactivated/, /session: VT 1: back/, /display resumed/])
+      if (!lines.some((l) => want.test(l))) throw new Error(`weft's journal lacks ${want}`);
+    verdict = "pass";
+  } catch (e) {
+    log.push(`FAILED: ${(e as Error).message}`);
+    log.push("serial console (last 3000 characters):", serial.slice(-3000));
+  } finally {
+    if (vm.exitCode === null) {
+      if (existsSync(sock)) await monitor(sock, "quit").catch(() => {});
+      vm.kill("SIGKILL");
+    }
+    await vm.exited;
+    rmSync(work, { recursive: true, force: true });
+  }
+  console.error(log.join("\n"));
+  console.error(`vt switch: ${verdict} (${since()}); screens in ${outDir}`);
+  process.exit(verdict === "pass" ? 0 : 1);
+}
