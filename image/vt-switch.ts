@@ -75,12 +75,19 @@ if (import.meta.main) {
   const since = () => `${((performance.now() - t0) / 1000).toFixed(0)} s`;
   const end = t0 + timeoutS * 1000;
   const vm = Bun.spawn(cmd, { stdin: "pipe", stdout: "pipe", stderr: "inherit" });
+  // exitCode stays null when qemu dies of a signal (an abort): track the exit itself.
+  let stopped = false;
+  void vm.exited.then(() => {
+    stopped = true;
+    wake?.();
+  });
 
   // The serial console: everything it printed, and waiting for a pattern in what comes next.
   let serial = "";
   let seen = 0;
   let wake: (() => void) | null = null;
-  const log: string[] = [];
+  // Progress goes out as it happens (a TCG boot takes minutes).
+  const log = { push: (...l: string[]) => console.error(l.join("\n")) };
   (async () => {
     const dec = new TextDecoder();
     for await (const chunk of vm.stdout as ReadableStream<Uint8Array>) {
@@ -96,7 +103,7 @@ if (import.meta.main) {
         seen += (m.index ?? 0) + m[0].length;
         return m;
       }
-      if (vm.exitCode !== null) throw new Error(`the VM stopped before ${what}`);
+      if (stopped) throw new Error(`the VM stopped before ${what}`);
       const left = end - performance.now();
       if (left <= 0) throw new Error(`no ${what} on the serial console within ${timeoutS} s`);
       await new Promise<void>((r) => {
@@ -128,7 +135,7 @@ if (import.meta.main) {
   /** Polls the screen (there is no event to wait on) until `ok`; returns that screen. */
   async function screenUntil(what: string, ok: (s: Screen) => boolean, everyMs = 3000): Promise<Screen> {
     let last = "";
-    while (performance.now() < end && vm.exitCode === null) {
+    while (performance.now() < end && !stopped) {
       const s = await dump();
       if (s) {
         const d = `${s.width}x${s.height}, ${(share(s, bg) * 100).toFixed(1)} % weft background, ${(share(s, 0) * 100).toFixed(1)} % black`;
@@ -182,14 +189,13 @@ if (import.meta.main) {
     log.push(`FAILED: ${(e as Error).message}`);
     log.push("serial console (last 3000 characters):", serial.slice(-3000));
   } finally {
-    if (vm.exitCode === null) {
+    if (!stopped) {
       if (existsSync(sock)) await monitor(sock, "quit").catch(() => {});
       vm.kill("SIGKILL");
     }
     await vm.exited;
     rmSync(work, { recursive: true, force: true });
   }
-  console.error(log.join("\n"));
   console.error(`vt switch: ${verdict} (${since()}); screens in ${outDir}`);
   process.exit(verdict === "pass" ? 0 : 1);
 }

@@ -37,8 +37,11 @@ Options:
 The control socket ($XDG_RUNTIME_DIR/weft/compositor-<name>.sock) serves
 \`weft screenshot\`; see docs/compositor.md.
 
-On DRM, Ctrl+Alt+Backspace stops weft like SIGTERM; SIGUSR1 gives the display
-up (DRM master dropped, rendering stops) and SIGUSR2 takes it back.
+On DRM, Ctrl+Alt+Backspace stops weft like SIGTERM. weft owns a VT when it
+finds one ($WEFT_VT=N|none, standard input, $XDG_VTNR, else as root the first
+free VT): Ctrl+Alt+F1…F12 and chvt switch to other VTs and back. Without one,
+SIGUSR1 gives the display up (DRM master dropped, rendering stops) and SIGUSR2
+takes it back.
 
 Exit status:
   0  stopped by SIGINT/SIGTERM

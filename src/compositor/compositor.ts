@@ -95,12 +95,13 @@ export class Compositor {
     for (const o of this.backend.outputs) this.backend.scheduleFrame(o);
   }
 
-  private render(o: Output): void {
+  private render(o: Output): Rect[] {
     const fresh = this.scene.damage.clear();
     if (fresh.length) for (const out of this.backend.outputs) this.outputDamage.set(out, [...(this.outputDamage.get(out) ?? []), ...fresh]);
     const mine = this.outputDamage.get(o) ?? [];
     this.outputDamage.delete(o);
     render(this.scene, { image: o.image, width: o.mode.width, height: o.mode.height, x: o.x, y: o.y }, mine);
+    return mine;
   }
 
   /** Hotplug: wl_output globals follow the backend's outputs, and everything is drawn again. */
@@ -162,8 +163,9 @@ export class Compositor {
 
   /** Renders pending damage at once and returns a PNG of the output. */
   screenshot(): Uint8Array {
-    this.render(this.output);
     const o = this.output;
+    const drawn = this.render(o);
+    if (drawn.length) this.backend.drewOutsideFrame?.(o, drawn);
     return encodePng(o.pixels, o.mode.width, o.mode.height, o.stride);
   }
 

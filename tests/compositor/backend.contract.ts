@@ -26,7 +26,7 @@ export function backendContract(name: string, make: (opts: { width: number; heig
         const frames: FrameInfo[] = [];
         let next: (() => void) | null = null;
         b.start({
-          render: () => seen.push("render"),
+          render: () => void seen.push("render"),
           presented: (_o: Output, info: FrameInfo) => {
             seen.push("presented");
             frames.push(info);

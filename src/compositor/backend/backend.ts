@@ -2,6 +2,7 @@
 // headless.ts and drm.ts implement it (DRM runs over a real card or the fake
 // KMS device); one contract suite for all: tests/compositor/backend.contract.ts.
 import type { Image } from "../../../ffi/pixman.ts";
+import type { Rect } from "../geometry.ts";
 
 export interface Mode {
   width: number;
@@ -37,8 +38,8 @@ export interface FrameInfo {
 }
 
 export interface BackendHandlers {
-  /** Draw into o.image now. */
-  render(o: Output): void;
+  /** Draw into o.image now; returns the area drawn (global coordinates) — all that changed in o.image — or nothing when that is unknown (then all of it may have). */
+  render(o: Output): readonly Rect[] | void;
   presented(o: Output, info: FrameInfo): void;
   /** Outputs were added, removed or moved (hotplug). */
   outputsChanged?(): void;
@@ -56,6 +57,8 @@ export interface Backend {
    */
   scheduleFrame(output: Output): void;
   start(handlers: BackendHandlers): void;
+  /** The compositor drew `area` (global coordinates) into o.image outside a frame (a screenshot rendered pending damage). */
+  drewOutsideFrame?(o: Output, area: readonly Rect[]): void;
   /** The pointer moved (global coordinates); backends with a cursor plane show it there. */
   moveCursor?(x: number, y: number): void;
   destroy(): void;

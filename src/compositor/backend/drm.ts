@@ -8,9 +8,11 @@
 // the loop's watcher), so flips never overlap and frames follow the display.
 //
 // The compositor renders into a shadow image per output (memory that
-// survives flips, pauses and re-layouts); each frame copies it into the back
-// buffer. Copying whole frames is simpler than tracking two frames of damage
-// and costs ~2 ms for 1080p (bench/drm-copy.ts measures it).
+// survives flips, pauses and re-layouts); each frame copies into the back
+// buffer only what it lacks of the shadow: the area drawn since that buffer
+// was last brought up to date — this frame's damage plus the previous
+// frame's (which went into the other buffer). A whole 4K frame costs
+// ~22 ms to copy (bench/drm-copy.ts); a cursor-sized change, nothing much.
 //
 // Session: losing DRM master (a flip refused with EACCES, or deactivate()
 // on a VT switch) pauses the backend — nothing renders, frame callbacks
@@ -20,6 +22,7 @@
 import { Format, Op, pixman, type Image } from "../../../ffi/pixman.ts";
 import { monotonicNow } from "../../../ffi/wayland.ts";
 import { watchFd, type FdWatch } from "../../loop/fd.ts";
+import { Damage, intersect, type Rect } from "../geometry.ts";
 import type { Backend, BackendHandlers, Output } from "./backend.ts";
 import { isNotMaster, pickMode, type KmsBuffer, type KmsConnector, type KmsDevice, type KmsMode, type SavedCrtc } from "./kms.ts";
 import { drawDefaultCursor, CURSOR_HOTSPOT } from "./cursor.ts";
@@ -48,6 +51,10 @@ class DrmOutput implements Output {
   cursorShown = false;
   /** The last frame counter reported (MSC). */
   seq = 0;
+  /** Per scanout buffer, what it lacks of the shadow image (output-local; null = all of it). */
+  readonly stale: (Damage | null)[] = [null, null];
+  /** Pixels copied into scanout buffers so far (what damage tracking saves shows here). */
+  copied = 0;
 
   constructor(
     dev: KmsDevice,
@@ -81,6 +88,32 @@ class DrmOutput implements Output {
 
   get name(): string {
     return this.connector.name;
+  }
+
+  /** The shadow changed in `area` (global coordinates; nothing = unknown, so everywhere). */
+  drew(area: readonly Rect[] | void): void {
+    if (!area) {
+      this.stale.fill(null);
+      return;
+    }
+    const bounds = { x: this.x, y: this.y, width: this.mode.width, height: this.mode.height };
+    for (const r of area) {
+      const c = intersect(r, bounds);
+      if (!c) continue;
+      const local = { x: c.x - this.x, y: c.y - this.y, width: c.width, height: c.height };
+      for (const d of this.stale) d?.add(local);
+    }
+  }
+
+  /** Brings scanout buffer `i` up to date with the shadow image. */
+  refresh(i: number): void {
+    const d = this.stale[i];
+    const rects = d ? d.clear() : [{ x: 0, y: 0, width: this.mode.width, height: this.mode.height }];
+    for (const r of rects) {
+      pixman.composite(Op.src, this.image, null, this.targets[i], r.x, r.y, 0, 0, r.x, r.y, r.width, r.height);
+      this.copied += r.width * r.height;
+    }
+    this.stale[i] = new Damage();
   }
 
   get refreshNs(): number {
@@ -210,9 +243,9 @@ export class DrmBackend implements Backend {
     o.queued = false;
     if (!this.active || o.flipping || !o.wanted || this.destroyed || !this.handlers || !this.outputs.includes(o)) return;
     o.wanted = false;
-    this.handlers.render(o);
+    o.drew(this.handlers.render(o));
     const back = 1 - o.front;
-    pixman.composite(Op.src, o.image, null, o.targets[back], 0, 0, 0, 0, 0, 0, o.mode.width, o.mode.height);
+    o.refresh(back);
     try {
       if (!o.lit) {
         this.device.setCrtc(o.crtc, o.connector.id, o.kmsMode, o.buffers[back]);
@@ -265,6 +298,7 @@ export class DrmBackend implements Backend {
     for (const o of this.outputs) {
       o.lit = false;
       o.flipping = false;
+      o.stale.fill(null); // someone else drew on the card meanwhile, maybe into our buffers
       this.scheduleFrame(o);
     }
   }
@@ -303,6 +337,11 @@ export class DrmBackend implements Backend {
     if (changed) this.handlers?.outputsChanged?.();
     this.handlers?.sessionChanged?.(true);
     return true;
+  }
+
+  drewOutsideFrame(out: Output, area: readonly Rect[]): void {
+    const o = out as DrmOutput;
+    if (this.outputs.includes(o)) o.drew(area);
   }
 
   /** Where the pointer is (global coordinates): the cursor plane of the output under it shows the cursor. */
