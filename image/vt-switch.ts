@@ -9,11 +9,12 @@
 //   3. `chvt 1` shows weft again, and its content still changes — rendering
 //      resumed, it is not the last frame shown again;
 // and that weft's journal tells the same story (switching away, back,
-// display resumed). Screens are written as PNG to --out-dir.
+// display resumed). Screens are written as PNG to --out-dir, the serial
+// console to vt-serial.log there.
 //
 // Usage: bun image/vt-switch.ts [--dir DIR] [--out-dir DIR] [--timeout S] [--kvm]
 // Build first: bun image/build.ts --vt-test --out DIR (docs/drm.md).
-import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { appendFileSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
 import { imageDir } from "./build.ts";
@@ -62,6 +63,7 @@ if (import.meta.main) {
   const image = join(dir, "weft.img");
   for (const f of [image, join(dir, "vmlinuz"), join(dir, "initrd.img")]) if (!existsSync(f)) throw new Error(`${f} is missing; run \`bun image/build.ts --vt-test --out ${dir}\``);
   mkdirSync(outDir, { recursive: true });
+  writeFileSync(join(outDir, "vt-serial.log"), "");
   const bg = weftBackground();
   const work = mkdtempSync(join(tmpdir(), "weft-vm-vt-"));
   const disk = join(work, "disk.img");
@@ -91,7 +93,9 @@ if (import.meta.main) {
   (async () => {
     const dec = new TextDecoder();
     for await (const chunk of vm.stdout as ReadableStream<Uint8Array>) {
-      serial += dec.decode(chunk, { stream: true });
+      const text = dec.decode(chunk, { stream: true });
+      serial += text;
+      appendFileSync(join(outDir, "vt-serial.log"), text);
       wake?.();
     }
     wake?.();

@@ -17,10 +17,14 @@ export const VT_TEST_FILES: [from: string, to: string][] = [
   ["/usr/bin/chvt", "usr/local/bin/chvt"],
 ];
 
+// Wants=, not Requires=: under TCG weft's first start may fail, and a
+// required unit's failure would cancel this one for good; this way it keeps
+// retrying until weft's socket is there.
 const CLIENT_UNIT = `[Unit]
 Description=weft VT test: an animating Wayland client on weft's display
-Requires=weft.service
+Wants=weft.service
 After=weft.service
+StartLimitIntervalSec=0
 
 [Service]
 User=weft
@@ -35,10 +39,10 @@ RestartSec=2s
 WantedBy=multi-user.target
 `;
 
-// Debian 12's serial-getty@.service line with --autologin root added.
+// Debian 12's serial-getty@.service line with --autologin root and login -f (no password asked).
 const AUTOLOGIN = `[Service]
 ExecStart=
-ExecStart=-/sbin/agetty -o '-p -- \\\\u' --keep-baud --autologin root 115200,57600,38400,9600 - $TERM
+ExecStart=-/sbin/agetty -o '-p -f -- \\\\u' --keep-baud --autologin root 115200,57600,38400,9600 - $TERM
 `;
 
 export function stageVtTest(root: string, say: (l: string) => void = () => {}): void {
@@ -55,6 +59,10 @@ export function stageVtTest(root: string, say: (l: string) => void = () => {}): 
   const wants = join(root, "etc/systemd/system/multi-user.target.wants/weft-vt-client.service");
   mkdirSync(dirname(wants), { recursive: true });
   if (!existsSync(wants)) symlinkSync("/etc/systemd/system/weft-vt-client.service", wants);
+  // As for the smoke image: weft's first start under TCG (extracting its libraries) takes minutes.
+  const slow = join(root, "etc/systemd/system/weft.service.d/vt-test-tcg.conf");
+  mkdirSync(dirname(slow), { recursive: true });
+  writeFileSync(slow, "[Service]\nTimeoutStartSec=10min\n");
   const dropIn = join(root, "etc/systemd/system/serial-getty@ttyS0.service.d/autologin.conf");
   mkdirSync(dirname(dropIn), { recursive: true });
   writeFileSync(dropIn, AUTOLOGIN);

@@ -19,6 +19,8 @@ import { render } from "./render/renderer.ts";
 import { encodePng } from "./render/png.ts";
 import { HeadlessBackend } from "./backend/headless.ts";
 import type { Backend, FrameInfo, Output } from "./backend/backend.ts";
+import { withImage } from "./objects/buffer.ts";
+import type { Surface } from "./objects/surface.ts";
 import type { Rect } from "./geometry.ts";
 import { PROMPT_MS, registerCompositor, type Surface } from "./objects/surface.ts";
 import { enterOutputs, registerOutput, syncOutputs } from "./objects/output.ts";
@@ -102,6 +104,19 @@ export class Compositor {
     this.outputDamage.delete(o);
     render(this.scene, { image: o.image, width: o.mode.width, height: o.mode.height, x: o.x, y: o.y }, mine);
     return mine;
+  }
+
+  /** The pointer's look changed (seat): hand it to the backend's cursor plane, if it has one. */
+  showCursor(c: "default" | "hidden" | { surface: Surface; hotspotX: number; hotspotY: number }): void {
+    const show = this.backend.showCursor?.bind(this.backend);
+    if (!show) return;
+    if (typeof c === "string") return void show(c);
+    const content = c.surface.content;
+    // Committed without a buffer yet, or a single-pixel buffer: nothing to show on a plane.
+    if (!content || content.kind === "color") return void show("hidden");
+    let shown = false;
+    withImage(content, (image) => (shown = show({ image, width: content.width, height: content.height, hotspotX: c.hotspotX, hotspotY: c.hotspotY })));
+    if (!shown) show("default");
   }
 
   /** Hotplug: wl_output globals follow the backend's outputs, and everything is drawn again. */

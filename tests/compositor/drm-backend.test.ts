@@ -6,6 +6,9 @@ import { afterEach, describe, expect, test } from "bun:test";
 import { DrmBackend } from "../../src/compositor/backend/drm.ts";
 import { FakeKmsDevice, type FakeConnectorSpec } from "../../src/compositor/backend/kms-fake.ts";
 import { backendContract } from "./backend.contract.ts";
+import { Format, Op, pixman } from "../../ffi/pixman.ts";
+import { drawDefaultCursor } from "../../src/compositor/backend/cursor.ts";
+import { withImage } from "../../src/compositor/objects/buffer.ts";
 import { deadline, Harness, pixel } from "./helpers.ts";
 
 backendContract("drm over the fake KMS device", (o) => new DrmBackend(new FakeKmsDevice({ connectors: [{ name: "Virtual-1", modes: [{ width: o.width, height: o.height, refresh: o.refresh, preferred: true }] }] })));
@@ -237,6 +240,60 @@ describe("DRM backend with the fake device", () => {
     // The arrow is opaque white at its tip's inside, transparent far away.
     expect(new DataView(cur.pixels.buffer).getUint32(3 * cur.stride + 2 * 4, true)).toBe(0xffffffff);
     expect(new DataView(cur.pixels.buffer).getUint32(60 * cur.stride + 60 * 4, true)).toBe(0);
+  });
+
+  test("a client's cursor surface (wl_pointer.set_cursor) is on the cursor plane at its hotspot; off its window weft's arrow is back", async () => {
+    const dev = new FakeKmsDevice({ connectors: [SMALL] });
+    const { h, backend } = start(dev);
+    const c = h.spawn(["weston-flower"]);
+    const v = await h.mapped(c);
+    const arrow = new Uint8Array(64 * 64 * 4);
+    drawDefaultCursor({ fb: 0, width: 64, height: 64, stride: 256, pixels: arrow });
+    const onPlane = () => {
+      const b = dev.scanout(100).cursor;
+      return b ? b.pixels.slice(0, 64 * 256) : null;
+    };
+    const move = (x: number, y: number) => {
+      h.comp.seat.pointerMotion(x, y);
+      backend.moveCursor(x, y);
+    };
+    move(v.x + 60, v.y + 60);
+    // toytoolkit sets its left_ptr (libwayland-cursor) on enter.
+    await h.waitFor("client cursor", () => typeof h.comp.seat.cursorImage() === "object" && h.comp.seat.cursor.surface?.content);
+    await h.comp.nextFrame();
+    const look = h.comp.seat.cursorImage() as { surface: { content: Parameters<typeof withImage>[0] }; hotspotX: number; hotspotY: number };
+    const content = look.surface.content;
+    // What the plane must hold: the surface's pixels at its top-left, transparent elsewhere.
+    const want = new Uint8Array(64 * 64 * 4);
+    const dst = pixman.createBits(Format.a8r8g8b8, 64, 64, want, 256);
+    withImage(content, (img) => pixman.composite(Op.src, img, null, dst, 0, 0, 0, 0, 0, 0, content.width, content.height));
+    pixman.unref(dst);
+    expect(want.some((b) => b !== 0)).toBe(true);
+    expect(Buffer.compare(onPlane()!, want)).toBe(0);
+    expect(Buffer.compare(onPlane()!, arrow)).not.toBe(0);
+    expect(dev.scanout(100).cursorAt).toEqual({ x: v.x + 60 - look.hotspotX, y: v.y + 60 - look.hotspotY });
+    // Off the window (the background has no client): weft's arrow, weft's hotspot.
+    move(5, 5);
+    await h.comp.nextFrame();
+    expect(Buffer.compare(onPlane()!, arrow)).toBe(0);
+    expect(dev.scanout(100).cursorAt).toEqual({ x: 4, y: 4 });
+  });
+
+  test("a cursor surface larger than the plane is refused by the backend (weft's arrow stays); hidden hides the plane", async () => {
+    const dev = new FakeKmsDevice({ connectors: [SMALL] });
+    const { h, backend } = start(dev);
+    await h.comp.nextFrame();
+    backend.moveCursor(10, 10);
+    expect(dev.scanout(100).cursor).not.toBeNull();
+    const big = new Uint8Array(100 * 100 * 4).fill(0xff);
+    const img = pixman.createBits(Format.a8r8g8b8, 100, 100, big, 400);
+    expect(backend.showCursor({ image: img, width: 100, height: 100, hotspotX: 0, hotspotY: 0 })).toBe(false);
+    pixman.unref(img);
+    expect(dev.scanout(100).cursor).not.toBeNull();
+    expect(backend.showCursor("hidden")).toBe(true);
+    expect(dev.scanout(100).cursor).toBeNull();
+    expect(backend.showCursor("default")).toBe(true);
+    expect(dev.scanout(100).cursor).not.toBeNull();
   });
 
   test("on exit the CRTC shows again what it showed before weft", async () => {

@@ -27,6 +27,15 @@ export interface Output {
   readonly stride: number;
 }
 
+/** A client's cursor image: read `image` (a8r8g8b8 or x8r8g8b8) during the call; it may change afterwards. */
+export interface CursorImage {
+  image: Image;
+  width: number;
+  height: number;
+  hotspotX: number;
+  hotspotY: number;
+}
+
 export interface FrameInfo {
   /** When the frame was shown, CLOCK_MONOTONIC. */
   sec: number;
@@ -59,6 +68,12 @@ export interface Backend {
   start(handlers: BackendHandlers): void;
   /** The compositor drew `area` (global coordinates) into o.image outside a frame (a screenshot rendered pending damage). */
   drewOutsideFrame?(o: Output, area: readonly Rect[]): void;
+  /**
+   * What the pointer looks like: weft's default arrow, nothing, or a
+   * client's cursor surface. Backends with a cursor plane show it there and
+   * return true; false when it does not fit the plane (or there is none).
+   */
+  showCursor?(c: "default" | "hidden" | CursorImage): boolean;
   /** The pointer moved (global coordinates); backends with a cursor plane show it there. */
   moveCursor?(x: number, y: number): void;
   destroy(): void;

@@ -1,6 +1,6 @@
 // weft's default pointer for hardware cursor planes: a plain arrow (white,
-// black outline), drawn once into an ARGB8888 cursor buffer. Client cursor
-// surfaces are not shown on the plane yet (docs/drm.md).
+// black outline), drawn into an ARGB8888 cursor buffer — shown wherever no
+// client has set a cursor surface of its own (drm.ts showCursor).
 import type { KmsBuffer } from "./kms.ts";
 
 export const CURSOR_HOTSPOT = { x: 1, y: 1 } as const;

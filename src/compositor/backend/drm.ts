@@ -23,7 +23,7 @@ import { Format, Op, pixman, type Image } from "../../../ffi/pixman.ts";
 import { monotonicNow } from "../../../ffi/wayland.ts";
 import { watchFd, type FdWatch } from "../../loop/fd.ts";
 import { Damage, intersect, type Rect } from "../geometry.ts";
-import type { Backend, BackendHandlers, Output } from "./backend.ts";
+import type { Backend, BackendHandlers, CursorImage, Output } from "./backend.ts";
 import { isNotMaster, pickMode, type KmsBuffer, type KmsConnector, type KmsDevice, type KmsMode, type SavedCrtc } from "./kms.ts";
 import { drawDefaultCursor, CURSOR_HOTSPOT } from "./cursor.ts";
 
@@ -49,6 +49,8 @@ class DrmOutput implements Output {
   queued = false;
   cursor: KmsBuffer | null = null;
   cursorShown = false;
+  /** The cursor buffer was repainted: set it again (drivers read it when it is set). */
+  cursorDirty = false;
   /** The last frame counter reported (MSC). */
   seq = 0;
   /** Per scanout buffer, what it lacks of the shadow image (output-local; null = all of it). */
@@ -145,6 +147,8 @@ export class DrmBackend implements Backend {
   private destroyed = false;
   private readonly log: (msg: string) => void;
   private cursorAt: { x: number; y: number } | null = null;
+  /** The pointer's look on the cursor planes: null = weft's arrow; else a client's image (cursorSize ARGB8888, tightly packed) or hidden. */
+  private look: { pixels: Uint8Array; hotspot: { x: number; y: number } } | "hidden" | null = null;
   /** Every CRTC we ever drove, with what it showed before (restored on exit). */
   private readonly saved = new Map<number, SavedCrtc>();
 
@@ -344,6 +348,35 @@ export class DrmBackend implements Backend {
     if (this.outputs.includes(o)) o.drew(area);
   }
 
+  showCursor(c: "default" | "hidden" | CursorImage): boolean {
+    const size = this.device.cursorSize;
+    if (c === "default" || c === "hidden") this.look = c === "hidden" ? "hidden" : null;
+    else {
+      if (!size || c.width > size.width || c.height > size.height) return false;
+      const pixels = new Uint8Array(size.width * size.height * 4);
+      const dst = pixman.createBits(Format.a8r8g8b8, size.width, size.height, pixels, size.width * 4);
+      pixman.composite(Op.src, c.image, null, dst, 0, 0, 0, 0, 0, 0, c.width, c.height);
+      pixman.unref(dst);
+      this.look = { pixels, hotspot: { x: c.hotspotX, y: c.hotspotY } };
+    }
+    if (!size) return c === "default";
+    for (const o of this.outputs) {
+      if (!o.cursor) continue;
+      this.paintCursor(o.cursor);
+      // Drivers read the image when it is set (virtio-gpu sends it to the host then): set it again.
+      o.cursorDirty = true;
+    }
+    if (this.active) this.placeCursor();
+    return true;
+  }
+
+  private paintCursor(b: KmsBuffer): void {
+    const look = this.look;
+    if (look === null || look === "hidden") return drawDefaultCursor(b);
+    const row = b.width * 4;
+    for (let y = 0; y < b.height; y++) b.pixels.set(look.pixels.subarray(y * row, (y + 1) * row), y * b.stride);
+  }
+
   /** Where the pointer is (global coordinates): the cursor plane of the output under it shows the cursor. */
   moveCursor(x: number, y: number): void {
     this.cursorAt = { x, y };
@@ -353,18 +386,21 @@ export class DrmBackend implements Backend {
   private placeCursor(): void {
     const at = this.cursorAt;
     if (!at || !this.device.cursorSize) return;
+    const look = this.look;
+    const hot = look && look !== "hidden" ? look.hotspot : CURSOR_HOTSPOT;
     for (const o of this.outputs) {
       if (!o.lit) continue;
-      const inside = at.x >= o.x && at.x < o.x + o.mode.width && at.y >= o.y && at.y < o.y + o.mode.height;
+      const inside = look !== "hidden" && at.x >= o.x && at.x < o.x + o.mode.width && at.y >= o.y && at.y < o.y + o.mode.height;
       try {
         if (inside) {
           if (!o.cursor) {
             o.cursor = this.device.createCursorBuffer();
-            drawDefaultCursor(o.cursor);
+            this.paintCursor(o.cursor);
           }
-          if (!o.cursorShown) this.device.setCursor(o.crtc, o.cursor);
+          if (!o.cursorShown || o.cursorDirty) this.device.setCursor(o.crtc, o.cursor);
           o.cursorShown = true;
-          this.device.moveCursor(o.crtc, at.x - o.x - CURSOR_HOTSPOT.x, at.y - o.y - CURSOR_HOTSPOT.y);
+          o.cursorDirty = false;
+          this.device.moveCursor(o.crtc, at.x - o.x - hot.x, at.y - o.y - hot.y);
         } else if (o.cursorShown) {
           this.device.setCursor(o.crtc, null);
           o.cursorShown = false;

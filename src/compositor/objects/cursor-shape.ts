@@ -15,7 +15,7 @@ export function registerCursorShape(comp: Compositor): void {
         // Only honoured from the client that has pointer focus (like set_cursor).
         set_shape(r, _serial, shape) {
           if (shape < 1 || shape > MAX_SHAPE) throw new ProtocolError(r, device.enums.error.invalid_shape, `unknown shape ${shape}`);
-          if (comp.seat.pointerFocus?.client === r.client) comp.seat.cursorShape = shape;
+          if (comp.seat.pointerFocus?.client === r.client) comp.seat.setCursorShape(shape);
         },
       },
       null,

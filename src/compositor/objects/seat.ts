@@ -26,7 +26,13 @@ type TouchRes = Resource<typeof wl_touch, Seat>;
 export const BTN_LEFT = 0x110;
 export const BTN_RIGHT = 0x111;
 
-const cursorRole: Role = { name: "cursor", commit() {} };
+// A cursor surface's new content goes to the backend's cursor plane (if it is the one shown).
+const cursorRole: Role = {
+  name: "cursor",
+  commit(s) {
+    if (s.comp.seat.isCursor(s)) s.comp.seat.cursorChanged();
+  },
+};
 
 /**
  * An interactive resize in progress (xdg_toplevel.resize): the pointer's
@@ -66,6 +72,8 @@ export class Seat {
   pointerFocus: Surface | null = null;
   private buttons = new Set<number>();
   cursor: { surface: Surface | null; hotspotX: number; hotspotY: number } = { surface: null, hotspotX: 0, hotspotY: 0 };
+  /** The client with pointer focus chose the cursor (set_cursor since its enter); else weft's default is shown. */
+  private cursorSet = false;
   /** Last cursor shape set through wp_cursor_shape_v1 (1 = default). */
   cursorShape = 1;
   private lastEnterSerial = 0;
@@ -162,7 +170,11 @@ export class Seat {
     if (this.moving?.view.surface === s) this.moving = null;
     if (this.resizing?.view.surface === s) this.resizing = null;
     this.drag?.surfaceGone(s);
-    if (this.cursor.surface === s) this.cursor = { surface: null, hotspotX: 0, hotspotY: 0 };
+    if (this.cursor.surface === s) {
+      this.cursor = { surface: null, hotspotX: 0, hotspotY: 0 };
+      this.cursorSet = false;
+      this.cursorChanged();
+    }
     for (const p of this.touchPoints.values()) if (p.surface === s) p.surface = null; // the finger still counts for gestures
   }
 
@@ -218,6 +230,32 @@ export class Seat {
     }
     this.pointerFocus = s;
     if (s) for (const p of this.of(this.pointers, s)) this.sendPointerEnter(p, s, sx, sy);
+    // A new focus starts with weft's cursor until its client sets one.
+    if (this.cursorSet || this.cursor.surface) {
+      this.cursor = { surface: null, hotspotX: 0, hotspotY: 0 };
+      this.cursorSet = false;
+      this.cursorChanged();
+    }
+  }
+
+  /** What the pointer looks like now: weft's default, hidden (set_cursor with no surface), or a client's surface. */
+  cursorImage(): "default" | "hidden" | { surface: Surface; hotspotX: number; hotspotY: number } {
+    if (!this.pointerFocus || !this.cursorSet) return "default";
+    const { surface, hotspotX, hotspotY } = this.cursor;
+    return surface ? { surface, hotspotX, hotspotY } : "hidden";
+  }
+
+  /** wp_cursor_shape_v1: a named shape; weft draws every shape as its one arrow. */
+  setCursorShape(shape: number): void {
+    this.cursorShape = shape;
+    this.cursor = { surface: null, hotspotX: 0, hotspotY: 0 };
+    this.cursorSet = false;
+    this.cursorChanged();
+  }
+
+  /** Tells the backend (its cursor plane) what the pointer looks like now. */
+  cursorChanged(): void {
+    this.comp.showCursor(this.cursorImage());
   }
 
   private sendPointerEnter(p: PointerRes, s: Surface, sx?: number, sy?: number): void {
@@ -524,6 +562,8 @@ export class Seat {
     const s = surface ? (surface.data as Surface) : null;
     if (s) s.setRole(cursorRole, r, wl_pointer.enums.error.role);
     this.cursor = { surface: s, hotspotX: hx, hotspotY: hy };
+    this.cursorSet = true;
+    this.cursorChanged();
   }
 }
 
