@@ -12,13 +12,13 @@
 // display resumed). Screens are written as PNG to --out-dir, the serial
 // console to vt-serial.log there.
 //
-// Usage: bun image/vt-switch.ts [--dir DIR] [--out-dir DIR] [--timeout S] [--kvm]
+// Usage: bun image/vt-switch.ts [--dir DIR] [--image NAME|PATH] [--out-dir DIR] [--timeout S] [--kvm]
 // Build first: bun image/build.ts --vt-test --out DIR (docs/drm.md).
 import { appendFileSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
 import { imageDir } from "./build.ts";
-import { qemuCommand } from "./boot.ts";
+import { diskPath, qemuCommand } from "./boot.ts";
 import { monitor, parsePpm, weftBackground } from "./drm-screendump.ts";
 import { encodePng } from "../src/compositor/render/png.ts";
 
@@ -60,8 +60,8 @@ function savePng(s: Screen, file: string): void {
 }
 
 if (import.meta.main) {
-  const image = join(dir, "weft.img");
-  for (const f of [image, join(dir, "vmlinuz"), join(dir, "initrd.img")]) if (!existsSync(f)) throw new Error(`${f} is missing; run \`bun image/build.ts --vt-test --out ${dir}\``);
+  const image = diskPath(dir, value("--image"));
+  if (!existsSync(image)) throw new Error(`${image} is missing; run \`bun image/build.ts --vt-test --out ${dir}\``);
   mkdirSync(outDir, { recursive: true });
   writeFileSync(join(outDir, "vt-serial.log"), "");
   const bg = weftBackground();
@@ -69,9 +69,8 @@ if (import.meta.main) {
   const disk = join(work, "disk.img");
   Bun.spawnSync(["cp", "--sparse=always", "--reflink=auto", image, disk]);
   const sock = join(work, "monitor.sock");
-  const base = qemuCommand({ image: disk, kernel: join(dir, "vmlinuz"), initrd: join(dir, "initrd.img"), mem: 2048, cpus: 2, kvm: args.includes("--kvm") });
+  const base = qemuCommand({ image: disk, mem: 2048, cpus: 2, kvm: args.includes("--kvm"), display: "virtio-vga" });
   const cmd = base.flatMap((a, i) => (a === "none" && base[i - 1] === "-monitor" ? [`unix:${sock},server,nowait`] : [a]));
-  cmd.push("-vga", "none", "-device", "virtio-vga");
   console.error(`booting: ${cmd.join(" ")}`);
   const t0 = performance.now();
   const since = () => `${((performance.now() - t0) / 1000).toFixed(0)} s`;
@@ -87,7 +86,7 @@ if (import.meta.main) {
   // The serial console: everything it printed, and waiting for a pattern in what comes next.
   let serial = "";
   let seen = 0;
-  let wake: (() => void) | null = null;
+  let wake = null as (() => void) | null;
   // Progress goes out as it happens (a TCG boot takes minutes).
   const log = { push: (...l: string[]) => console.error(l.join("\n")) };
   (async () => {
