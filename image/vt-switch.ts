@@ -135,10 +135,16 @@ if (import.meta.main) {
     await monitor(sock, `screendump ${ppm}`);
     return existsSync(ppm) ? parsePpm(readFileSync(ppm)) : null;
   }
-  /** Polls the screen (there is no event to wait on) until `ok`; returns that screen. */
+  /** Polls the screen (there is no event to wait on) until `ok`; returns that screen. Every minute the units' states go to the log. */
   async function screenUntil(what: string, ok: (s: Screen) => boolean, everyMs = 3000): Promise<Screen> {
     let last = "";
+    let asked = performance.now();
     while (performance.now() < end && !stopped) {
+      if (performance.now() - asked > 60_000) {
+        asked = performance.now();
+        const out = await run("systemctl show -p Id -p ActiveState -p SubState -p NRestarts weft.service weft-vt-client.service | paste -sd' '");
+        log.push(`[${since()}] ${out.split(/\r?\n/).find((l) => l.startsWith("Id=")) ?? "(no state)"}`);
+      }
       const s = await dump();
       if (s) {
         const d = `${s.width}x${s.height}, ${(share(s, bg) * 100).toFixed(1)} % weft background, ${(share(s, 0) * 100).toFixed(1)} % black`;
@@ -190,7 +196,13 @@ if (import.meta.main) {
     verdict = "pass";
   } catch (e) {
     log.push(`FAILED: ${(e as Error).message}`);
-    log.push("serial console (last 3000 characters):", serial.slice(-3000));
+    if (!stopped && /root@[\w-]+:~# /.test(serial)) {
+      // What weft and its client said, through the shell.
+      const at = serial.length;
+      const done = run("systemctl status --no-pager -l -n 0 weft.service weft-vt-client.service; journalctl -b --no-pager -o short-monotonic -u weft.service -u weft-vt-client.service | tail -n 60").catch(() => {});
+      await Promise.race([done, Bun.sleep(60_000)]);
+      log.push("diagnostics:", serial.slice(at));
+    } else log.push("serial console (last 3000 characters):", serial.slice(-3000));
   } finally {
     if (!stopped) {
       if (existsSync(sock)) await monitor(sock, "quit").catch(() => {});

@@ -37,7 +37,13 @@ export class LinuxVt implements VirtualTerminal {
   private closed = false;
   private readonly onRel = () => this.handlers?.release();
   private readonly onAcq = () => this.handlers?.acquire();
-  private readonly onExit = () => this.restore();
+  private readonly onExit = () => {
+    try {
+      this.restore();
+    } catch (e) {
+      process.stderr.write(`weft: ${(e as Error).message}\n`);
+    }
+  };
 
   /** `fd` is a descriptor of /dev/tty`number`; `owned` says whether close() closes it. */
   constructor(
@@ -91,7 +97,12 @@ export class LinuxVt implements VirtualTerminal {
       vtSet(this.fd, "KDSETMODE", KD.GRAPHICS, this.what);
       vtSet(this.fd, "KDSKBMODE", K.OFF, this.what);
     } catch (e) {
-      this.restore();
+      // Undo what took effect; the first error is the one to report.
+      try {
+        this.restore();
+      } catch {
+        // (the same cause, most likely)
+      }
       throw e;
     }
   }
