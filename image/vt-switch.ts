@@ -136,8 +136,8 @@ if (import.meta.main) {
     return existsSync(ppm) ? parsePpm(readFileSync(ppm)) : null;
   }
   /** Polls the screen (there is no event to wait on) until `ok`; returns that screen. Every minute the units' states go to the log. */
+  let last = ""; // the last screen's description (logged when it changes)
   async function screenUntil(what: string, ok: (s: Screen) => boolean, everyMs = 3000): Promise<Screen> {
-    let last = "";
     let asked = performance.now();
     while (performance.now() < end && !stopped) {
       if (performance.now() - asked > 60_000) {
