@@ -20,7 +20,6 @@ import { encodePng } from "./render/png.ts";
 import { HeadlessBackend } from "./backend/headless.ts";
 import type { Backend, FrameInfo, Output } from "./backend/backend.ts";
 import { withImage } from "./objects/buffer.ts";
-import type { Surface } from "./objects/surface.ts";
 import type { Rect } from "./geometry.ts";
 import { PROMPT_MS, registerCompositor, type Surface } from "./objects/surface.ts";
 import { enterOutputs, registerOutput, syncOutputs } from "./objects/output.ts";
