@@ -74,7 +74,9 @@ describe("VT session (fake kernel, fake card, fake keyboard, real client)", () =
     expect(await c.line(/^key key: /)).toMatch(/^key key: 29, .*state: released/);
     expect(await c.line(/^key key: /)).toMatch(/^key key: 56, .*state: released/);
 
-    // Away: nothing renders, nothing is read.
+    // Away: nothing renders, nothing is read (a flip queued before the switch may still complete).
+    await until("the last flip done", () => dev.pendingFlips === 0);
+    await new Promise<void>((r) => setImmediate(r));
     const calls = dev.calls.length;
     let frames = 0;
     h.comp.events.on("frame", () => frames++);
