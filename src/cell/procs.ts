@@ -57,6 +57,8 @@ export class CellProcess {
   /** The host directory of this process's own image (pid0's, a service's); a child has none. */
   imageRoot: string | null = null;
   ended = false;
+  /** Counts the runs that ended (a service's, at killChildren): a spawn begun in an earlier run is refused. */
+  private runsEnded = 0;
 
   constructor(
     readonly cell: CellLike,
@@ -78,6 +80,7 @@ export class CellProcess {
   /** Starts a child; resolves to its handle. Throws CapError with the reason when refused. */
   async spawn(req: SpawnRequest): Promise<number> {
     if (this.ended) throw new CapError(`${this.label} has ended`);
+    const run = this.runsEnded;
     const kind = wasmKind(req.wasm);
     if (!kind) throw new CapError("the bytes are not a WebAssembly module or component");
     if (!Number.isInteger(req.memoryMib) || req.memoryMib < 1) throw new CapError("memory-mib must be at least 1");
@@ -116,7 +119,8 @@ export class CellProcess {
       release();
       throw new CapError(`invalid ${kind}: ${(e as Error).message.replace(/^compile: /, "").split("\n")[0]}`);
     }
-    if (this.ended) {
+    // Ended while the child compiled: its parent is gone (a service's run too, though the process stays).
+    if (this.ended || this.runsEnded !== run) {
       release();
       throw new CapError(`${this.label} has ended`);
     }
@@ -176,6 +180,7 @@ export class CellProcess {
 
   /** Stops the children, keeping the process (a service between restarts). */
   killChildren(): void {
+    this.runsEnded++;
     for (const c of this.children.values()) c.kill();
   }
 

@@ -6,7 +6,8 @@
 import { describe, expect, test } from "bun:test";
 import { mkdirSync, readFileSync, symlinkSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
-import { SessionManager } from "../../src/appd/sessions.ts";
+import { SessionManager, type Session } from "../../src/appd/sessions.ts";
+import { CellProcess } from "../../src/cell/procs.ts";
 import { ROOT } from "../helpers.ts";
 import { CELLCTL, cellctlHarness, until } from "./helpers.ts";
 
@@ -159,6 +160,41 @@ describe("services count against pid0's budget", () => {
       "svc/b: memory budget: the service asks 40 MiB ([limits].memory_mib) + 0 MiB ([limits].children_mib); pid0 has 36 of 100 MiB left ([limits].children_mib of etc/cell.toml)",
     );
     expect(mgr2.running()).toEqual([]);
+  }, 60_000);
+
+  test("a spawn still compiling when its service's run ends is refused: no child outlives the run that asked for it", async () => {
+    quietLog();
+    const { img } = cellImage("svc-late", "", "children_mib = 100");
+    mkdirSync(join(img, "svc", "s", "bin"), { recursive: true });
+    mkdirSync(join(img, "svc", "s", "etc"), { recursive: true });
+    writeFileSync(join(img, "svc", "s", "bin", "main.wasm"), readFileSync(CELLCTL));
+    // The child: cellctl with a custom section of its own, so it is compiled afresh (no cache hit).
+    const tag = new TextEncoder().encode(`late-${process.pid}-${performance.now()}`);
+    const custom = [0x00, tag.length + 2, 1, 0x78 /* "x" */, ...tag]; // id 0, size, name "x", payload
+    writeFileSync(join(img, "svc", "s", "bin", "child.wasm"), new Uint8Array([...readFileSync(CELLCTL), ...custom]));
+    writeFileSync(join(img, "svc", "s", "etc", "cell.toml"), `[limits]\nchildren_mib = 32\n[service]\nargs = ["spawn-file", "@image", "bin/child.wasm", "-", "16", "0", "-", "idle"]\n`);
+    // The run ends (stopped) the moment its spawn reaches the host, while the child compiles.
+    let spawned: Promise<number> | null = null;
+    const original = CellProcess.prototype.spawn;
+    cleanups.push(() => (CellProcess.prototype.spawn = original));
+    let service: Session | null = null;
+    CellProcess.prototype.spawn = function (this: CellProcess, req) {
+      const p = original.call(this, req);
+      if (this.label === "svc/s") {
+        spawned = p;
+        service!.guest!.stop();
+      }
+      return p;
+    };
+    const mgr = new SessionManager({ backoffMs: () => 10 });
+    const c = await start([img], ["idle"], mgr);
+    [service] = c.cell.services;
+    await until((fn) => mgr.on(fn), () => spawned !== null && service!.state === "stopped", "the service's run to end");
+    await expect(spawned!).rejects.toThrow("svc/s has ended");
+    const proc = (c.cell as unknown as { serviceProcs: CellProcess[] }).serviceProcs[0];
+    expect(proc.children.size).toBe(0);
+    expect(c.cell.liveChildren).toBe(0);
+    expect(proc.poolUsedMib).toBe(0);
   }, 60_000);
 
   test("a service's CPU is charged to pid0's budget: a spinning service stops when the cell's cpu_s is used", async () => {
