@@ -193,6 +193,20 @@ if (import.meta.main) {
     log.push(...lines.map((l) => `  journal: ${l.trim()}`));
     for (const want of [/session: VT 1 \(standard input is \/dev\/tty1\)/, /session: VT 1: switching away/, /display paused: session deactivated/, /session: VT 1: back/, /display resumed/])
       if (!lines.some((l) => want.test(l))) throw new Error(`weft's journal lacks ${want}`);
+
+    // With --with-tests in the image: the VT port's contract against this kernel's VTs
+    // (tty3 ours, tty4 the other) while weft owns tty1 — taking tty3 over switches away
+    // from weft, closing it switches back, so weft must come back once more.
+    const has = await run("test -x /opt/weft-tests/bun && echo HAS-$((40+2))-TESTS || true");
+    if (/HAS-42-TESTS/.test(has)) {
+      const out = await run("cd /opt/weft-src && WEFT_TEST_VTS=3,4 /opt/weft-tests/bun test --timeout 60000 tests/compositor/vt-contract.test.ts 2>&1 | tail -n 14; cd");
+      const counts = Object.fromEntries(["pass", "skip", "fail"].map((k) => [k, Number(new RegExp(`(\\d+) ${k}\\b`).exec(out)?.[1] ?? 0)]));
+      log.push(`[${since()}] VT contract in the VM: ${counts.pass} pass, ${counts.skip} skip, ${counts.fail} fail`, ...out.split(/\r?\n/).filter((l) => /\((pass|fail|skip)\)/.test(l)).map((l) => `  ${l.trim()}`));
+      if (counts.fail !== 0 || counts.skip !== 0 || counts.pass !== 8) throw new Error(`the VT contract on the real kernel did not pass whole:\n${out}`);
+      const again = await weftAnimating("weft back after the contract's switches", null);
+      log.push(`[${since()}] weft back after the contract, animating (${differing(again.first, again.second)} pixels changed)`);
+      savePng(again.second, join(outDir, "vt-1-weft-after-contract.png"));
+    } else log.push(`[${since()}] no /opt/weft-tests in the image (build with --with-tests): VT contract on the real kernel not run`);
     verdict = "pass";
   } catch (e) {
     log.push(`FAILED: ${(e as Error).message}`);

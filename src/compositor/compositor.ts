@@ -14,7 +14,7 @@ import { EventEmitter } from "node:events";
 import { wl, type Pointer } from "../../ffi/wayland.ts";
 import { watchFd, type FdWatch } from "../loop/fd.ts";
 import { Server } from "./wl.ts";
-import { Scene } from "./scene.ts";
+import { Scene, View } from "./scene.ts";
 import { render } from "./render/renderer.ts";
 import { encodePng } from "./render/png.ts";
 import { HeadlessBackend } from "./backend/headless.ts";
@@ -96,6 +96,9 @@ export class Compositor {
     for (const o of this.backend.outputs) this.backend.scheduleFrame(o);
   }
 
+  /** A client cursor composited into the frame (see showCursor). */
+  private softCursor: { view: View; hotspotX: number; hotspotY: number } | null = null;
+
   private render(o: Output): Rect[] {
     const fresh = this.scene.damage.clear();
     if (fresh.length) for (const out of this.backend.outputs) this.outputDamage.set(out, [...(this.outputDamage.get(out) ?? []), ...fresh]);
@@ -105,17 +108,57 @@ export class Compositor {
     return mine;
   }
 
-  /** The pointer's look changed (seat): hand it to the backend's cursor plane, if it has one. */
+  /**
+   * The pointer's look changed (seat): hand it to the backend's cursor
+   * plane, if it has one. A client cursor the plane cannot take (too large)
+   * is composited into the frame at the pointer instead, the plane hidden.
+   */
   showCursor(c: "default" | "hidden" | { surface: Surface; hotspotX: number; hotspotY: number }): void {
     const show = this.backend.showCursor?.bind(this.backend);
     if (!show) return;
-    if (typeof c === "string") return void show(c);
+    if (typeof c === "string") {
+      this.dropSoftCursor();
+      return void show(c);
+    }
     const content = c.surface.content;
     // Committed without a buffer yet, or a single-pixel buffer: nothing to show on a plane.
-    if (!content || content.kind === "color") return void show("hidden");
+    if (!content || content.kind === "color") {
+      this.dropSoftCursor();
+      return void show("hidden");
+    }
     let shown = false;
     withImage(content, (image) => (shown = show({ image, width: content.width, height: content.height, hotspotX: c.hotspotX, hotspotY: c.hotspotY })));
-    if (!shown) show("default");
+    if (shown) return this.dropSoftCursor();
+    show("hidden");
+    this.placeSoftCursor(c.surface, c.hotspotX, c.hotspotY);
+  }
+
+  /** The seat's pointer moved: a composited cursor follows. */
+  pointerMoved(): void {
+    const s = this.softCursor;
+    if (s) this.placeSoftCursor(s.view.surface, s.hotspotX, s.hotspotY);
+  }
+
+  private placeSoftCursor(surface: Surface, hotspotX: number, hotspotY: number): void {
+    if (this.softCursor?.view.surface !== surface) {
+      this.dropSoftCursor();
+      this.softCursor = { view: new View(surface, "overlay", "icon"), hotspotX, hotspotY };
+    }
+    const s = this.softCursor!;
+    s.hotspotX = hotspotX;
+    s.hotspotY = hotspotY;
+    const x = this.seat.x - hotspotX;
+    const y = this.seat.y - hotspotY;
+    if (!s.view.mapped) {
+      s.view.x = x;
+      s.view.y = y;
+      this.scene.map(s.view);
+    } else this.scene.move(s.view, x, y);
+  }
+
+  private dropSoftCursor(): void {
+    if (this.softCursor?.view.mapped) this.scene.unmap(this.softCursor.view);
+    this.softCursor = null;
   }
 
   /** Hotplug: wl_output globals follow the backend's outputs, and everything is drawn again. */

@@ -279,6 +279,48 @@ describe("DRM backend with the fake device", () => {
     expect(dev.scanout(100).cursorAt).toEqual({ x: 4, y: 4 });
   });
 
+  test("a client cursor larger than the cursor plane is composited into the frame at the pointer (the plane hidden) and follows it", async () => {
+    const dev = new FakeKmsDevice({ connectors: [SMALL], cursor: { width: 8, height: 8 } });
+    const { h, backend } = start(dev);
+    const c = h.spawn(["weston-flower"]);
+    const v = await h.mapped(c);
+    const move = (x: number, y: number) => {
+      h.comp.seat.pointerMotion(x, y);
+      backend.moveCursor(x, y);
+    };
+    move(v.x + 60, v.y + 60);
+    await h.waitFor("client cursor", () => typeof h.comp.seat.cursorImage() === "object" && h.comp.seat.cursor.surface?.content);
+    const look = h.comp.seat.cursorImage() as { surface: { content: Parameters<typeof withImage>[0] }; hotspotX: number; hotspotY: number };
+    const content = look.surface.content;
+    expect(content.width).toBeGreaterThan(8);
+    // An opaque pixel of the cursor image, and its colour.
+    const px = new Uint8Array(content.width * content.height * 4);
+    const dst = pixman.createBits(Format.a8r8g8b8, content.width, content.height, px, content.width * 4);
+    withImage(content, (img) => pixman.composite(Op.src, img, null, dst, 0, 0, 0, 0, 0, 0, content.width, content.height));
+    pixman.unref(dst);
+    let at = -1;
+    for (let i = 0; i < content.width * content.height; i++) if (px[i * 4 + 3] === 255) at = i;
+    expect(at).toBeGreaterThanOrEqual(0);
+    const [cx, cy] = [at % content.width, Math.floor(at / content.width)];
+    const rgb = (px[at * 4 + 2] << 16) | (px[at * 4 + 1] << 8) | px[at * 4];
+    for (const [x, y] of [
+      [v.x + 60, v.y + 60],
+      [v.x + 90, v.y + 80],
+    ]) {
+      move(x, y);
+      // The frame after the one in flight shows the move.
+      await h.comp.nextFrame();
+      await h.comp.nextFrame();
+      expect(dev.scanout(100).cursor).toBeNull();
+      expect(scanPixel(dev, 100, x - look.hotspotX + cx, y - look.hotspotY + cy)).toBe(rgb);
+    }
+    // Off the window: weft's arrow on the plane again, nothing composited.
+    move(5, 5);
+    await h.comp.nextFrame();
+    expect(dev.scanout(100).cursor).not.toBeNull();
+    expect(h.comp.scene.views.some((x) => x.kind === "icon")).toBe(false);
+  });
+
   test("a cursor surface larger than the plane is refused by the backend (weft's arrow stays); hidden hides the plane", async () => {
     const dev = new FakeKmsDevice({ connectors: [SMALL] });
     const { h, backend } = start(dev);

@@ -16,7 +16,7 @@ describe.skipIf(!slow)("VT switching under qemu (WEFT_SLOW_TESTS=1)", () => {
   test("build the --vt-test image; weft on tty1, chvt 2 shows the console, chvt 1 shows weft rendering again", async () => {
     const { path } = await buildOnce();
     const dir = process.env.WEFT_VT_IMAGE_DIR ?? join(homedir(), ".cache", "weft-image-vt");
-    const build = Bun.spawn(["bun", join(ROOT, "image", "build.ts"), "--weft", path, "--vt-test", "--out", dir], { stdout: "inherit", stderr: "inherit" });
+    const build = Bun.spawn(["bun", join(ROOT, "image", "build.ts"), "--weft", path, "--vt-test", "--with-tests", "--out", dir], { stdout: "inherit", stderr: "inherit" });
     expect(await build.exited).toBe(0);
     const run = Bun.spawn(["bun", join(ROOT, "image", "vt-switch.ts"), "--dir", dir, "--out-dir", dir], { stdout: "inherit", stderr: "inherit" });
     expect(await run.exited).toBe(0);

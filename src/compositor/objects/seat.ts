@@ -279,6 +279,7 @@ export class Seat {
     const out = this.comp.scene.bounds;
     this.x = Math.max(out.x, Math.min(out.x + out.width - 1, x));
     this.y = Math.max(out.y, Math.min(out.y + out.height - 1, y));
+    this.comp.pointerMoved();
     if (this.moving) {
       const m = this.moving;
       this.comp.scene.move(m.view, this.x - m.dx, this.y - m.dy);
