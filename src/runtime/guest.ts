@@ -86,6 +86,8 @@ export const DEFAULT_MEMORY_BYTES = 512 * 1024 * 1024;
  * guest's own thread comes after): they get this long before the guest fails.
  */
 const START_BUDGET_MS = 1000;
+/** The longest delay one timer takes (2^31 - 1 ms, about 24.8 days); beyond it, it fires at once. */
+const MAX_TIMER_MS = 2 ** 31 - 1;
 const DEFAULT_OUTPUT_BUFFER = 64 * 1024;
 
 let nextId = 1;
@@ -243,7 +245,7 @@ export class Guest {
     if (o.cpuPercent !== undefined && o.cpuPercent < 100) guestNative.setCpuQuota(native, Math.max(1, Math.round(o.cpuPercent * 10)));
     const rc = entry.start(o.cpuMs ? o.cpuMs * 1e6 : 0);
     if (rc < 0) return this.endEarly({ kind: "error", message: `cannot start guest thread (errno ${-rc})` });
-    if (o.timeoutMs) this.timer = setTimeout(() => this.stop("timeout"), o.timeoutMs);
+    if (o.timeoutMs) this.armTimeout(o.timeoutMs);
   }
 
   /** A core module: instantiate (imports resolved once per module), then `_start`. */
@@ -298,6 +300,11 @@ export class Guest {
 
   get running(): boolean {
     return !this.done;
+  }
+
+  /** Stops the guest after `ms`, in steps a timer can take (a longer delay would fire at once). */
+  private armTimeout(ms: number): void {
+    this.timer = ms > MAX_TIMER_MS ? setTimeout(() => this.armTimeout(ms - MAX_TIMER_MS), MAX_TIMER_MS) : setTimeout(() => this.stop("timeout"), ms);
   }
 
   /** A Preview 1 module with revocable preopens (Preopen.revocable). */

@@ -97,6 +97,9 @@ describe("CPU budgets are pooled", () => {
     const t = await run([img], "spawn", "-", "16,0,300", "0", "-", "spin");
     expect(t.out).toBe("child exit 124\n");
     expect([...t.cell.root.children.values()][0].status).toMatchObject({ kind: "timeout", limitMs: 300 });
+    // The largest timeout-ms (49.7 days) is beyond one JS timer's reach (2^31 - 1 ms): it must not end the child at once.
+    const long = await run([img], "spawn", "-", "16,0,4294967295", "0", "-", "sleep", "50");
+    expect(long.out).toBe("child exit 0\n");
   }, 60_000);
 });
 
