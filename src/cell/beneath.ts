@@ -11,7 +11,7 @@
 // RESOLVE_NO_SYMLINKS too, so a later swap of it fails instead of moving it.
 // Everything after the open works on the fd; opens are O_NONBLOCK so a FIFO
 // never blocks the loop, and only regular files (directories for list) pass.
-import { closeSync, constants, fstatSync, openSync, readdir, readFile, writeFile } from "node:fs";
+import { closeSync, constants, fstatSync, openSync, read, readdir, writeFile } from "node:fs";
 import { posix } from "node:path";
 import { promisify } from "node:util";
 import { errnoName, openat2, RESOLVE } from "../../ffi/libc.ts";
@@ -24,7 +24,7 @@ const EXDEV = 18;
 const ELOOP = 40;
 const ENOSYS = 38;
 
-const readFd = promisify(readFile) as (fd: number) => Promise<Buffer>;
+const readAt = promisify(read) as (fd: number, buf: Uint8Array, offset: number, length: number, position: number) => Promise<{ bytesRead: number }>;
 const writeFd = promisify(writeFile) as (fd: number, data: Uint8Array) => Promise<void>;
 const readdirAsync = promisify(readdir) as (path: string) => Promise<string[]>;
 
@@ -76,13 +76,34 @@ function openBeneath(g: DirGrant, path: string, flags: number, kind: "file" | "d
   return fd;
 }
 
-/** The file's bytes; refuses files over `max` bytes before reading them. */
+/**
+ * Reads to the end, never holding more than `max` + 1 bytes: the size fstat
+ * gave is only a hint (the file can grow while it is read — another process
+ * of the cell may be appending to it — and procfs files say 0).
+ */
+async function readAtMost(fd: number, path: string, hint: number, max: number): Promise<Uint8Array> {
+  let buf = new Uint8Array(Math.min(Math.max(hint, 64 << 10), max) + 1);
+  let n = 0;
+  for (;;) {
+    if (n === buf.length) {
+      if (n > max) throw new CapError(`${path}: more than ${max} bytes (at most ${max})`);
+      const more = new Uint8Array(Math.min(buf.length * 2, max + 1));
+      more.set(buf);
+      buf = more;
+    }
+    const { bytesRead } = await readAt(fd, buf, n, buf.length - n, n);
+    if (bytesRead === 0) return buf.subarray(0, n);
+    n += bytesRead;
+  }
+}
+
+/** The file's bytes; refuses files over `max` bytes (before reading them, when their size says so). */
 export async function readBeneath(g: DirGrant, path: string, max = Infinity): Promise<Uint8Array> {
   const fd = openBeneath(g, path, O_RDONLY, "file");
   try {
     const size = fstatSync(fd).size;
     if (size > max) throw new CapError(`${path}: ${size} bytes (at most ${max})`);
-    return new Uint8Array(await readFd(fd));
+    return await readAtMost(fd, path, size, max);
   } catch (e) {
     throw e instanceof CapError ? e : new CapError(`${path}: ${(e as NodeJS.ErrnoException).code ?? (e as Error).message}`);
   } finally {

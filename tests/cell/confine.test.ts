@@ -5,11 +5,20 @@
 import { describe, expect, test } from "bun:test";
 import { existsSync, mkdirSync, renameSync, rmSync, symlinkSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
+import { readBeneath } from "../../src/cell/beneath.ts";
 import { cellctlHarness } from "./helpers.ts";
 
 const { dir, cellImage, start, run, cleanups } = cellctlHarness("weft-cell-confine-");
 
 describe("fs beneath the directory", () => {
+  test("a read is bounded by the bytes read, not by the size the file reported (it can grow meanwhile; procfs says 0)", async () => {
+    const grant = { kind: "dir", host: "/proc/self", readOnly: true } as const;
+    const whole = await readBeneath(grant, "smaps");
+    expect(whole.length).toBeGreaterThan(8192); // what the bound must cut (this process's memory map)
+    await expect(readBeneath(grant, "smaps", 4096)).rejects.toThrow("smaps: more than 4096 bytes (at most 4096)");
+    expect((await readBeneath(grant, "smaps", whole.length * 4)).length).toBeGreaterThan(8192);
+  });
+
   test("symlinks out (absolute, relative, dangling for a write) are refused; symlinks inside work", async () => {
     const { img, data } = cellImage("links");
     const secret = join(dir.path, "secret");
