@@ -11,7 +11,7 @@ import { Guest, type OutputMode, type Preopen } from "../runtime/guest.ts";
 import { cpuPools } from "../../ffi/native.ts";
 import { log } from "../system/log.ts";
 import { configGrants } from "./caps.ts";
-import { CONFIG_FILE, parseConfig, type CellConfig } from "./config.ts";
+import { CONFIG_FILE, nestedGrantProblems, parseConfig, type CellConfig } from "./config.ts";
 import "./host.ts"; // weft:cell's host functions, registered before any guest is linked
 import { BudgetError, ImageError, mergeLayers, mergeOnto } from "./layers.ts";
 import { MAIN, type Image, type ImageNode } from "./image.ts";
@@ -172,6 +172,13 @@ export class Cell implements CellLike {
       // A layer's etc/cell.toml replaces the running one whole (later wins): check it before changing anything.
       const cfgFile = join(add.root, CONFIG_FILE);
       if (await lstat(cfgFile).catch(() => null)) cfg = parseConfig(await Bun.file(cfgFile).text(), `${layer}: ${CONFIG_FILE}`);
+      if (cfg) {
+        const nested = nestedGrantProblems([
+          { who: `${layer}: ${CONFIG_FILE}`, dirs: cfg.dirs, image: this.image.root },
+          ...this.image.services.map((n) => ({ who: `${n.path}/${CONFIG_FILE}`, dirs: n.config.dirs, image: n.root })),
+        ]);
+        if (nested.length) throw new ImageError(nested.join("\n"));
+      }
       await mergeOnto(add.root, this.image.tree.root, this.image.tree.layers.length + 1, layer);
     } finally {
       await add.cleanup();

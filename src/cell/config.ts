@@ -28,8 +28,8 @@
 //   max_restarts = 5
 //   restart_window_s = 60
 //   args = ["--port", "80"] # its arguments after its name
-import { statSync } from "node:fs";
-import { isAbsolute, posix } from "node:path";
+import { realpathSync, statSync } from "node:fs";
+import { isAbsolute, posix, sep } from "node:path";
 import type { RestartPolicy } from "../appd/manifest.ts";
 import { CapError, normaliseDomain } from "./caps.ts";
 import { ImageError } from "./layers.ts";
@@ -209,4 +209,36 @@ export function parseConfig(text: string, file: string, defaults: CellLimits = D
   }
   if (problems.length) throw new ImageError(problems.map((p) => `${file}: ${p}`).join("\n"));
   return cfg;
+}
+
+/**
+ * A [[dir]] whose host directory lies inside another [[dir]] granted
+ * writable — to any process of the cell (pid0, a service) — is refused: a
+ * holder of the writable one could rename it away and put a symlink in its
+ * place (WASI lets a guest create one pointing anywhere), and whatever opens
+ * the inner grant's path later (weft:cell's fs, a service's next WASI
+ * preopens) would follow it out of every grant. Returns the problems, each
+ * naming both grants.
+ */
+export function nestedGrantProblems(configs: { who: string; dirs: DirGrant[]; image?: string }[]): string[] {
+  const real = (p: string) => {
+    try {
+      return realpathSync(p);
+    } catch {
+      return p; // (a missing directory is reported where the file is checked)
+    }
+  };
+  const all = configs.flatMap(({ who, dirs }) => dirs.map((d) => ({ who, d, real: real(d.host) })));
+  // Each process's own image directory (its "/", handle 0 of spawn-file) is at stake the same way.
+  const images = configs.flatMap(({ who, image }) => (image ? [{ who, d: { host: image, guest: "/", readOnly: true, wasi: true }, real: real(image) }] : []));
+  const problems: string[] = [];
+  for (const w of all) {
+    if (w.d.readOnly) continue;
+    for (const inner of [...all, ...images])
+      if (inner.real.startsWith(w.real === sep ? sep : w.real + sep))
+        problems.push(
+          `${inner.who}: ${inner.d.guest === "/" ? "the image" : `[[dir]] ${inner.d.guest}`} (${inner.d.host}) lies inside ${w.who}'s writable [[dir]] ${w.d.guest} (${w.d.host}), which could replace it with a symlink leading anywhere; grant it apart, or the outer one read-only`,
+        );
+  }
+  return problems;
 }

@@ -5,7 +5,7 @@
 import { lstat, readdir } from "node:fs/promises";
 import { join } from "node:path";
 import { wasmKind } from "../runtime/cache.ts";
-import { CONFIG_FILE, DEFAULT_LIMITS, defaultConfig, parseConfig, SERVICE_LIMITS, type CellConfig } from "./config.ts";
+import { CONFIG_FILE, DEFAULT_LIMITS, defaultConfig, nestedGrantProblems, parseConfig, SERVICE_LIMITS, type CellConfig } from "./config.ts";
 import { ImageError, layerCount, mergeLayers, type MergedTree } from "./layers.ts";
 
 export const MAIN = "bin/main.wasm";
@@ -67,6 +67,8 @@ export async function openImage(layers: string[], scratchParent?: string): Promi
   try {
     const main = await readNode(tree.root, "", `no ${MAIN} in the merged image (${layerCount(layers.length)} given: ${layers.join(", ")})`);
     const services = await readServices(tree.root, "");
+    const nested = nestedGrantProblems([main, ...services].map((n) => ({ who: n.path ? `${n.path}/${CONFIG_FILE}` : CONFIG_FILE, dirs: n.config.dirs, image: n.root })));
+    if (nested.length) throw new ImageError(nested.join("\n"));
     return { ...main, tree, services, close: () => tree.cleanup() };
   } catch (e) {
     await tree.cleanup();

@@ -3,7 +3,7 @@
 // the moment of the open, so swapping a path component for such a symlink
 // while a guest reads (the check-then-open race) never reaches outside.
 import { describe, expect, test } from "bun:test";
-import { existsSync, mkdirSync, renameSync, rmSync, symlinkSync, writeFileSync } from "node:fs";
+import { existsSync, mkdirSync, readFileSync, renameSync, rmSync, symlinkSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { readBeneath } from "../../src/cell/beneath.ts";
 import { cellctlHarness } from "./helpers.ts";
@@ -69,6 +69,28 @@ describe("fs beneath the directory", () => {
     expect(lines.find((l) => l.startsWith("content inside: "))).toBeDefined();
     expect(lines.find((l) => l.startsWith(`error "sw/f" leads outside the directory: `))).toBeDefined();
     for (const l of lines) expect(l).toMatch(/^(content inside|error "sw\/f" leads outside the directory|error sw\/f: ENOENT): \d+$/);
+  }, 60_000);
+
+  test("a [[dir]] inside another process's writable [[dir]] is refused: it could be renamed away and replaced by a symlink out", async () => {
+    // (A guest with a writable preopen can do that swap through plain WASI: rename(2), then
+    // symlink("../../../etc", …) — Wasmtime creates symlinks with any target. Opening the inner
+    // grant's host path afterwards — weft:cell's fs, a service's next preopens — would follow it.)
+    const data = join(dir.path, "nest-data");
+    let { img } = cellImage("nest", `[[dir]]\nhost = "${data}/inner"\nguest = "/inner"\n`);
+    await expect(start([img], ["names"])).rejects.toThrow(
+      `etc/cell.toml: [[dir]] /inner (${data}/inner) lies inside etc/cell.toml's writable [[dir]] /data (${data}), which could replace it with a symlink leading anywhere; grant it apart, or the outer one read-only`,
+    );
+    // Across processes too: a service's grant inside pid0's writable one.
+    ({ img } = cellImage("nest-svc"));
+    const svcData = join(dir.path, "nest-svc-data");
+    mkdirSync(join(img, "svc", "s", "bin"), { recursive: true });
+    mkdirSync(join(img, "svc", "s", "etc"), { recursive: true });
+    writeFileSync(join(img, "svc", "s", "bin", "main.wasm"), readFileSync(join(img, "bin", "main.wasm")));
+    writeFileSync(join(img, "svc", "s", "etc", "cell.toml"), `[[dir]]\nhost = "${svcData}/inner"\nguest = "/d"\n`);
+    await expect(start([img], ["names"])).rejects.toThrow(`svc/s/etc/cell.toml: [[dir]] /d (${svcData}/inner) lies inside etc/cell.toml's writable [[dir]] /data`);
+    // Side by side (and read-only grants inside the image) are fine.
+    rmSync(join(img, "svc"), { recursive: true });
+    expect((await run([img], "names")).status).toMatchObject({ kind: "exit", code: 0 });
   }, 60_000);
 
   test("a child's narrowed directory swapped for a symlink fails instead of moving", async () => {
