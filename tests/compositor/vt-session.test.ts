@@ -102,7 +102,7 @@ describe("VT session (fake kernel, fake card, fake keyboard, real client)", () =
     kbd.emit([EV.KEY, KEY.B, 1]);
     kbd.emit([EV.KEY, KEY.B, 0]);
     expect(await c.line(/^key key: /)).toMatch(/^key key: 48, .*state: pressed/);
-    expect(log).toEqual(expect.arrayContaining(["VT 1: switching away", "VT 1: back"]));
+    expect(log).toEqual(expect.arrayContaining(["Ctrl+Alt+F2: switching to VT 2", "VT 1: switching away", "VT 1: back"]));
 
     session!.destroy();
     session = null;

@@ -76,6 +76,7 @@ export class VtSession {
   switchTo(n: number): void {
     if (!this.vt) return this.parts.log(`Ctrl+Alt+F${n}: weft owns no VT, nothing to switch`);
     if (n === this.vt.number) return;
+    this.parts.log(`Ctrl+Alt+F${n}: switching to VT ${n}`);
     try {
       this.vt.switchTo(n);
     } catch (e) {
