@@ -27,6 +27,18 @@ export function inputContract(name: string, open: () => InputDevice, inject: ((d
       }
     });
 
+    t("the grab can be let go and taken again (a VT switch away and back); on a closed device it is an error", () => {
+      const d = open();
+      try {
+        d.grab(false);
+        d.grab(true);
+        expect(d.read()).toEqual([]);
+      } finally {
+        d.close();
+      }
+      expect(() => d.grab(true)).toThrow(/is closed/);
+    });
+
     ti("events arrive through the fd in order, each frame ended by SYN_REPORT", async () => {
       const d = open();
       try {

@@ -69,6 +69,8 @@ export class EvdevDevice implements InputDevice {
   }
 
   grab(on: boolean): void {
+    // The fd number may belong to something else once closed.
+    if (this.closed) throw new Error(`${this.path} is closed`);
     if (this.caps.keyboard || this.caps.pointer || this.caps.touch) grab(this.fd, this.path, on);
   }
 
