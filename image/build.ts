@@ -58,6 +58,9 @@ export function ciPackages(): string[] {
   return m[1].split(/\s+/).filter(Boolean);
 }
 
+/** Added to CI's packages in a --full-tests image: debootstrap's resolver does not choose a provider for a virtual package (weston's dconf-service needs default-dbus-session-bus), so one is named. */
+export const FULL_TESTS_EXTRA = ["dbus-user-session"];
+
 /** The kernel command line in the image's loader entry (root= is added by the disk). Serial console last: it becomes /dev/console, which the smoke test and image/boot.ts read. */
 export const CMDLINE = "rw console=tty0 console=ttyS0 panic=-1 systemd.show_status=1 loglevel=4";
 
@@ -117,7 +120,7 @@ if (import.meta.main) {
     weft = join(ROOT, "dist", "weft");
   }
 
-  const packages = full ? [...new Set([...PACKAGES, ...ciPackages()])] : PACKAGES;
+  const packages = full ? [...new Set([...PACKAGES, ...ciPackages(), ...FULL_TESTS_EXTRA])] : PACKAGES;
   step(`Debian ${SUITE} base (debootstrap${full ? `, with CI's ${packages.length - PACKAGES.length} packages for the full test suite` : ""})`);
   const recipe = new Bun.CryptoHasher("sha256").update(JSON.stringify({ SUITE, MIRROR, PACKAGES: packages, v: 1 })).digest("hex").slice(0, 12);
   const base = join(out, `base-${recipe}`);
@@ -138,7 +141,8 @@ if (import.meta.main) {
   }
 
   step("weft staged into a copy of the base");
-  const tree = join(out, "rootfs");
+  // One staging tree per kind of image, so a plain and a --full-tests build can run at once in one dir.
+  const tree = join(out, `rootfs-${imageName(full).replace(/\.img$/, "")}`);
   rmSync(tree, { recursive: true, force: true });
   unmountUnder(base);
   sh(["cp", "-a", base, tree]);
