@@ -58,8 +58,8 @@ export function ciPackages(): string[] {
   return m[1].split(/\s+/).filter(Boolean);
 }
 
-/** Added to CI's packages in a --full-tests image: debootstrap's resolver does not choose a provider for a virtual package (weston's dconf-service needs default-dbus-session-bus), so one is named. */
-export const FULL_TESTS_EXTRA = ["dbus-user-session"];
+/** Added to CI's packages in a --full-tests image: debootstrap's resolver does not choose a provider for a virtual package (weston's dconf-service needs default-dbus-session-bus, libpam-systemd dbus-system-bus), so they are named. */
+export const FULL_TESTS_EXTRA = ["dbus", "dbus-user-session"];
 
 /** The kernel command line in the image's loader entry (root= is added by the disk). Serial console last: it becomes /dev/console, which the smoke test and image/boot.ts read. */
 export const CMDLINE = "rw console=tty0 console=ttyS0 panic=-1 systemd.show_status=1 loglevel=4";
