@@ -30,13 +30,15 @@ function partition(p: { offset: number; size: number }, to: string): string {
   return to;
 }
 
+// The root partition is big enough (256 MiB) that the whole file passes 260 MiB, where mkfs.fat, left to
+// itself, would size the ESP's clusters for the file and make an invalid FAT32 (a bug this test caught).
 beforeAll(() => {
   work = mkdtempSync(join(tmpdir(), "weft-disk-"));
   const tree = join(work, "tree");
   mkdirSync(join(tree, "etc"), { recursive: true });
   writeFileSync(join(tree, "etc", "hostname"), "weft\n");
   for (const [name, b] of Object.entries(files)) writeFileSync(join(work, name), b);
-  disk = buildDisk({ tree, out: join(work, "disk.img"), loader: join(work, "loader"), kernel: join(work, "kernel"), initrd: join(work, "initrd"), cmdline: "rw console=ttyS0", title: "weft test", espMiB: 40, rootMiB: 1024, rootUuid: ROOT_UUID });
+  disk = buildDisk({ tree, out: join(work, "disk.img"), loader: join(work, "loader"), kernel: join(work, "kernel"), initrd: join(work, "initrd"), cmdline: "rw console=ttyS0", title: "weft test", espMiB: 40, rootMiB: 256, rootUuid: ROOT_UUID });
 }, 60_000);
 
 afterAll(() => {
@@ -49,7 +51,7 @@ describe("the bootable disk (made without loop devices)", () => {
     expect(table.label).toBe("gpt");
     expect(table.partitions.map((p: { start: number; size: number; type: string; name: string }) => [p.start * 512, p.size * 512, p.type, p.name])).toEqual([
       [disk.esp.offset, 40 * 2 ** 20, ESP_TYPE, "ESP"],
-      [disk.root.offset, 1024 * 2 ** 20, ROOT_TYPE, "weft-root"],
+      [disk.root.offset, 256 * 2 ** 20, ROOT_TYPE, "weft-root"],
     ]);
     expect(table.partitions[1].uuid.toLowerCase()).toBe(ROOT_UUID);
     expect(disk.cmdline).toBe(`root=PARTUUID=${ROOT_UUID} rw console=ttyS0`);
@@ -74,7 +76,7 @@ describe("the bootable disk (made without loop devices)", () => {
     expect(fsck.exitCode).toBe(0);
     expect(sh(["debugfs", "-R", "cat /etc/hostname", root])).toBe("weft\n");
     expect(sh(["blkid", "-o", "value", "-s", "LABEL", root]).trim()).toBe("weft-root"); // the image's fstab mounts LABEL=weft-root
-  });
+  }, 30_000); // copies 256 MiB out and checks it: disk-bound
 
   test("bad input: a missing kernel, or an ESP too small, is a clear error and leaves no disk behind", () => {
     const out = join(work, "bad.img");
