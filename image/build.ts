@@ -19,6 +19,8 @@
 // bun and the fast test suites in, run by the smoke test), --full-tests
 // (instead: the whole checkout and every Debian package CI installs, so the
 // smoke test runs the whole `bun test`; a bigger base, 8 GiB disk),
+// --tcg-subset (with --full-tests: every test file but the few that cannot
+// finish under TCG, image/smoke/stage-tests.ts TCG_HEAVY),
 // --console-journal (the journal on the serial console, for
 // image/drm-screendump.ts), --vt-test (a client, chvt and a serial root
 // shell for image/vt-switch.ts), --weft PATH, --out DIR (default: imageDir()), --size MiB (root
@@ -150,7 +152,7 @@ if (import.meta.main) {
   await stageWeft(tree, { weft, smoke, consoleJournal: flag("--console-journal"), log: (l) => console.log(l) });
   if (flag("--with-tests") || full) {
     const { stageTests } = await import("./smoke/stage-tests.ts");
-    await stageTests(tree, { full, log: (l) => console.log(l) });
+    await stageTests(tree, { full, tcgSubset: flag("--tcg-subset"), log: (l) => console.log(l) });
   }
   if (flag("--vt-test")) {
     const { stageVtTest } = await import("./vt/stage.ts");

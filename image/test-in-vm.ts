@@ -6,7 +6,9 @@
 // and prints the suite's summary. Opt-in: under TCG this takes most of an
 // hour. The whole serial console goes to vm-test.log in the image dir.
 //
-// Usage: bun image/test-in-vm.ts [--no-build] [--timeout S (default 9000)] [--mem MiB (default 4096)] [--kvm]
+// Usage: bun image/test-in-vm.ts [--tcg-subset] [--no-build] [--timeout S (default 9000)] [--mem MiB (default 4096)] [--kvm]
+// --tcg-subset: every test file but the few that cannot finish under TCG
+// (image/smoke/stage-tests.ts TCG_HEAVY, each with its reason); with KVM, the whole suite.
 import { createWriteStream } from "node:fs";
 import { join } from "node:path";
 import { ROOT } from "../src/system/assets.ts";
@@ -31,7 +33,7 @@ if (import.meta.main) {
   const value = (n: string, d: string) => (args.includes(n) ? args[args.indexOf(n) + 1] : d);
   const dir = imageDir();
   if (!args.includes("--no-build")) {
-    const b = Bun.spawn(["bun", join(ROOT, "image", "build.ts"), "--full-tests"], { stdout: "inherit", stderr: "inherit" });
+    const b = Bun.spawn(["bun", join(ROOT, "image", "build.ts"), "--full-tests", ...(args.includes("--tcg-subset") ? ["--tcg-subset"] : [])], { stdout: "inherit", stderr: "inherit" });
     if ((await b.exited) !== 0) process.exit(1);
   }
   const logPath = join(dir, "vm-test.log");

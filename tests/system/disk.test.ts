@@ -11,6 +11,7 @@ import { join } from "node:path";
 import { qemuCommand } from "../../image/boot.ts";
 import { buildDisk, ESP_TYPE, LOADER_CONF, loaderEntry, ROOT_TYPE, type Disk } from "../../image/disk.ts";
 import { summarize } from "../../image/test-in-vm.ts";
+import { TCG_HEAVY, testFiles } from "../../image/smoke/stage-tests.ts";
 
 let work = "";
 let disk: Disk;
@@ -124,4 +125,12 @@ describe("bun test under a VM: reading the suite's verdict off the console (imag
     expect(s.failed).toHaveLength(1);
     expect(s.failed[0]).toStartWith("fails on purpose");
   });
+});
+
+test("the TCG subset names only test files that exist, and leaves exactly those out", () => {
+  const all = testFiles();
+  const subset = testFiles(Object.keys(TCG_HEAVY));
+  expect(all.length).toBeGreaterThan(Object.keys(TCG_HEAVY).length);
+  expect(subset.length).toBe(all.length - Object.keys(TCG_HEAVY).length);
+  expect(() => testFiles(["tests/no-such.test.ts"])).toThrow("tests/no-such.test.ts is not a test file of this checkout");
 });
