@@ -23,7 +23,8 @@ export function summarize(lines: readonly string[]): { pass?: number; fail?: num
     let m;
     if ((m = /^\s*(\d+) (pass|fail|skip)$/.exec(l))) out[m[2] as "pass" | "fail" | "skip"] = Number(m[1]);
     else if ((m = /^exit (\d+) after (\d+) s$/.exec(l))) [out.exit, out.seconds] = [Number(m[1]), Number(m[2])];
-    else if ((m = /^\(fail\) (.*)$/.exec(l))) out.failed.push(m[1]);
+    // bun names a failed test twice when it ran several files: where it failed and again in the summary.
+    else if ((m = /^\(fail\) (.*)$/.exec(l)) && !out.failed.includes(m[1])) out.failed.push(m[1]);
   }
   return out;
 }

@@ -3,7 +3,7 @@
 // environment (only PATH, HOME, XDG_RUNTIME_DIR): --version, exec, and
 // `run --no-compositor` answering its API and stopping cleanly.
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
-import { chmodSync, copyFileSync, mkdirSync, openSync, readdirSync, rmSync, statSync, writeSync, closeSync, mkdtempSync } from "node:fs";
+import { chmodSync, copyFileSync, existsSync, mkdirSync, openSync, readdirSync, rmSync, statSync, writeSync, closeSync, mkdtempSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import pkg from "../../package.json" with { type: "json" };
@@ -119,7 +119,12 @@ describe("dist/weft copied alone into an empty dir", () => {
       expect(socket).toBe(join(run, "weft", "appd.sock"));
       const c = await unixClient(socket);
       const installed = await c.request({ type: "QUERY_INSTALLED_APPS" });
-      expect(installed.type === "INSTALLED_APPS" && installed.apps.map((a) => a.app_id).sort()).toEqual(["org.weft.example.counter", "org.weft.example.fetcher", "org.weft.example.hello", "org.weft.example.notes"]);
+      // The bundled apps land in the (empty) user store; the machine's system store (/usr/share/weft/apps) is read too,
+      // and on a machine with weft installed (the OS image, where this suite also runs) it is not empty.
+      const systemStore = "/usr/share/weft/apps";
+      const systemApps = existsSync(systemStore) ? readdirSync(systemStore).filter((n) => existsSync(join(systemStore, n, "wapp.toml"))) : [];
+      const expected = [...new Set(["org.weft.example.counter", "org.weft.example.fetcher", "org.weft.example.hello", "org.weft.example.notes", ...systemApps])].sort();
+      expect(installed.type === "INSTALLED_APPS" && installed.apps.map((a) => a.app_id).sort()).toEqual(expected);
       expect(await c.request(["LAUNCH_APP", "org.weft.example.hello", 0])).toMatchObject({ type: "LAUNCH_ACK", session_id: 1 });
       await peer.until((d) => d.some((x) => x.msg.includes("STATUS=1 app running")), "STATUS with the running app");
       await c.close();
