@@ -26,7 +26,7 @@ todo=()
 for src in tests/cell/guests/*.c; do
   name=$(basename "$src" .c)
   o=$out/$name.component.wasm
-  if stale "$o" "$src" tests/guests/dir_watch.c tests/cell/guests/weft_cell.h tests/cell/guests/world.wit tests/cell/guests/build.mjs wit/weft-cell.wit "$script" "$jco/package.json"; then
+  if stale "$o" "$src" tests/guests/dir_watch.c tests/cell/guests/weft_cell.h tests/cell/guests/world.wit tests/cell/guests/build.mjs scripts/jco-command.mjs wit/weft-cell.wit "$script" "$jco/package.json"; then
     core=$out/$name.core.wasm
     "$CC" --target=wasm32-wasi "--sysroot=$SYSROOT" -O2 -Wall -Wextra -Wno-unused-parameter -c -o "$core.o" "$src"
     "$CC" --target=wasm32-wasi "--sysroot=$SYSROOT" -nostartfiles -Wl,--no-entry -Wl,--strip-debug -o "$core" "$core.o"

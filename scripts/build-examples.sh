@@ -45,7 +45,7 @@ for world in examples/apps/*/world.wit; do
     "$CC" --target=wasm32-wasi "--sysroot=$SYSROOT" -nostartfiles -Wl,--no-entry -Wl,--strip-debug -o "$core.tmp" "$core.o"
     rm -f "$core.o"; mv "$core.tmp" "$core"
   fi
-  if stale "$dir/app.wasm" "$core" "$world" wit/weft-app.wit examples/build.mjs "$jco/package.json"; then jobs+=("$core" "$world" "$dir/app.wasm"); fi
+  if stale "$dir/app.wasm" "$core" "$world" wit/weft-app.wit examples/build.mjs scripts/jco-command.mjs "$jco/package.json"; then jobs+=("$core" "$world" "$dir/app.wasm"); fi
 done
 if ((${#jobs[@]})); then
   "$JS" examples/build.mjs "${jobs[@]}"
