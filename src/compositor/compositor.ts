@@ -193,7 +193,8 @@ export class Compositor {
    * commit (fd watcher thread → wake socket → Bun). So for clients that
    * answered the last frame within PROMPT_MS, wait here — in libwayland's
    * own epoll, the fd watcher paused — until they have committed or
-   * PROMPT_MS has passed. The loop is held at most that long per frame.
+   * PROMPT_MS has passed. The loop is held at most that long per frame
+   * (+1 ms: epoll waits in whole milliseconds).
    */
   private awaitCommits(awaited: Surface[]): void {
     const w = this.watch;
