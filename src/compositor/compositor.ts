@@ -60,6 +60,8 @@ export class Compositor {
   readonly events = new EventEmitter();
   socket = "";
   frames = 0;
+  /** Frames after which a prompt client's commit was awaited and came in time (decision 0008). */
+  awaitedCommits = 0;
   private watch: FdWatch | null = null;
   /** Damage each output has not drawn yet (outputs refresh on their own clocks). */
   private readonly outputDamage = new Map<Output, Rect[]>();
@@ -181,9 +183,22 @@ export class Compositor {
       enterOutputs(s);
     }
     this.seat.cursorFrameDone(ms);
-    this.server.flush();
-    this.events.emit("frame", info);
-    if (awaited) this.awaitCommits(awaited);
+    const w = awaited && this.watch;
+    if (!w) {
+      this.server.flush();
+      this.events.emit("frame", info);
+      return;
+    }
+    // Paused before the flush that sends the callbacks, so a quick answer
+    // cannot reach the fd watcher first (and wake the loop for nothing).
+    w.pause();
+    try {
+      this.server.flush();
+      this.events.emit("frame", info);
+      this.awaitCommits(awaited!);
+    } finally {
+      w.resume();
+    }
   }
 
   /**
@@ -192,24 +207,20 @@ export class Compositor {
    * going back to sleep would cost the loop a second wake-up for that
    * commit (fd watcher thread → wake socket → Bun). So for clients that
    * answered the last frame within PROMPT_MS, wait here — in libwayland's
-   * own epoll, the fd watcher paused — until they have committed or
+   * own epoll, the fd watcher paused by presented() — until they have committed or
    * PROMPT_MS has passed. The loop is held at most that long per frame
    * (+1 ms: epoll waits in whole milliseconds).
    */
   private awaitCommits(awaited: Surface[]): void {
-    const w = this.watch;
-    if (!w) return;
     const deadline = performance.now() + PROMPT_MS;
-    w.pause();
-    try {
-      for (;;) {
-        if (!awaited.some((s) => s.frameDoneAt !== 0 && !s.destroyed)) return;
-        const left = deadline - performance.now();
-        if (left <= 0) return;
-        this.server.dispatch(Math.max(1, Math.floor(left)));
+    for (;;) {
+      if (!awaited.some((s) => s.frameDoneAt !== 0 && !s.destroyed)) {
+        this.awaitedCommits++;
+        return;
       }
-    } finally {
-      w.resume();
+      const left = deadline - performance.now();
+      if (left <= 0) return;
+      this.server.dispatch(Math.max(1, Math.floor(left)));
     }
   }
 
