@@ -62,16 +62,21 @@ export class HeadlessBackend implements Backend {
     const k = Math.max(1, Math.ceil((now - this.lastVblank) / this.periodMs));
     const next = this.lastVblank === 0 || now - this.lastVblank > 10 * this.periodMs ? now : this.lastVblank + k * this.periodMs;
     this.target = next;
-    this.timer = setTimeout(() => this.frame(), Math.max(0, next - now));
+    // Whole milliseconds, rounded up: Bun runs a fractional delay rounded
+    // down, so the frame would come up to 1 ms before its grid point.
+    this.timer = setTimeout(() => this.frame(), Math.max(0, Math.ceil(next - now)));
   }
 
   private frame(): void {
     this.timer = null;
     if (this.destroyed || !this.handlers) return;
-    // The grid stays where it was planned: re-anchoring it at the timer's
+    // The grid stays where it was planned: re-anchoring it at every timer's
     // firing time let it drift with Bun's millisecond rounding (62 Hz, not
-    // 60, measured with weston-simple-shm).
-    this.lastVblank = this.target;
+    // 60, measured with weston-simple-shm). A timer that fired much later
+    // than its grid point (a loaded machine) does move the grid, so the
+    // next frame still comes a period after this one, not right behind it.
+    const now = performance.now();
+    this.lastVblank = now - this.target > this.periodMs / 4 ? now : this.target;
     const out = this.outputs[0];
     this.handlers.render(out);
     const t = monotonicNow();
