@@ -8,6 +8,9 @@
 //      text console: no weft background left, mostly black;
 //   3. `chvt 1` shows weft again, and its content still changes — rendering
 //      resumed, it is not the last frame shown again;
+//   4. the keyboard (QEMU's sendkey): Ctrl+Alt+F2, read by weft from evdev,
+//      shows the console; Ctrl+Alt+F1 there (the kernel's keyboard, which
+//      sees keys only once weft released its grab) shows weft again;
 // and that weft's journal tells the same story (switching away, back,
 // display resumed). Screens are written as PNG to --out-dir, the serial
 // console to vt-serial.log there.
@@ -74,7 +77,8 @@ if (import.meta.main) {
   console.error(`booting: ${cmd.join(" ")}`);
   const t0 = performance.now();
   const since = () => `${((performance.now() - t0) / 1000).toFixed(0)} s`;
-  const end = t0 + timeoutS * 1000;
+  // Waits end here; diagnostics after a failure get a minute of their own.
+  let end = t0 + timeoutS * 1000;
   const vm = Bun.spawn(cmd, { stdin: "pipe", stdout: "pipe", stderr: "inherit" });
   // exitCode stays null when qemu dies of a signal (an abort): track the exit itself.
   let stopped = false;
@@ -143,7 +147,8 @@ if (import.meta.main) {
       if (performance.now() - asked > 60_000) {
         asked = performance.now();
         const out = await run("systemctl show -p Id -p ActiveState -p SubState -p NRestarts weft.service weft-vt-client.service | paste -sd' '");
-        log.push(`[${since()}] ${out.split(/\r?\n/).find((l) => l.startsWith("Id=")) ?? "(no state)"}`);
+        // (the shell's bracketed-paste escapes may come first on the line)
+        log.push(`[${since()}] ${/Id=weft\.service.*/.exec(out.split(/\r?\n/).find((l) => /Id=weft\.service/.test(l) && !l.includes("systemctl")) ?? "")?.[0] ?? "(no state)"}`);
       }
       const s = await dump();
       if (s) {
@@ -157,6 +162,8 @@ if (import.meta.main) {
     throw new Error(`no ${what} within ${timeoutS} s (last screen: ${last || "none"})`);
   }
   const weftShown = (s: Screen) => share(s, bg) > 0.6;
+  /** A text console: none of weft's background, mostly black. */
+  const consoleShown = (s: Screen) => share(s, bg) < 0.001 && share(s, 0) > 0.5;
   /** Two consecutive weft screens that differ: a client is drawing and weft is showing it. */
   async function weftAnimating(what: string, prev: Screen | null): Promise<{ first: Screen; second: Screen }> {
     let first = prev ?? (await screenUntil(what, weftShown, 2000));
@@ -177,7 +184,7 @@ if (import.meta.main) {
     savePng(before.second, join(outDir, "vt-1-weft.png"));
 
     await run("chvt 2");
-    const text = await screenUntil("text console after chvt 2", (s) => share(s, bg) < 0.001 && share(s, 0) > 0.5);
+    const text = await screenUntil("text console after chvt 2", consoleShown);
     log.push(`[${since()}] chvt 2: text console (${(share(text, 0) * 100).toFixed(1)} % black, no weft background)`);
     savePng(text, join(outDir, "vt-2-console.png"));
 
@@ -188,10 +195,20 @@ if (import.meta.main) {
     savePng(back.second, join(outDir, "vt-1-weft-again.png"));
     if (changed === 0) throw new Error("weft's screen after switching back is the one before: rendering did not resume");
 
-    const journal = await run("journalctl -b --no-pager -o cat -u weft.service | grep -E 'session:|display (paused|resumed)'");
-    const lines = journal.split(/\r?\n/).filter((l) => /session:|display (paused|resumed)/.test(l) && !l.includes("grep"));
+    // The keyboard (the VM's PS/2 keyboard through QEMU's sendkey): Ctrl+Alt+F2 is read by weft from
+    // evdev and becomes VT_ACTIVATE; on tty2 the kernel's own keyboard handling takes Ctrl+Alt+F1 —
+    // which it only sees if weft let go of its evdev grab.
+    await monitor(sock, "sendkey ctrl-alt-f2");
+    const byKey = await screenUntil("text console after Ctrl+Alt+F2", consoleShown);
+    log.push(`[${since()}] Ctrl+Alt+F2 (weft, from evdev): text console (${(share(byKey, 0) * 100).toFixed(1)} % black)`);
+    await monitor(sock, "sendkey ctrl-alt-f1");
+    const keyBack = await weftAnimating("weft again after Ctrl+Alt+F1 on tty2", null);
+    log.push(`[${since()}] Ctrl+Alt+F1 (the console's keyboard): weft again, animating (${differing(keyBack.first, keyBack.second)} pixels changed)`);
+
+    const journal = await run("journalctl -b --no-pager -o cat -u weft.service | grep -E 'session:|display|udev'");
+    const lines = journal.split(/\r?\n/).filter((l) => /session:|display|udev/.test(l) && !l.includes("grep"));
     log.push(...lines.map((l) => `  journal: ${l.trim()}`));
-    for (const want of [/session: VT 1 \(standard input is \/dev\/tty1\)/, /session: VT 1: switching away/, /display paused: session deactivated/, /session: VT 1: back/, /display resumed/])
+    for (const want of [/session: VT 1 \(standard input is \/dev\/tty1\)/, /session: VT 1: switching away/, /display paused: session deactivated/, /session: VT 1: back/, /display resumed/, /session: Ctrl\+Alt\+F2: switching to VT 2/])
       if (!lines.some((l) => want.test(l))) throw new Error(`weft's journal lacks ${want}`);
 
     // With --with-tests in the image: the VT port's contract against this kernel's VTs
@@ -212,6 +229,7 @@ if (import.meta.main) {
     log.push(`FAILED: ${(e as Error).message}`);
     if (!stopped && /root@[\w-]+:~# /.test(serial)) {
       // What weft and its client said, through the shell.
+      end = performance.now() + 60_000;
       const at = serial.length;
       const done = run("systemctl status --no-pager -l -n 0 weft.service weft-vt-client.service; journalctl -b --no-pager -o short-monotonic -u weft.service -u weft-vt-client.service | tail -n 60").catch(() => {});
       await Promise.race([done, Bun.sleep(60_000)]);

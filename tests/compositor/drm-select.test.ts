@@ -6,7 +6,7 @@ import { afterAll, describe, expect, test } from "bun:test";
 import { existsSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { candidateCards, openDrm } from "../../src/compositor/backend/select.ts";
+import { candidateCards, openDrm, settleForCards } from "../../src/compositor/backend/select.ts";
 import { ROOT, tempRuntime } from "./helpers.ts";
 
 const WEFT = join(ROOT, "bin", "weft.ts");
@@ -37,6 +37,29 @@ describe("display selection", () => {
     expect(candidateCards({}, dri)).toEqual({ cards: ["card0", "card1", "card10"].map((n) => join(dri, n)) });
     expect(candidateCards({ WEFT_DRM_DEVICE: "/dev/dri/card7" }, dri)).toEqual({ cards: ["/dev/dri/card7"] });
     expect(candidateCards({}, join(dir, "nothing")).none).toMatch(/^no .*nothing \(no GPU or display device\)$/);
+  });
+
+  test("with no card yet, selection waits while udev still has events queued (a GPU driver loading), and only then", () => {
+    const dri = join(dir, "late-dri");
+    const queue = join(dir, "udev-queue");
+    mkdirSync(dri);
+    // No queue: no wait, even without a card (a headless device starts at once).
+    expect(settleForCards({}, dri, queue, 5000)).toBe(0);
+    // udev busy; a card appears ~300 ms later (another process, as udev would): the wait ends with it.
+    writeFileSync(queue, "");
+    const udev = Bun.spawn(["sh", "-c", `sleep 0.3; touch ${join(dri, "card0")}; sleep 2; rm -f ${queue}`]);
+    const waited = settleForCards({}, dri, queue, 5000);
+    expect(waited).toBeGreaterThanOrEqual(250);
+    expect(waited).toBeLessThan(2000);
+    udev.kill();
+    // A queue that never empties: bounded by maxMs.
+    rmSync(join(dri, "card0"));
+    const t0 = performance.now();
+    expect(settleForCards({}, dri, queue, 300)).toBeGreaterThanOrEqual(300);
+    expect(performance.now() - t0).toBeLessThan(2000);
+    // A card already there, or WEFT_DRM_DEVICE: no wait.
+    expect(settleForCards({ WEFT_DRM_DEVICE: "/dev/null" }, dri, queue, 5000)).toBe(0);
+    rmSync(queue);
   });
 
   test("a device that is not a DRM card is passed over with its reason", () => {
