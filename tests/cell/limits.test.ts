@@ -179,7 +179,9 @@ describe("services count against pid0's budget", () => {
     // The run ends (stopped) the moment its spawn reaches the host, while the child compiles.
     let spawned: Promise<number> | null = null;
     const original = CellProcess.prototype.spawn;
-    cleanups.push(() => (CellProcess.prototype.spawn = original));
+    cleanups.push(() => {
+      CellProcess.prototype.spawn = original;
+    });
     let service: Session | null = null;
     CellProcess.prototype.spawn = function (this: CellProcess, req) {
       const p = original.call(this, req);
