@@ -11,6 +11,17 @@ function pipe(): [number, number] {
   return [fds[0], fds[1]];
 }
 
+/** Resolves once the loop has handled an fd event raised after this call (a second, live watch proves it). */
+async function loopProcessedEvents(): Promise<void> {
+  const [r, w] = pipe();
+  const done = new Promise<void>((res) => {
+    const watch = watchFd(r, () => (watch.close(), res()));
+  });
+  writeSync(w, "y");
+  await done;
+  for (const fd of [r, w]) closeSync(fd);
+}
+
 describe("watchFd", () => {
   test("calls back on the main thread each time the fd becomes readable", async () => {
     const [r, w] = pipe();
@@ -43,15 +54,9 @@ describe("watchFd", () => {
     const watch = watchFd(r, () => calls++);
     watch.close();
     writeSync(w, "x");
-    // A second, live watch proves the loop processed events after the write.
-    const [r2, w2] = pipe();
-    const done = new Promise<void>((res) => {
-      const w2watch = watchFd(r2, () => (w2watch.close(), res()));
-    });
-    writeSync(w2, "y");
-    await done;
+    await loopProcessedEvents();
     expect(calls).toBe(0);
-    for (const fd of [r, w, r2, w2]) closeSync(fd);
+    for (const fd of [r, w]) closeSync(fd);
   });
 
   test("a paused watch stays quiet while its owner reads the fd itself; resume wakes it for what came meanwhile", async () => {
@@ -67,14 +72,7 @@ describe("watchFd", () => {
     try {
       watch.pause();
       writeSync(w, "x");
-      // A second, live watch proves the loop processed events after the write.
-      const [r2, w2] = pipe();
-      const done = new Promise<void>((res) => {
-        const w2watch = watchFd(r2, () => (w2watch.close(), res()));
-      });
-      writeSync(w2, "y");
-      await done;
-      for (const fd of [r2, w2]) closeSync(fd);
+      await loopProcessedEvents();
       expect(calls).toBe(0);
       watch.resume(); // the byte written while paused is still there
       await called;
