@@ -5,7 +5,7 @@
 // ends: services are stopped and pid0's status is the cell's.
 import type { Manifest } from "../appd/manifest.ts";
 import type { Session, SessionManager } from "../appd/sessions.ts";
-import { loadWasm, loadWasmAsync } from "../runtime/cache.ts";
+import { loadWasm, loadWasmAsync, wasmKind } from "../runtime/cache.ts";
 import type { ExitStatus } from "../runtime/exit.ts";
 import { Guest, type OutputMode, type Preopen } from "../runtime/guest.ts";
 import { cpuPools } from "../../ffi/native.ts";
@@ -31,15 +31,23 @@ export interface CellOptions {
 }
 
 /**
+ * The [[dir]]s a node's main gets as WASI preopens: those with `wasi = true`,
+ * and with `wasi` unset only for a Preview 1 module — its preopens are
+ * revoked with the epoch, a component's could not be (docs/decisions/0007),
+ * so a component reaches an unmarked [[dir]] through weft:cell only.
+ */
+function wasiDirs(node: ImageNode): CellConfig["dirs"] {
+  const component = wasmKind(node.wasm) === "component";
+  return node.config.dirs.filter((d) => d.wasi === true || (d.wasi === null && !component));
+}
+
+/**
  * The preopens a node's config grants: its own tree read-only at `/` (the
- * image, not a grant: never revoked), then its [[dir]]s that keep `wasi`,
+ * image, not a grant: never revoked), then its WASI [[dir]]s (wasiDirs),
  * revoked with the epoch (Preview 1 modules: docs/decisions/0007).
  */
 export function preopensOf(node: ImageNode): Preopen[] {
-  return [
-    { host: node.root, guest: "/", readOnly: true },
-    ...node.config.dirs.filter((d) => d.wasi).map((d) => ({ host: d.host, guest: d.guest, readOnly: d.readOnly, revocable: true })),
-  ];
+  return [{ host: node.root, guest: "/", readOnly: true }, ...wasiDirs(node).map((d) => ({ host: d.host, guest: d.guest, readOnly: d.readOnly, revocable: true }))];
 }
 
 function limitsOf(c: CellConfig) {
@@ -145,12 +153,12 @@ export class Cell implements CellLike {
       ...this.services.map((s, i) => [s.appId, s.alive ? s.guest : null, this.image.services[i]] as [string, Guest | null, ImageNode]),
     ];
     for (const [who, guest, node] of running) {
-      const dirs = node.config.dirs.filter((d) => d.wasi).map((d) => d.guest);
+      const dirs = wasiDirs(node).map((d) => d.guest);
       if (!guest?.running || !dirs.length) continue;
       if (guest.revokeDirs()) log.info(`cell: epoch ${from} → ${this.epoch}: ${who}'s WASI directories ${dirs.join(", ")} are revoked (its file calls on them fail with ENOTCAPABLE)`);
       else
         log.warn(
-          `cell: epoch ${from} → ${this.epoch}: ${who} is a component and keeps its WASI directories ${dirs.join(", ")} until it ends (docs/decisions/0007; grant them with wasi = false to reach them through weft:cell only)`,
+          `cell: epoch ${from} → ${this.epoch}: ${who} is a component and keeps the WASI directories its etc/ marks wasi = true (${dirs.join(", ")}) until it ends (docs/decisions/0007; leave wasi unset to reach them through weft:cell only)`,
         );
     }
     return this.epoch;

@@ -17,7 +17,9 @@
 //   host = "/srv/data"
 //   guest = "/data"
 //   mode = "ro"           # or "rw"; default "ro"
-//   wasi = true           # also a WASI preopen (default); false: weft:cell only
+//   wasi = true           # also a WASI preopen; false: weft:cell only. Unset:
+//                         # a preopen for Preview 1 modules (revoked with the
+//                         # epoch), not for components (they could not lose it)
 //
 //   [[net]]               # a list of domains, for weft:cell/net
 //   name = "api"
@@ -40,8 +42,12 @@ export interface DirGrant {
   host: string;
   guest: string;
   readOnly: boolean;
-  /** Also a WASI preopen (plain libc file I/O), not only a weft:cell capability. */
-  wasi: boolean;
+  /**
+   * Also a WASI preopen (plain libc file I/O), not only a weft:cell
+   * capability; null (unset): for Preview 1 modules only, whose preopens
+   * follow the epoch (docs/decisions/0007).
+   */
+  wasi: boolean | null;
 }
 
 export interface CellLimits {
@@ -146,7 +152,7 @@ export function parseConfig(text: string, file: string, defaults: CellLimits = D
     for (const [i, d] of (Array.isArray(doc.dir) ? doc.dir : [doc.dir]).entries()) {
       if (!isTable(d)) continue;
       const at = `[[dir]] #${i + 1}`;
-      const { host, guest, mode = "ro", wasi = true } = d as { host?: unknown; guest?: unknown; mode?: unknown; wasi?: unknown };
+      const { host, guest, mode = "ro", wasi = null } = d as { host?: unknown; guest?: unknown; mode?: unknown; wasi?: unknown };
       if (typeof host !== "string" || !isAbsolute(host)) problems.push(`${at}: host must be an absolute path, got ${JSON.stringify(host)}`);
       else {
         let ok = false;
@@ -158,8 +164,8 @@ export function parseConfig(text: string, file: string, defaults: CellLimits = D
       if (typeof guest !== "string" || !guest.startsWith("/") || posix.normalize(guest) !== guest || guest === "/")
         problems.push(`${at}: guest must be a normalised absolute path other than "/", got ${JSON.stringify(guest)}`);
       if (mode !== "ro" && mode !== "rw") problems.push(`${at}: mode must be "ro" or "rw", got ${JSON.stringify(mode)}`);
-      if (typeof wasi !== "boolean") problems.push(`${at}: wasi must be true or false, got ${JSON.stringify(wasi)}`);
-      if (typeof host === "string" && typeof guest === "string") cfg.dirs.push({ host, guest, readOnly: mode !== "rw", wasi: wasi !== false });
+      if (wasi !== null && typeof wasi !== "boolean") problems.push(`${at}: wasi must be true or false, got ${JSON.stringify(wasi)}`);
+      if (typeof host === "string" && typeof guest === "string") cfg.dirs.push({ host, guest, readOnly: mode !== "rw", wasi: typeof wasi === "boolean" ? wasi : null });
     }
     const seen = new Set<string>();
     for (const d of cfg.dirs) {

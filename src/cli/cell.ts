@@ -27,7 +27,8 @@ its sessions: \`weft ps\`, \`weft logs\`, \`weft stop\`), and two controls:
   revoke       Advance the cell's epoch: every weft:cell capability handle
                issued so far fails with "stale epoch" at its next use, and so
                do the [[dir]] WASI directories of Preview 1 processes
-               (ENOTCAPABLE; a component keeps its own: docs/decisions/0007);
+               (ENOTCAPABLE; a component only has those its etc/ marks
+               wasi = true, and keeps them: docs/decisions/0007);
                the processes keep running and acquire fresh handles. Prints
                the epoch.
   apply LAYER  Merge LAYER over the running image (a later layer wins, no

@@ -178,7 +178,7 @@ describe("etc/cell.toml", () => {
     expect(c.limits).toMatchObject({ memoryMib: 64, cpuS: 2, maxChildren: 3, timeoutS: 0 });
     expect(c.env).toEqual([["LANG", "C"]]);
     expect(c.dirs).toEqual([
-      { host: d.path, guest: "/data", readOnly: false, wasi: true },
+      { host: d.path, guest: "/data", readOnly: false, wasi: null },
       { host: d.path, guest: "/ro", readOnly: true, wasi: false },
     ]);
   });

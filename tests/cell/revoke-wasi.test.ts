@@ -22,7 +22,7 @@ async function watchImage(name: string, opts: { wasi?: boolean; component?: bool
   mkdirSync(data, { recursive: true });
   writeFileSync(join(data, "f.txt"), "data");
   writeFileSync(join(img, "bin", "main.wasm"), opts.component ? readFileSync(DIR_WATCH_COMPONENT) : await guestBytes("dir_watch"));
-  writeFileSync(join(img, "etc", "cell.toml"), `[[dir]]\nhost = "${data}"\nguest = "/data"\nmode = "rw"\nwasi = ${opts.wasi ?? true}\n`);
+  writeFileSync(join(img, "etc", "cell.toml"), `[[dir]]\nhost = "${data}"\nguest = "/data"\nmode = "rw"\n${opts.wasi === undefined ? "" : `wasi = ${opts.wasi}\n`}`);
   return { img, data };
 }
 
@@ -99,15 +99,27 @@ describe("WASI [[dir]] preopens and the epoch", () => {
     expect(c.cell.pid0.running).toBe(true);
   }, 30_000);
 
-  test("a component keeps its WASI directories after a revoke (decision 0007's limit)", async () => {
+  test("a component keeps the WASI directories its etc/ marks wasi = true after a revoke (decision 0007's limit)", async () => {
     quietLog();
-    const { img } = await watchImage("component", { component: true });
+    const { img } = await watchImage("component", { component: true, wasi: true });
     const c = await start([img], ["/data", "f.txt"]);
     await c.waitFor("watching 1\n");
     expect(c.cell.advanceEpoch()).toBe(2);
     const after = Number(c.output().trim().split(" ").at(-1)) + 2; // a whole round of 20 uses after the revoke
     await c.waitFor(`watching ${after}\n`);
     expect(c.output()).toMatch(/^(watching \d+\n)+$/);
+  }, 30_000);
+
+  test("a component gets an unmarked [[dir]] through weft:cell only, so a revoke takes it away", async () => {
+    const { img } = await watchImage("component-unset", { component: true });
+    let c = await start([img], ["/data", "f.txt"]);
+    expect(await c.cell.exited).toMatchObject({ kind: "exit", code: 1 });
+    expect(c.output()).toBe("open /data/f.txt: No such file or directory\n");
+    // The same image's grant through weft:cell: usable, then stale after an advance.
+    writeFileSync(join(img, "bin", "main.wasm"), readFileSync(CELLCTL));
+    c = await start([img], ["read", "/data", "f.txt"]);
+    await c.cell.exited;
+    expect(c.output()).toBe("data");
   }, 30_000);
 
   test("wasi = false: the directory is no preopen, only a weft:cell capability", async () => {
