@@ -114,7 +114,7 @@ describe("revocation by epoch", () => {
   }, 60_000);
 
   test("applying a layer that drops a grant: old handles stale, a fresh acquire fails; never into an in-place image", async () => {
-    const { img } = cellImage("apply");
+    const { img, data } = cellImage("apply");
     const top = join(dir.path, "apply-top");
     mkdirSync(join(top, "etc"), { recursive: true });
     writeFileSync(join(top, "etc", "cell.toml"), ""); // no grants at all
@@ -129,6 +129,15 @@ describe("revocation by epoch", () => {
     writeFileSync(join(bad, "etc", "cell.toml"), "[limits]\nmemory_mib = 0\n");
     writeFileSync(join(bad, "etc", "motd"), "must not appear");
     await expect(c.cell.applyLayer(bad)).rejects.toThrow("[limits].memory_mib must be an integer from 1 to 4096, got 0");
+    expect(c.cell.epoch).toBe(1);
+    expect(existsSync(join(c.cell.image.tree.root, "etc", "motd"))).toBe(false);
+    // So does one granting a directory inside a writable grant (it could be swapped for a symlink out).
+    const nested = join(dir.path, "apply-nested");
+    mkdirSync(join(nested, "etc"), { recursive: true });
+    mkdirSync(join(data, "inner"), { recursive: true });
+    writeFileSync(join(nested, "etc", "cell.toml"), `[[dir]]\nhost = "${data}"\nguest = "/data"\nmode = "rw"\n[[dir]]\nhost = "${data}/inner"\nguest = "/inner"\n`);
+    writeFileSync(join(nested, "etc", "motd"), "must not appear");
+    await expect(c.cell.applyLayer(nested)).rejects.toThrow(`${nested}: etc/cell.toml: [[dir]] /inner (${data}/inner) lies inside ${nested}: etc/cell.toml's writable [[dir]] /data (${data})`);
     expect(c.cell.epoch).toBe(1);
     expect(existsSync(join(c.cell.image.tree.root, "etc", "motd"))).toBe(false);
     expect(await c.cell.applyLayer(top)).toBe(2);
