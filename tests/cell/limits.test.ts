@@ -131,17 +131,8 @@ describe("start functions", () => {
 });
 
 describe("services count against pid0's budget", () => {
-  const quietLog = () => {
-    const saved = process.env.WEFT_LOG;
-    process.env.WEFT_LOG ??= "error";
-    cleanups.push(() => {
-      if (saved === undefined) delete process.env.WEFT_LOG;
-      else process.env.WEFT_LOG = saved;
-    });
-  };
 
   test("a service's memory comes out of pid0's pool; one that does not fit stops the cell from starting, naming it", async () => {
-    quietLog();
     const { img } = cellImage("svc-mem", "", "children_mib = 100");
     mkdirSync(join(img, "svc", "a", "bin"), { recursive: true });
     mkdirSync(join(img, "svc", "a", "etc"), { recursive: true });
@@ -166,7 +157,6 @@ describe("services count against pid0's budget", () => {
   }, 60_000);
 
   test("a spawn still compiling when its service's run ends is refused: no child outlives the run that asked for it", async () => {
-    quietLog();
     const { img } = cellImage("svc-late", "", "children_mib = 100");
     mkdirSync(join(img, "svc", "s", "bin"), { recursive: true });
     mkdirSync(join(img, "svc", "s", "etc"), { recursive: true });
@@ -203,7 +193,6 @@ describe("services count against pid0's budget", () => {
   }, 60_000);
 
   test("a service's CPU is charged to pid0's budget: a spinning service stops when the cell's cpu_s is used", async () => {
-    quietLog();
     const { img } = cellImage("svc-cpu", "", "children_mib = 100\ncpu_s = 1");
     mkdirSync(join(img, "svc", "hog", "bin"), { recursive: true });
     mkdirSync(join(img, "svc", "hog", "etc"), { recursive: true });

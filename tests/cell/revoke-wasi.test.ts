@@ -2,7 +2,8 @@
 // modules, docs/decisions/0007): after a revoke every libc use of them — a
 // file kept open, a new open by path, a listing — fails with ENOTCAPABLE,
 // while the image at `/` stays; a service's next run gets fresh ones. A
-// component keeps its WASI directories (the decision's documented limit);
+// component gets a [[dir]] as a WASI directory only when etc/ marks it
+// `wasi = true`, and then keeps it (the decision's documented limit);
 // `wasi = false` keeps a directory out of WASI altogether.
 import { describe, expect, test } from "bun:test";
 import { mkdirSync, readFileSync, writeFileSync } from "node:fs";
@@ -26,20 +27,11 @@ async function watchImage(name: string, opts: { wasi?: boolean; component?: bool
   return { img, data };
 }
 
-const quietLog = () => {
-  const saved = process.env.WEFT_LOG;
-  process.env.WEFT_LOG ??= "error";
-  cleanups.push(() => {
-    if (saved === undefined) delete process.env.WEFT_LOG;
-    else process.env.WEFT_LOG = saved;
-  });
-};
 
 const REVOKED = "pread (open before): Capabilities insufficient\nopen: Capabilities insufficient\nlist: Capabilities insufficient\nclose: ok\nroot: ok\n";
 
 describe("WASI [[dir]] preopens and the epoch", () => {
   test("pid0's preopen, and a file it opened through it, fail after a revoke; the image root does not", async () => {
-    quietLog();
     const { img } = await watchImage("pid0");
     const c = await start([img], ["/data", "f.txt"]);
     await c.waitFor("watching 1\n");
@@ -64,7 +56,6 @@ describe("WASI [[dir]] preopens and the epoch", () => {
   }, 30_000);
 
   test("no fd obtained through a revocable preopen outlives the revoke: renumbered onto itself, moved, polled", async () => {
-    quietLog();
     const { img } = await watchImage("tricks");
     writeFileSync(join(img, "bin", "main.wasm"), await guestBytes("revoke_tricks"));
     const c = await start([img], ["/data", "f.txt"]);
@@ -79,7 +70,6 @@ describe("WASI [[dir]] preopens and the epoch", () => {
   }, 30_000);
 
   test("a service's run is revoked too; its next run gets fresh preopens", async () => {
-    quietLog();
     const { img, data } = await watchImage("svc");
     mkdirSync(join(img, "svc", "w", "bin"), { recursive: true });
     mkdirSync(join(img, "svc", "w", "etc"), { recursive: true });
@@ -100,7 +90,6 @@ describe("WASI [[dir]] preopens and the epoch", () => {
   }, 30_000);
 
   test("a component keeps the WASI directories its etc/ marks wasi = true after a revoke (decision 0007's limit)", async () => {
-    quietLog();
     const { img } = await watchImage("component", { component: true, wasi: true });
     const c = await start([img], ["/data", "f.txt"]);
     await c.waitFor("watching 1\n");
@@ -110,26 +99,19 @@ describe("WASI [[dir]] preopens and the epoch", () => {
     expect(c.output()).toMatch(/^(watching \d+\n)+$/);
   }, 30_000);
 
-  test("a component gets an unmarked [[dir]] through weft:cell only, so a revoke takes it away", async () => {
-    const { img } = await watchImage("component-unset", { component: true });
-    let c = await start([img], ["/data", "f.txt"]);
-    expect(await c.cell.exited).toMatchObject({ kind: "exit", code: 1 });
-    expect(c.output()).toBe("open /data/f.txt: No such file or directory\n");
-    // The same image's grant through weft:cell: usable, then stale after an advance.
-    writeFileSync(join(img, "bin", "main.wasm"), readFileSync(CELLCTL));
-    c = await start([img], ["read", "/data", "f.txt"]);
-    await c.cell.exited;
-    expect(c.output()).toBe("data");
-  }, 30_000);
-
-  test("wasi = false: the directory is no preopen, only a weft:cell capability", async () => {
-    const { img } = await watchImage("nowasi", { wasi: false });
-    let c = await start([img], ["/data", "f.txt"]);
-    expect(await c.cell.exited).toMatchObject({ kind: "exit", code: 1 });
-    expect(c.output()).toBe("open /data/f.txt: No such file or directory\n");
-    writeFileSync(join(img, "bin", "main.wasm"), readFileSync(CELLCTL));
-    c = await start([img], ["read", "/data", "f.txt"]);
-    await c.cell.exited;
-    expect(c.output()).toBe("data");
-  }, 30_000);
+  for (const [what, opts] of [
+    ["a component and an unmarked [[dir]]: no preopen, only a weft:cell capability (whose handles the epoch revokes: grants.test.ts)", { component: true }],
+    ["wasi = false: the directory is no preopen, only a weft:cell capability", { wasi: false }],
+  ] as const) {
+    test(what, async () => {
+      const { img } = await watchImage(`nowasi-${opts.component ? "component" : "module"}`, opts);
+      let c = await start([img], ["/data", "f.txt"]);
+      expect(await c.cell.exited).toMatchObject({ kind: "exit", code: 1 });
+      expect(c.output()).toBe("open /data/f.txt: No such file or directory\n");
+      writeFileSync(join(img, "bin", "main.wasm"), readFileSync(CELLCTL));
+      c = await start([img], ["read", "/data", "f.txt"]);
+      await c.cell.exited;
+      expect(c.output()).toBe("data");
+    }, 30_000);
+  }
 });
