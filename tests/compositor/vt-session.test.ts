@@ -123,6 +123,42 @@ describe("VT session (fake kernel, fake card, fake keyboard, real client)", () =
     await h.comp.nextFrame();
   });
 
+  test("a failure while letting go still answers the kernel (the switch happens), and one while coming back still resumes input", async () => {
+    const kernel = new FakeVtKernel(6, 1);
+    const vt = new FakeVt(kernel, 1);
+    const log: string[] = [];
+    const did: string[] = [];
+    const parts = {
+      display: {
+        deactivate() {
+          did.push("deactivate");
+          throw new Error("drmDropMaster: EIO");
+        },
+        activate(): boolean {
+          did.push("activate");
+          throw new Error("drmModeGetResources: EIO");
+        },
+      },
+      input: { suspend: () => void did.push("suspend"), resume: () => void did.push("resume") },
+      log: (m: string) => log.push(m),
+    };
+    session = new VtSession(vt, parts);
+    session.start();
+    session.switchTo(2);
+    // Left unanswered, the kernel would wait for VT_RELDISP for ever: no VT could be switched to again.
+    await until("VT 2 active", () => kernel.active === 2);
+    expect(did).toEqual(["deactivate", "suspend"]);
+    expect(log).toContain("giving the display up: drmDropMaster: EIO");
+    kernel.activate(1);
+    await until("input resumed", () => did.includes("resume"));
+    expect(did).toEqual(["deactivate", "suspend", "activate", "resume"]);
+    expect(log).toContain("taking the display back: drmModeGetResources: EIO");
+    expect(kernel.active).toBe(1);
+    // The acquire was acknowledged: a next switch away is asked for and happens.
+    session.switchTo(3);
+    await until("VT 3 active", () => kernel.active === 3);
+  });
+
   test("without a VT, SIGUSR1 gives the display and input up and SIGUSR2 takes them back; Ctrl+Alt+Fn is only logged", async () => {
     const { backend, dev, h, kbd, log } = setup(null);
     await h.comp.nextFrame();

@@ -62,14 +62,28 @@ export class VtSession {
     this.back();
   }
 
+  // Both run in signal handlers, between the kernel's request and our
+  // answer: a throw there would leave the switch unanswered (no VT could be
+  // switched to again) or the input not read, so each step's failure is
+  // logged and the next step still runs.
   private away(): void {
-    this.parts.display.deactivate();
-    this.parts.input.suspend();
+    this.step("giving the display up", () => this.parts.display.deactivate());
+    this.step("releasing input", () => this.parts.input.suspend());
   }
 
   private back(): void {
-    if (!this.parts.display.activate()) this.parts.log("the display is still held by another session; weft waits for the next switch back");
-    this.parts.input.resume();
+    this.step("taking the display back", () => {
+      if (!this.parts.display.activate()) this.parts.log("the display is still held by another session; weft waits for the next switch back");
+    });
+    this.step("resuming input", () => this.parts.input.resume());
+  }
+
+  private step(what: string, f: () => void): void {
+    try {
+      f();
+    } catch (e) {
+      this.parts.log(`${what}: ${(e as Error).message}`);
+    }
   }
 
   /** Ctrl+Alt+F`n`. */
