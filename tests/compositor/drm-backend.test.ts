@@ -226,6 +226,24 @@ describe("DRM backend with the fake device", () => {
     expect(dev.isMaster).toBe(true);
   });
 
+  test("after a switch to the text console and back, the cursor plane shows the pointer again (the console turned it off)", async () => {
+    const dev = new FakeKmsDevice({ connectors: [SMALL] });
+    const { h, backend } = start(dev);
+    await h.comp.nextFrame();
+    backend.moveCursor(100, 50);
+    const cur = dev.scanout(100).cursor;
+    expect(cur).not.toBeNull();
+    backend.deactivate();
+    dev.consoleTakesDisplay();
+    expect(dev.scanout(100).cursor).toBeNull();
+    const f = h.comp.nextFrame();
+    expect(backend.activate()).toBe(true);
+    await f;
+    // The pointer has not moved: only the backend can bring the cursor back.
+    expect(dev.scanout(100).cursor).toBe(cur);
+    expect(dev.scanout(100).cursorAt).toEqual({ x: 99, y: 49 });
+  });
+
   test("the hardware cursor follows the pointer onto the output under it", async () => {
     const dev = new FakeKmsDevice({ connectors: [SMALL, SECOND] });
     const { h, backend } = start(dev);

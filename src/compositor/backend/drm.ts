@@ -303,6 +303,9 @@ export class DrmBackend implements Backend {
       o.lit = false;
       o.flipping = false;
       o.stale.fill(null); // someone else drew on the card meanwhile, maybe into our buffers
+      // ... and set its cursor planes (the console's modeset turns them off): set ours again, or clear it.
+      o.cursorShown = true;
+      o.cursorDirty = true;
       this.scheduleFrame(o);
     }
   }

@@ -299,6 +299,16 @@ export class FakeKmsDevice implements KmsDevice {
     this.otherMaster = true;
   }
 
+  /**
+   * The kernel's console takes the display while nobody is master (a switch
+   * to a text VT): fbcon's modeset turns every plane but the primary off,
+   * so the cursor planes are empty when we come back.
+   */
+  consoleTakesDisplay(): void {
+    if (this.master || this.otherMaster) throw new Error("the console takes the display only while nobody is DRM master");
+    for (const c of this.crtcList) c.cursor = null;
+  }
+
   /** The other process lets go; drmSetMaster succeeds again. */
   releaseMaster(): void {
     this.otherMaster = false;
