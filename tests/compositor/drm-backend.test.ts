@@ -356,6 +356,29 @@ describe("DRM backend with the fake device", () => {
     expect(dev.scanout(100).cursor).not.toBeNull();
   });
 
+  test("a new cursor image goes into the cursor buffer the plane is not reading, then that one is set", async () => {
+    const dev = new FakeKmsDevice({ connectors: [SMALL] });
+    const { h, backend } = start(dev);
+    await h.comp.nextFrame();
+    backend.moveCursor(10, 10);
+    const shown = dev.scanout(100).cursor!;
+    const arrow = shown.pixels.slice();
+    const red = new Uint8Array(8 * 8 * 4);
+    for (let i = 0; i < 64; i++) red.set([0, 0, 0xff, 0xff], i * 4); // B, G, R, A
+    const img = pixman.createBits(Format.a8r8g8b8, 8, 8, red, 32);
+    expect(backend.showCursor({ image: img, width: 8, height: 8, hotspotX: 0, hotspotY: 0 })).toBe(true);
+    pixman.unref(img);
+    // Painting the buffer being scanned out shows a half-drawn cursor for a frame.
+    expect(shown.pixels).toEqual(arrow);
+    const now = dev.scanout(100).cursor!;
+    expect(now).not.toBe(shown);
+    expect(new DataView(now.pixels.buffer).getUint32(0, true)).toBe(0xffff0000);
+    expect(backend.showCursor("default")).toBe(true);
+    expect(dev.scanout(100).cursor).toBe(shown);
+    expect(shown.pixels).toEqual(arrow);
+    expect(new DataView(now.pixels.buffer).getUint32(0, true)).toBe(0xffff0000);
+  });
+
   test("on exit the CRTC shows again what it showed before weft", async () => {
     const dev = new FakeKmsDevice({ connectors: [SMALL] });
     // A console was on the CRTC.

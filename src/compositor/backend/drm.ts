@@ -48,6 +48,8 @@ class DrmOutput implements Output {
   wanted = false;
   queued = false;
   cursor: KmsBuffer | null = null;
+  /** The other cursor buffer: a new image is painted there while the plane may still read `cursor`. */
+  spareCursor: KmsBuffer | null = null;
   cursorShown = false;
   /** The cursor buffer was repainted: set it again (drivers read it when it is set). */
   cursorDirty = false;
@@ -127,8 +129,8 @@ class DrmOutput implements Output {
     this.targets.length = 0;
     for (const b of this.buffers) dev.destroyBuffer(b);
     this.buffers.length = 0;
-    if (this.cursor) dev.destroyBuffer(this.cursor);
-    this.cursor = null;
+    for (const b of [this.cursor, this.spareCursor]) if (b) dev.destroyBuffer(b);
+    this.cursor = this.spareCursor = null;
     pixman.unref(this.image);
   }
 }
@@ -365,6 +367,12 @@ export class DrmBackend implements Backend {
     if (!size) return c === "default";
     for (const o of this.outputs) {
       if (!o.cursor) continue;
+      if (o.cursorShown) {
+        // The plane reads `cursor` until the next set: painting it would show a half-drawn cursor.
+        const next = o.spareCursor ?? this.device.createCursorBuffer();
+        o.spareCursor = o.cursor;
+        o.cursor = next;
+      }
       this.paintCursor(o.cursor);
       // Drivers read the image when it is set (virtio-gpu sends it to the host then): set it again.
       o.cursorDirty = true;
