@@ -79,6 +79,25 @@ describe("input: keyboard", () => {
     expect(quits).toBe(1);
     expect(log).toContain("Ctrl+Alt+Backspace: quitting");
   }, 30_000);
+
+  test("Ctrl+Alt+Backspace pressed again while weft stops asks to quit only once", async () => {
+    // onQuit sends SIGTERM; a second one while the first stop runs would end weft
+    // at once, its VT still in graphics mode with the keyboard off.
+    let quits = 0;
+    const { input, log } = setup({ onQuit: () => quits++ });
+    const kbd = new FakeInputDevice("kbd", { keyboard: true, pointer: false, touch: false });
+    input.add(kbd);
+    kbd.emit([EV.KEY, KEY.LEFTCTRL, 1], [EV.KEY, KEY.LEFTALT, 1]);
+    kbd.emit([EV.KEY, KEY.BACKSPACE, 1], [EV.KEY, KEY.BACKSPACE, 0]);
+    kbd.emit([EV.KEY, KEY.BACKSPACE, 1], [EV.KEY, KEY.BACKSPACE, 0]);
+    const end = Date.now() + 5000;
+    while (log.filter((l) => l.startsWith("Ctrl+Alt+Backspace")).length < 2) {
+      if (Date.now() > end) throw new Error(`timed out; log: ${log.join(" | ")}`);
+      await new Promise<void>((r) => setImmediate(r));
+    }
+    expect(quits).toBe(1);
+    expect(log).toContain("Ctrl+Alt+Backspace: already quitting");
+  }, 30_000);
 });
 
 describe("input: pointer", () => {

@@ -73,6 +73,7 @@ export class Input {
   /** Keys held on any keyboard (for the quit shortcut). */
   private readonly held = new Set<number>();
   private readonly swallowed = new Set<number>();
+  private quitting = false;
   /** Pointer buttons held (lifted for clients on suspend). */
   private readonly buttons = new Set<number>();
   private suspended = false;
@@ -280,6 +281,9 @@ export class Input {
     const alt = this.held.has(KEY.LEFTALT) || this.held.has(KEY.RIGHTALT);
     if (pressed && code === KEY.BACKSPACE && ctrl && alt && this.opts.onQuit) {
       this.swallowed.add(code);
+      // Asked once: a second SIGTERM while the first stop runs would end weft before it gave its VT back.
+      if (this.quitting) return this.log("Ctrl+Alt+Backspace: already quitting");
+      this.quitting = true;
       this.log("Ctrl+Alt+Backspace: quitting");
       this.opts.onQuit();
       return;
