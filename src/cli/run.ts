@@ -3,6 +3,7 @@
 import { bundledAppDirs, bundledKeyFile } from "../system/assets.ts";
 import { ensureXdgRuntimeDir } from "../system/paths.ts";
 import { systemdNotifier } from "../system/sdnotify.ts";
+import { stopSignals } from "../system/stop-signals.ts";
 import { UsageError, type Command } from "./command.ts";
 
 const help = `Usage: weft run [OPTIONS]
@@ -47,6 +48,8 @@ Exit status:
   0  stopped by SIGINT/SIGTERM
   1  could not start (no XDG_RUNTIME_DIR, socket in use, …)
   2  bad command line
+  130/143  a second SIGINT/SIGTERM while stopping (ends at once; the VT is
+           still given back)
 `;
 
 function plural(n: number, what: string): string {
@@ -126,10 +129,9 @@ const run: Command = {
     if (chosen) console.error(`weft run: XDG_RUNTIME_DIR was not set; using ${chosen} (export XDG_RUNTIME_DIR=${chosen} for clients)`);
     // Listen for the stop signals before anything announces readiness: a
     // supervisor may signal the moment it reads WAYLAND_DISPLAY/APPD_SOCKET.
-    const signalled = new Promise<string>((resolve) => {
-      process.once("SIGINT", () => resolve("SIGINT"));
-      process.once("SIGTERM", () => resolve("SIGTERM"));
-    });
+    // A second signal while stopping exits at once, through the exit handlers (stop-signals.ts).
+    const stopOn = stopSignals((m) => console.error(`weft run: ${m}`));
+    const signalled = stopOn.signalled;
     const stops: (() => Promise<void> | void)[] = [];
     let clipboard: import("../runtime/weft-app/context.ts").ClipboardPort | undefined;
     const status: { clients?: () => number; apps?: () => number; connections?: () => number; onSessions?: (fn: () => void) => () => void } = {};
@@ -187,6 +189,7 @@ const run: Command = {
     for (const stop of stops) await stop();
     stopWatchdog();
     sd.close();
+    stopOn.off();
     return 0;
   },
 };
