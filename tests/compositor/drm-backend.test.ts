@@ -197,8 +197,10 @@ describe("DRM backend with the fake device", () => {
     await new Promise<void>((r) => setImmediate(() => setImmediate(r)));
     expect(dev.calls.length).toBe(callsBefore);
     expect(presented).toBe(0);
-    // Another session still holds it: activate() fails and stays paused.
+    // Another session still holds it: activate() fails and stays paused (said once, however often it is retried).
     expect(backend.activate()).toBe(false);
+    expect(backend.activate()).toBe(false);
+    expect(log.filter((l) => l.startsWith("display still held elsewhere")).length).toBe(1);
     dev.releaseMaster();
     const resumed = h.comp.nextFrame();
     expect(backend.activate()).toBe(true);

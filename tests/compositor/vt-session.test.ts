@@ -159,6 +159,27 @@ describe("VT session (fake kernel, fake card, fake keyboard, real client)", () =
     await until("VT 3 active", () => kernel.active === 3);
   });
 
+  test("back on our VT while the other session still holds DRM master: weft takes the display as soon as it lets go", async () => {
+    const kernel = new FakeVtKernel(6, 1);
+    const vt = new FakeVt(kernel, 1);
+    const { dev, backend, h, log } = setup(vt);
+    await h.comp.nextFrame();
+    session!.switchTo(2);
+    await until("VT 2 active", () => kernel.active === 2);
+    dev.takeMaster(); // the session on VT 2
+    kernel.activate(1); // ... which lets the switch back happen before it dropped master
+    await until("VT 1 acquired", () => log.includes("VT 1: back"));
+    expect(backend.active).toBe(false);
+    expect(log).toContain("the display is still held by another session; weft takes it when it is free (retrying every 250 ms)");
+    const resumed = h.comp.nextFrame();
+    dev.releaseMaster();
+    // Nothing switches again: without retrying, weft's VT would stay dark for good.
+    await until("display back", () => backend.active);
+    await resumed;
+    expect(dev.isMaster).toBe(true);
+    expect(log).toContain("the display is free again: resumed");
+  });
+
   test("without a VT, SIGUSR1 gives the display and input up and SIGUSR2 takes them back; Ctrl+Alt+Fn is only logged", async () => {
     const { backend, dev, h, kbd, log } = setup(null);
     await h.comp.nextFrame();

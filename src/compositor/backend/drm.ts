@@ -149,6 +149,8 @@ export class DrmBackend implements Backend {
   private destroyed = false;
   private readonly log: (msg: string) => void;
   private cursorAt: { x: number; y: number } | null = null;
+  /** activate() found another session holding master (logged once until it succeeds). */
+  private heldElsewhere = false;
   /** The pointer's look on the cursor planes: null = weft's arrow; else a client's image (cursorSize ARGB8888, tightly packed) or hidden. */
   private look: { pixels: Uint8Array; hotspot: { x: number; y: number } } | "hidden" | null = null;
   /** Every CRTC we ever drove, with what it showed before (restored on exit). */
@@ -336,9 +338,12 @@ export class DrmBackend implements Backend {
     try {
       this.device.setMaster();
     } catch (e) {
-      this.log(`display still held elsewhere: ${(e as Error).message}`);
+      // Once per wait: the session retries until the other one lets go.
+      if (!this.heldElsewhere) this.log(`display still held elsewhere: ${(e as Error).message}`);
+      this.heldElsewhere = true;
       return false;
     }
+    this.heldElsewhere = false;
     this.active = true;
     this.log("display resumed");
     const changed = this.probe();

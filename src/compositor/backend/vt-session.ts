@@ -19,10 +19,14 @@ export interface SessionParts {
   log: (msg: string) => void;
 }
 
+const RETRY_MS = 250;
+
 export class VtSession {
   private readonly onUsr1 = () => this.away();
   private readonly onUsr2 = () => this.back();
   private started = false;
+  /** Retries taking the display while another session still holds DRM master after the switch to us. */
+  private retry: ReturnType<typeof setInterval> | null = null;
 
   constructor(
     readonly vt: VirtualTerminal | null,
@@ -67,15 +71,37 @@ export class VtSession {
   // switched to again) or the input not read, so each step's failure is
   // logged and the next step still runs.
   private away(): void {
+    this.stopRetrying();
     this.step("giving the display up", () => this.parts.display.deactivate());
     this.step("releasing input", () => this.parts.input.suspend());
   }
 
   private back(): void {
+    this.stopRetrying();
     this.step("taking the display back", () => {
-      if (!this.parts.display.activate()) this.parts.log("the display is still held by another session; weft waits for the next switch back");
+      if (this.parts.display.activate()) return;
+      // No signal tells us when the other session drops master (one may acknowledge its
+      // switch away before it does): ask again until it is free, or we are switched away.
+      this.parts.log(`the display is still held by another session; weft takes it when it is free (retrying every ${RETRY_MS} ms)`);
+      this.retry = setInterval(() => {
+        let got = false;
+        try {
+          got = this.parts.display.activate();
+        } catch (e) {
+          this.parts.log(`taking the display back: ${(e as Error).message}`);
+        }
+        if (!got) return;
+        this.stopRetrying();
+        this.parts.log("the display is free again: resumed");
+      }, RETRY_MS);
+      this.retry.unref();
     });
     this.step("resuming input", () => this.parts.input.resume());
+  }
+
+  private stopRetrying(): void {
+    if (this.retry) clearInterval(this.retry);
+    this.retry = null;
   }
 
   private step(what: string, f: () => void): void {
@@ -102,6 +128,7 @@ export class VtSession {
   destroy(): void {
     if (!this.started) return;
     this.started = false;
+    this.stopRetrying();
     process.off("SIGUSR1", this.onUsr1);
     process.off("SIGUSR2", this.onUsr2);
     try {
