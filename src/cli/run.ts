@@ -2,6 +2,7 @@
 // card exists, else headless) and the app daemon with the runtime, on one loop.
 import { bundledAppDirs, bundledKeyFile } from "../system/assets.ts";
 import { ensureXdgRuntimeDir } from "../system/paths.ts";
+import { log } from "../system/log.ts";
 import { systemdNotifier } from "../system/sdnotify.ts";
 import { stopSignals } from "../system/stop-signals.ts";
 import { UsageError, type Command } from "./command.ts";
@@ -48,9 +49,14 @@ Exit status:
   0  stopped by SIGINT/SIGTERM
   1  could not start (no XDG_RUNTIME_DIR, socket in use, …)
   2  bad command line
+  75 headless because no DRM card existed at start, and one appeared: under
+     systemd weft stops cleanly (apps saved) so the unit's restart drives it
   130/143  a second SIGINT/SIGTERM while stopping (ends at once; the VT is
            still given back)
 `;
+
+/** Exit status after a clean stop for a DRM card that appeared after start (EX_TEMPFAIL: restart me). */
+const EXIT_NEW_CARD = 75;
 
 function plural(n: number, what: string): string {
   return `${n} ${what}${n === 1 ? "" : "s"}`;
@@ -143,14 +149,20 @@ const run: Command = {
       const comp = new Compositor({ backend: display.backend, socket: o.socket });
       const control = startControl(comp, { testInput: o.testInput });
       const input = display.startInput(comp);
-      stops.push(() => control.close(), () => input.destroy(), () => comp.destroy());
+      // Headless because the card was not there yet (a fast boot): under systemd, a clean stop and a restart drive it.
+      const cards = display.watchForCard((path) => {
+        if (sd.enabled) {
+          log.warn(`display: DRM card ${path} appeared after start; stopping cleanly so systemd restarts weft on it (exit ${EXIT_NEW_CARD})`);
+          stopOn.stop("a DRM card appeared");
+        } else log.warn(`display: DRM card ${path} appeared after start; weft stays headless (restart it to drive the card)`);
+      });
+      stops.push(() => control.close(), () => input.destroy(), () => cards?.close(), () => comp.destroy());
       status.clients = () => comp.server.clients.size;
       clipboard = comp.dataDevice; // apps' weft:app/clipboard reaches this compositor's selection
       process.stdout.write(`WAYLAND_DISPLAY=${comp.socket}\n`);
     }
     if (o.appd) {
       const { startDaemon } = await import("../appd/daemon.ts");
-      const { log } = await import("../system/log.ts");
       const daemon = await startDaemon({ allowUnsigned: o.allowUnsigned, httpPort: o.httpPort, bundledApps: bundledAppDirs(), bundledKey: bundledKeyFile(), clipboard });
       stops.unshift(() => daemon.shutdown());
       status.apps = () => daemon.sessions.running().length;
@@ -190,7 +202,7 @@ const run: Command = {
     stopWatchdog();
     sd.close();
     stopOn.off();
-    return 0;
+    return signal === "a DRM card appeared" ? EXIT_NEW_CARD : 0;
   },
 };
 export default run;

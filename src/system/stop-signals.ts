@@ -7,7 +7,7 @@
 // mode and the keyboard off — unusable, Ctrl+Alt+Fn included.
 const CODES = { SIGINT: 130, SIGTERM: 143 } as const;
 
-export function stopSignals(log: (msg: string) => void): { signalled: Promise<string>; off(): void } {
+export function stopSignals(log: (msg: string) => void): { signalled: Promise<string>; stop(reason: string): void; off(): void } {
   let first: string | null = null;
   let resolve!: (sig: string) => void;
   const signalled = new Promise<string>((r) => (resolve = r));
@@ -25,6 +25,12 @@ export function stopSignals(log: (msg: string) => void): { signalled: Promise<st
   });
   return {
     signalled,
+    /** Starts the same clean stop without a signal (weft's own reason); ignored once stopping. */
+    stop(reason: string) {
+      if (first !== null) return;
+      first = reason;
+      resolve(reason);
+    },
     off() {
       for (const [sig, h] of handlers) process.off(sig, h);
     },

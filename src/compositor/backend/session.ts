@@ -3,6 +3,7 @@
 // owning a screen — evdev input, Ctrl+Alt+Backspace to stop, and the VT
 // (vt-session.ts): switching away and back with Ctrl+Alt+Fn or chvt, or,
 // without a VT, SIGUSR1/SIGUSR2 from a session manager.
+import { watchForCard } from "./card-watch.ts";
 import { log } from "../../system/log.ts";
 import type { Compositor } from "../compositor.ts";
 import { Input } from "../input/input.ts";
@@ -17,6 +18,11 @@ export interface Display {
   backend: Backend;
   /** Starts input and the session for the compositor (DRM only; a no-op headless). */
   startInput(comp: Compositor): { destroy(): void };
+  /**
+   * Headless only because no card was usable at start (auto): calls `onCard`
+   * once if a DRM card appears later (card-watch.ts); null otherwise.
+   */
+  watchForCard(onCard: (path: string) => void): { close(): void } | null;
 }
 
 /** The VT to own, or null (logged either way); never throws — weft can drive the card without one. */
@@ -37,6 +43,15 @@ export function startDisplay(mode: "auto" | "drm" | "headless", headless: Headle
   const drm = chosen.drm;
   return {
     backend: chosen.backend,
+    watchForCard(onCard) {
+      if (mode !== "auto" || drm) return null;
+      try {
+        return watchForCard(onCard);
+      } catch (e) {
+        log.warn(`display: cannot watch for a DRM card appearing later (${(e as Error).message})`);
+        return null;
+      }
+    },
     startInput(comp) {
       if (!drm) return { destroy() {} };
       let session: VtSession | null = null;
