@@ -16,9 +16,8 @@ const KEYBOARD = ev("add", "/devices/platform/i8042/serio0/input/input1/event1",
 
 describe("a DRM card appearing after start", () => {
   test("only an added card node counts (not a render node, a hotplug change or another subsystem)", () => {
-    expect(addedCard(encodeUevent(CARD))).toBe("/dev/dri/card0");
-    for (const e of [RENDER, HOTPLUG, KEYBOARD]) expect(addedCard(encodeUevent(e))).toBeNull();
-    expect(addedCard(new TextEncoder().encode("libudev\0garbage"))).toBeNull();
+    expect(addedCard(CARD)).toBe("/dev/dri/card0");
+    for (const e of [RENDER, HOTPLUG, KEYBOARD]) expect(addedCard(e)).toBeNull();
   });
 
   test("the watch calls back once, with the card's path, when it arrives among other uevents", async () => {
@@ -31,6 +30,7 @@ describe("a DRM card appearing after start", () => {
       arrived();
     }, ours);
     try {
+      writeFd(kernel, new TextEncoder().encode("libudev\0garbage")); // udev's rebroadcast format and garbage are skipped
       for (const e of [KEYBOARD, RENDER, HOTPLUG]) writeFd(kernel, encodeUevent(e));
       writeFd(kernel, encodeUevent(CARD));
       writeFd(kernel, encodeUevent({ ...CARD, devpath: CARD.devpath.replace("card0", "card1"), env: { ...CARD.env, DEVNAME: "dri/card1" } }));

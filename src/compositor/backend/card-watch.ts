@@ -4,14 +4,13 @@
 // watches kernel uevents for a card that appears later and says so once;
 // under systemd `weft run` then stops cleanly and exits for a restart that
 // drives the card (Restart=on-failure).
-import { closeFd, readSome, ueventSocket } from "../../../ffi/libc.ts";
+import { closeFd, ueventSocket } from "../../../ffi/libc.ts";
 import { watchFd } from "../../loop/fd.ts";
-import { parseUevent } from "./uevent.ts";
+import { drainUevents, type Uevent } from "./uevent.ts";
 
 /** The /dev path of a DRM card (not a render node) that a uevent adds, if it does. */
-export function addedCard(msg: Uint8Array): string | null {
-  const u = parseUevent(msg);
-  if (u?.action !== "add" || u.env.SUBSYSTEM !== "drm") return null;
+export function addedCard(u: Uevent): string | null {
+  if (u.action !== "add" || u.env.SUBSYSTEM !== "drm") return null;
   const name = u.env.DEVNAME ?? "";
   return /^dri\/card\d+$/.test(name) ? `/dev/${name}` : null;
 }
@@ -23,15 +22,15 @@ export function addedCard(msg: Uint8Array): string | null {
  */
 export function watchForCard(onCard: (path: string) => void, fd = ueventSocket()): { close(): void } {
   let done = false;
-  const watch = watchFd(fd, () => {
-    for (let m = readSome(fd, 8192); m; m = readSome(fd, 8192)) {
-      const card = addedCard(m);
+  const watch = watchFd(fd, () =>
+    drainUevents(fd, (u) => {
+      const card = addedCard(u);
       if (card && !done) {
         done = true;
         onCard(card);
       }
-    }
-  });
+    }),
+  );
   return {
     close() {
       watch.close();

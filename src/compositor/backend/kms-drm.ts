@@ -1,9 +1,9 @@
 // The KMS port over a real card (ffi/drm.ts): legacy modesetting, dumb
 // buffers, page flips read from the card's fd, hotplug from kernel uevents.
 import { DRM_FORMAT_XRGB8888, DrmCard, type DrmModeInfo, type DumbMapping } from "../../../ffi/drm.ts";
-import { closeFd, readSome, ueventSocket } from "../../../ffi/libc.ts";
+import { closeFd, ueventSocket } from "../../../ffi/libc.ts";
 import type { KmsBuffer, KmsConnector, KmsDevice, KmsEvent, KmsMode, SavedCrtc } from "./kms.ts";
-import { isDrmHotplug, parseUevent } from "./uevent.ts";
+import { drainUevents, isDrmHotplug } from "./uevent.ts";
 
 interface Buffer extends KmsBuffer {
   dumb: DumbMapping;
@@ -133,10 +133,7 @@ export class DrmDevice implements KmsDevice {
     const out: KmsEvent[] = this.card.readEvents().map((e) => ({ type: "flip" as const, crtc: e.crtcId || Number(e.userData), sequence: e.sequence, sec: e.sec, usec: e.usec }));
     if (this.uevents !== null) {
       let hotplug = false;
-      for (let m = readSome(this.uevents, 8192); m; m = readSome(this.uevents, 8192)) {
-        const u = parseUevent(m);
-        if (u && isDrmHotplug(u)) hotplug = true;
-      }
+      drainUevents(this.uevents, (u) => (hotplug ||= isDrmHotplug(u)));
       if (hotplug) out.push({ type: "hotplug" });
     }
     return out;

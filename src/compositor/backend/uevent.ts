@@ -2,6 +2,8 @@
 // The DRM backend re-probes on a drm HOTPLUG=1 change; input watches
 // SUBSYSTEM=input add/remove. udev's own rebroadcast (libudev's format) is not used:
 // it needs udevd, which a WEFT device may not run.
+import { readSome } from "../../../ffi/libc.ts";
+
 export interface Uevent {
   action: string;
   devpath: string;
@@ -28,4 +30,12 @@ export function encodeUevent(e: Uevent): Uint8Array {
 
 export function isDrmHotplug(e: Uevent): boolean {
   return e.env.SUBSYSTEM === "drm" && e.env.HOTPLUG === "1";
+}
+
+/** Hands each uevent pending on a non-blocking uevent socket to `fn` (garbage and libudev's messages skipped). */
+export function drainUevents(fd: number, fn: (u: Uevent) => void): void {
+  for (let m = readSome(fd, 8192); m; m = readSome(fd, 8192)) {
+    const u = parseUevent(m);
+    if (u) fn(u);
+  }
 }

@@ -22,10 +22,10 @@
 // progress; keys held across it may stay down until pressed again.
 import { readdirSync } from "node:fs";
 import { BTN, EV, KEY, REL, ABS, SYN, type InputEvent } from "../../../ffi/evdev.ts";
-import { closeFd, readSome, ueventSocket } from "../../../ffi/libc.ts";
+import { closeFd, ueventSocket } from "../../../ffi/libc.ts";
 import { watchFd, type FdWatch } from "../../loop/fd.ts";
 import type { Compositor } from "../compositor.ts";
-import { parseUevent } from "../backend/uevent.ts";
+import { drainUevents } from "../backend/uevent.ts";
 import { vtForKey } from "../backend/vt.ts";
 import { PointerAccel } from "./accel.ts";
 import type { InputDevice } from "./device.ts";
@@ -137,10 +137,9 @@ export class Input {
       this.uevents = {
         fd,
         watch: watchFd(fd, () => {
-          for (let m = readSome(fd, 8192); m; m = readSome(fd, 8192)) {
-            const u = parseUevent(m);
-            if (u?.action === "add" && u.env.SUBSYSTEM === "input" && /^input\/event\d+$/.test(u.env.DEVNAME ?? "")) this.tryOpen(`/dev/${u.env.DEVNAME}`);
-          }
+          drainUevents(fd, (u) => {
+            if (u.action === "add" && u.env.SUBSYSTEM === "input" && /^input\/event\d+$/.test(u.env.DEVNAME ?? "")) this.tryOpen(`/dev/${u.env.DEVNAME}`);
+          });
         }),
       };
     } catch (e) {
