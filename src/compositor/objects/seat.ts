@@ -387,15 +387,15 @@ export class Seat {
 
   /** xdg_toplevel.resize: like startMove, the press quoted must still be held by the asking client. */
   startResize(grab: ResizeGrab, client: number, serial: number): boolean {
-    if (!this.grabAllowed(client, serial)) return false;
-    this.resizing = { ...grab, x0: this.x, y0: this.y };
-    this.comp.events.emit("resize", grab.view);
-    return true;
+    return this.grabAllowed(client, serial) && this.beginResize(grab);
   }
 
   /** A resize weft starts itself (its own window border was pressed): no client serial to check. */
   startBorderResize(grab: ResizeGrab): boolean {
-    if (this.buttons.size === 0 || this.moving || this.resizing || this.drag) return false;
+    return this.buttons.size > 0 && this.noGrab() && this.beginResize(grab);
+  }
+
+  private beginResize(grab: ResizeGrab): true {
     this.resizing = { ...grab, x0: this.x, y0: this.y };
     this.comp.events.emit("resize", grab.view);
     return true;
@@ -428,7 +428,7 @@ export class Seat {
 
   /** The touch point whose down `serial` this client quotes, if that finger is still down on its surface. */
   private touchGrabAllowed(client: number, serial: number): number | undefined {
-    if (this.moving || this.resizing || this.drag) return undefined;
+    if (!this.noGrab()) return undefined;
     for (const [id, p] of this.touchPoints) if (p.serial === serial && p.surface && p.surface.client.ptr === client) return id;
     return undefined;
   }
@@ -447,7 +447,12 @@ export class Seat {
   }
 
   private grabAllowed(client: number, serial: number): boolean {
-    return this.buttons.size > 0 && !this.moving && !this.resizing && !this.drag && serial === this.lastPress.serial && client === this.lastPress.client;
+    return this.buttons.size > 0 && this.noGrab() && serial === this.lastPress.serial && client === this.lastPress.client;
+  }
+
+  /** No move, resize or drag holds the pointer. */
+  private noGrab(): boolean {
+    return !this.moving && !this.resizing && !this.drag;
   }
 
   /** Scrolls: `dy` > 0 scrolls down, in surface pixels (one wheel notch ≈ 15). */
