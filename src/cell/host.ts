@@ -5,7 +5,7 @@
 // the guest. Refusals are err("<reason>") with the reason first (`stale
 // epoch: …`, `read-only: …`, `cannot widen …`).
 import { HOST_CALL_LIMITS } from "../../ffi/native.ts";
-import { cv, type CVal } from "../runtime/component-values.ts";
+import { cv, read, type CVal } from "../runtime/component-values.ts";
 import { hostCalls, type HostCall } from "../runtime/host-calls.ts";
 import { listBeneath, readBeneath, writeBeneath } from "./beneath.ts";
 import { CapError, domainCovered, type Grant } from "./caps.ts";
@@ -17,36 +17,6 @@ const MAX_BODY = 4 << 20;
 const MAX_FILE = HOST_CALL_LIMITS.answer - 4096;
 /** Largest wasm spawn-file reads (it never passes through a host call; this bounds host memory). */
 const MAX_CHILD_WASM = 256 << 20;
-
-class ArgError extends Error {}
-
-const arg = {
-  u32(v: CVal | undefined, what: string): number {
-    if (v?.kind !== "u32" && v?.kind !== "u8") throw new ArgError(`${what}: expected an unsigned integer`);
-    return v.value;
-  },
-  bool(v: CVal | undefined, what: string): boolean {
-    if (v?.kind !== "bool") throw new ArgError(`${what}: expected a bool`);
-    return v.value;
-  },
-  string(v: CVal | undefined, what: string): string {
-    if (v?.kind !== "string") throw new ArgError(`${what}: expected a string`);
-    return v.value;
-  },
-  bytes(v: CVal | undefined, what: string): Uint8Array {
-    if (v?.kind === "bytes") return v.value;
-    if (v?.kind === "list" && v.value.length === 0) return new Uint8Array(0);
-    throw new ArgError(`${what}: expected a list<u8>`);
-  },
-  list<T>(v: CVal | undefined, what: string, item: (v: CVal, what: string) => T): T[] {
-    if (v?.kind !== "list") throw new ArgError(`${what}: expected a list`);
-    return v.value.map((x, i) => item(x, `${what}[${i}]`));
-  },
-  record(v: CVal | undefined, what: string): Map<string, CVal> {
-    if (v?.kind !== "record") throw new ArgError(`${what}: expected a record`);
-    return new Map(v.value);
-  },
-};
 
 function procOf(call: HostCall): CellProcess {
   const p = call.context.cell;
@@ -79,30 +49,30 @@ function def(iface: string, name: string, handler: (call: HostCall, p: CellProce
 // ---- caps ---------------------------------------------------------------------------------
 def("caps", "epoch", (_c, p) => ({ kind: "u64", value: BigInt(p.cell.epoch) }), false);
 def("caps", "names", (_c, p) => cv.list(p.caps.names().map(cv.string)), false);
-def("caps", "acquire", (c, p) => cv.ok(cv.u32(p.caps.acquire(arg.string(c.args[0], "name")))));
+def("caps", "acquire", (c, p) => cv.ok(cv.u32(p.caps.acquire(read.string(c.args[0], "name")))));
 
 // ---- fs -----------------------------------------------------------------------------------
 def("fs", "read-file", async (c, p) => {
-  const g = p.caps.use(arg.u32(c.args[0], "dir"), "dir") as Grant & { kind: "dir" };
-  return cv.ok(cv.bytes(await readBeneath(g, arg.string(c.args[1], "path"), MAX_FILE)));
+  const g = p.caps.use(read.u32(c.args[0], "dir"), "dir") as Grant & { kind: "dir" };
+  return cv.ok(cv.bytes(await readBeneath(g, read.string(c.args[1], "path"), MAX_FILE)));
 });
 def("fs", "write-file", async (c, p) => {
-  const handle = arg.u32(c.args[0], "dir");
+  const handle = read.u32(c.args[0], "dir");
   const g = p.caps.use(handle, "dir") as Grant & { kind: "dir" } & { name: string };
   if (g.readOnly) throw new CapError(`read-only: capability handle ${handle} ("${g.name}") is read-only`);
-  await writeBeneath(g, arg.string(c.args[1], "path"), arg.bytes(c.args[2], "data"));
+  await writeBeneath(g, read.string(c.args[1], "path"), read.bytes(c.args[2], "data"));
   return cv.ok();
 });
 def("fs", "list-dir", async (c, p) => {
-  const g = p.caps.use(arg.u32(c.args[0], "dir"), "dir") as Grant & { kind: "dir" };
-  return cv.ok(cv.list((await listBeneath(g, arg.string(c.args[1], "path"))).map(cv.string)));
+  const g = p.caps.use(read.u32(c.args[0], "dir"), "dir") as Grant & { kind: "dir" };
+  return cv.ok(cv.list((await listBeneath(g, read.string(c.args[1], "path"))).map(cv.string)));
 });
 
 // ---- net ----------------------------------------------------------------------------------
 def("net", "get", async (c, p) => {
-  const handle = arg.u32(c.args[0], "domains");
+  const handle = read.u32(c.args[0], "domains");
   const g = p.caps.use(handle, "net") as Grant & { kind: "net" } & { name: string };
-  const raw = arg.string(c.args[1], "url");
+  const raw = read.string(c.args[1], "url");
   let url: URL;
   try {
     url = new URL(raw);
@@ -124,64 +94,63 @@ def("net", "get", async (c, p) => {
 
 // ---- process ------------------------------------------------------------------------------
 function grantOf(v: CVal, what: string): GrantRequest {
-  const r = arg.record(v, what);
-  const domains = r.get("domains");
-  if (domains?.kind !== "option") throw new ArgError(`${what}.domains: expected an option`);
-  const subdir = arg.string(r.get("subdir"), `${what}.subdir`);
+  const r = read.record(v, what);
+  const domains = read.option(r.get("domains"), `${what}.domains`, (d, w) => read.list(d, w, read.string));
+  const subdir = read.string(r.get("subdir"), `${what}.subdir`);
   return {
-    cap: arg.u32(r.get("cap"), `${what}.cap`),
-    name: arg.string(r.get("name"), `${what}.name`),
-    readOnly: arg.bool(r.get("read-only"), `${what}.read-only`),
+    cap: read.u32(r.get("cap"), `${what}.cap`),
+    name: read.string(r.get("name"), `${what}.name`),
+    readOnly: read.bool(r.get("read-only"), `${what}.read-only`),
     subdir: subdir || undefined,
-    domains: domains.value === null ? undefined : arg.list(domains.value, `${what}.domains`, arg.string),
+    domains: domains ?? undefined,
   };
 }
 
 function limitsOf(v: CVal | undefined): SpawnLimits {
-  const r = arg.record(v, "limits");
+  const r = read.record(v, "limits");
   return {
-    memoryMib: arg.u32(r.get("memory-mib"), "limits.memory-mib"),
-    poolMib: arg.u32(r.get("pool-mib"), "limits.pool-mib"),
-    cpuMs: arg.u32(r.get("cpu-ms"), "limits.cpu-ms"),
-    timeoutMs: arg.u32(r.get("timeout-ms"), "limits.timeout-ms"),
+    memoryMib: read.u32(r.get("memory-mib"), "limits.memory-mib"),
+    poolMib: read.u32(r.get("pool-mib"), "limits.pool-mib"),
+    cpuMs: read.u32(r.get("cpu-ms"), "limits.cpu-ms"),
+    timeoutMs: read.u32(r.get("timeout-ms"), "limits.timeout-ms"),
   };
 }
 
 /** args, env, grants and limits: the arguments both spawns share, from `at` on. */
 function spawnArgs(c: HostCall, at: number) {
-  const env = arg.list(c.args[at + 1], "env", (v, w) => {
-    if (v.kind !== "tuple" || v.value.length !== 2) throw new ArgError(`${w}: expected a tuple of 2`);
-    return [arg.string(v.value[0], `${w}.0`), arg.string(v.value[1], `${w}.1`)] as [string, string];
+  const env = read.list(c.args[at + 1], "env", (v, w) => {
+    const [k, val] = read.tuple(v, w, 2);
+    return [read.string(k, `${w}.0`), read.string(val, `${w}.1`)] as [string, string];
   });
-  return { args: arg.list(c.args[at], "args", arg.string), env, grants: arg.list(c.args[at + 2], "grants", grantOf), ...limitsOf(c.args[at + 3]) };
+  return { args: read.list(c.args[at], "args", read.string), env, grants: read.list(c.args[at + 2], "grants", grantOf), ...limitsOf(c.args[at + 3]) };
 }
 
-def("process", "spawn", async (c, p) => cv.ok(cv.u32(await p.spawn({ wasm: arg.bytes(c.args[0], "wasm"), ...spawnArgs(c, 1) }))));
+def("process", "spawn", async (c, p) => cv.ok(cv.u32(await p.spawn({ wasm: read.bytes(c.args[0], "wasm"), ...spawnArgs(c, 1) }))));
 def("process", "spawn-file", async (c, p) => {
   // Read on the host, confined like fs.read-file, before the spawn's own checks see the bytes.
   // Handle 0 (never issued) is the process's own image, read-only: it is not a grant.
-  const dir = arg.u32(c.args[0], "dir");
+  const dir = read.u32(c.args[0], "dir");
   if (dir === 0 && !p.imageRoot) throw new CapError(`${p.label} has no image (a child sees no file system): pass a directory capability`);
   const g = dir === 0 ? ({ kind: "dir", host: p.imageRoot!, readOnly: true } as const) : (p.caps.use(dir, "dir") as Grant & { kind: "dir" });
-  const wasm = await readBeneath(g, arg.string(c.args[1], "path"), MAX_CHILD_WASM);
+  const wasm = await readBeneath(g, read.string(c.args[1], "path"), MAX_CHILD_WASM);
   return cv.ok(cv.u32(await p.spawn({ wasm, ...spawnArgs(c, 2) })));
 });
-def("process", "write-stdin", (c, p) => cv.ok(cv.u32(p.child(arg.u32(c.args[0], "child")).writeStdin(arg.bytes(c.args[1], "data")))));
+def("process", "write-stdin", (c, p) => cv.ok(cv.u32(p.child(read.u32(c.args[0], "child")).writeStdin(read.bytes(c.args[1], "data")))));
 def("process", "close-stdin", (c, p) => {
-  p.child(arg.u32(c.args[0], "child")).closeStdin();
+  p.child(read.u32(c.args[0], "child")).closeStdin();
   return cv.ok();
 });
 def("process", "read", async (c, p) => {
-  const which = arg.u32(c.args[1], "which");
+  const which = read.u32(c.args[1], "which");
   if (which !== 1 && which !== 2) throw new CapError(`which must be 1 (stdout) or 2 (stderr), got ${which}`);
-  const max = Math.max(1, Math.min(arg.u32(c.args[2], "max"), 1 << 20));
-  return cv.ok(cv.bytes(await p.child(arg.u32(c.args[0], "child")).read(which === 1 ? "stdout" : "stderr", max, c.signal)));
+  const max = Math.max(1, Math.min(read.u32(c.args[2], "max"), 1 << 20));
+  return cv.ok(cv.bytes(await p.child(read.u32(c.args[0], "child")).read(which === 1 ? "stdout" : "stderr", max, c.signal)));
 });
 def("process", "wait", async (c, p) => {
-  const r = await p.child(arg.u32(c.args[0], "child")).wait(c.signal);
+  const r = await p.child(read.u32(c.args[0], "child")).wait(c.signal);
   return cv.ok({ kind: "s32", value: r.code });
 });
 def("process", "kill", (c, p) => {
-  p.child(arg.u32(c.args[0], "child")).kill();
+  p.child(read.u32(c.args[0], "child")).kill();
   return cv.ok();
 });

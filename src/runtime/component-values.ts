@@ -45,6 +45,20 @@ export class ArgumentError extends Error {}
 
 /** Readers for arguments; each throws ArgumentError naming `what` when the shape is wrong. */
 export const read = {
+  /** u32 (or u8). */
+  u32(v: CVal | undefined, what: string): number {
+    if (v?.kind !== "u32" && v?.kind !== "u8") throw new ArgumentError(`${what}: expected an unsigned integer`);
+    return v.value;
+  },
+  bool(v: CVal | undefined, what: string): boolean {
+    if (v?.kind !== "bool") throw new ArgumentError(`${what}: expected a bool`);
+    return v.value;
+  },
+  /** A record's fields by name. */
+  record(v: CVal | undefined, what: string): Map<string, CVal> {
+    if (v?.kind !== "record") throw new ArgumentError(`${what}: expected a record`);
+    return new Map(v.value);
+  },
   string(v: CVal | undefined, what: string): string {
     if (v?.kind !== "string") throw new ArgumentError(`${what}: expected a string`);
     return v.value;
