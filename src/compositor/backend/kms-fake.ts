@@ -13,7 +13,7 @@ import { encodeFlipEvent, parseDrmEvents } from "../../../ffi/drm.ts";
 import { closeFd, readSome, socketPair } from "../../../ffi/libc.ts";
 import { monotonicNow } from "../../../ffi/wayland.ts";
 import { DrmError, EACCES, EBUSY, EINVAL, type KmsBuffer, type KmsConnector, type KmsDevice, type KmsEvent, type KmsMode, type SavedCrtc } from "./kms.ts";
-import { encodeUevent, isDrmHotplug, parseUevent } from "./uevent.ts";
+import { drainUevents, encodeUevent, isDrmHotplug } from "./uevent.ts";
 
 const ENOENT = 2;
 const ENOSPC = 28;
@@ -216,10 +216,7 @@ export class FakeKmsDevice implements KmsDevice {
     for (let m = readSome(this.drmEv[0], 4096); m && m.length; m = readSome(this.drmEv[0], 4096))
       for (const e of parseDrmEvents(m)) out.push({ type: "flip", crtc: e.crtcId, sequence: e.sequence, sec: e.sec, usec: e.usec });
     let hotplug = false;
-    for (let m = readSome(this.uev[0], 8192); m && m.length; m = readSome(this.uev[0], 8192)) {
-      const u = parseUevent(m);
-      if (u && isDrmHotplug(u)) hotplug = true;
-    }
+    drainUevents(this.uev[0], (u) => (hotplug ||= isDrmHotplug(u)));
     if (hotplug) out.push({ type: "hotplug" });
     return out;
   }

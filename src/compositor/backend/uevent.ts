@@ -34,7 +34,8 @@ export function isDrmHotplug(e: Uevent): boolean {
 
 /** Hands each uevent pending on a non-blocking uevent socket to `fn` (garbage and libudev's messages skipped). */
 export function drainUevents(fd: number, fn: (u: Uevent) => void): void {
-  for (let m = readSome(fd, 8192); m; m = readSome(fd, 8192)) {
+  // A 0-byte read (a closed socket-pair peer in tests) ends the drain too: it would repeat forever.
+  for (let m = readSome(fd, 8192); m?.length; m = readSome(fd, 8192)) {
     const u = parseUevent(m);
     if (u) fn(u);
   }
