@@ -57,6 +57,8 @@ Exit status:
 
 /** Exit status after a clean stop for a DRM card that appeared after start (EX_TEMPFAIL: restart me). */
 const EXIT_NEW_CARD = 75;
+/** The stop reason for it (stopSignals' reasons are otherwise signal names). */
+const NEW_CARD = "a DRM card appeared";
 
 function plural(n: number, what: string): string {
   return `${n} ${what}${n === 1 ? "" : "s"}`;
@@ -153,7 +155,7 @@ const run: Command = {
       const cards = display.watchForCard((path) => {
         if (sd.enabled) {
           log.warn(`display: DRM card ${path} appeared after start; stopping cleanly so systemd restarts weft on it (exit ${EXIT_NEW_CARD})`);
-          stopOn.stop("a DRM card appeared");
+          stopOn.stop(NEW_CARD);
         } else log.warn(`display: DRM card ${path} appeared after start; weft stays headless (restart it to drive the card)`);
       });
       stops.push(() => control.close(), () => input.destroy(), () => cards?.close(), () => comp.destroy());
@@ -202,7 +204,7 @@ const run: Command = {
     stopWatchdog();
     sd.close();
     stopOn.off();
-    return signal === "a DRM card appeared" ? EXIT_NEW_CARD : 0;
+    return signal === NEW_CARD ? EXIT_NEW_CARD : 0;
   },
 };
 export default run;

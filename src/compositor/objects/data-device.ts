@@ -19,10 +19,9 @@ import { ProtocolError, type Client } from "../wl.ts";
 import { wayland } from "../protocol/index.ts";
 import type { Compositor } from "../compositor.ts";
 import type { Surface } from "./surface.ts";
-import { Drag, dndOffer, type DeviceRes, type OfferRes, type Selection, type SourceRes } from "./dnd.ts";
+import { ALL_ACTIONS, Drag, dndOffer, type DeviceRes, type OfferRes, type Selection, type SourceRes } from "./dnd.ts";
 
 const { wl_data_device_manager, wl_data_source, wl_data_offer } = wayland;
-const ALL_ACTIONS = wl_data_device_manager.enums.dnd_action.copy | wl_data_device_manager.enums.dnd_action.move | wl_data_device_manager.enums.dnd_action.ask;
 
 /** What weft's own selection offers, best first. */
 const WEFT_MIMES = ["text/plain;charset=utf-8", "text/plain"];
@@ -42,7 +41,7 @@ export class DataDevice {
       r.implement(
         {
           create_data_source(_m, id) {
-            (id as SourceRes).implement(sourceImpl, { mimes: [], used: false, actions: 0, dnd: false });
+            (id as SourceRes).implement(sourceImpl, { mimes: [], used: false, actions: 0 });
             id.onDestroy(() => {
               if (dd.selection === id) dd.setSelection(null);
             });

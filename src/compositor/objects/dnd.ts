@@ -23,15 +23,14 @@ import type { Role, Surface } from "./surface.ts";
 
 const { wl_data_source, wl_data_device, wl_data_offer, wl_data_device_manager } = wayland;
 const ACTION = wl_data_device_manager.enums.dnd_action;
-const ALL_ACTIONS = ACTION.copy | ACTION.move | ACTION.ask;
+/** Every wl_data_device_manager.dnd_action bit (what sources and offers may set). */
+export const ALL_ACTIONS = ACTION.copy | ACTION.move | ACTION.ask;
 
 export interface SourceData {
   mimes: string[];
   used: boolean;
   /** wl_data_source.set_actions (drag sources only). */
   actions: number;
-  /** A drag-and-drop source (not a selection). */
-  dnd: boolean;
 }
 export type SourceRes = Resource<typeof wl_data_source, SourceData>;
 export type DeviceRes = Resource<typeof wl_data_device, null>;
@@ -74,10 +73,7 @@ export class Drag {
     readonly origin: Surface,
     readonly icon: Surface | null,
   ) {
-    if (source) {
-      source.data.dnd = true;
-      source.onDestroy(this.sourceGone);
-    }
+    source?.onDestroy(this.sourceGone);
     if (icon) {
       icon.setRole(iconRole, icon.resource, wl_data_device.enums.error.role);
       this.iconView = new View(icon, "overlay", "icon");
@@ -128,7 +124,7 @@ export class Drag {
     const allowed = target && (this.source || target.client === this.origin.client) ? target : null;
     if (allowed !== this.focus) this.setFocus(allowed, hit?.sx ?? 0, hit?.sy ?? 0);
     else if (this.focus && hit) {
-      const t = seat.timeMsNow();
+      const t = seat.timeMs();
       for (const d of this.comp.dataDevice.devicesOf(this.focus.client)) d.post("motion", t, hit.sx, hit.sy);
     }
     this.comp.server.scheduleFlush();

@@ -188,11 +188,7 @@ export class Seat {
     if (c && !c.destroyed) c.sendFrameDone(ms);
   }
 
-  timeMsNow(): number {
-    return this.timeMs();
-  }
-
-  private timeMs(): number {
+  timeMs(): number {
     const t = monotonicNow();
     return (t.sec * 1000 + Math.floor(t.nsec / 1e6)) >>> 0;
   }
