@@ -4,9 +4,8 @@
 // watches kernel uevents for a card that appears later and says so once;
 // under systemd `weft run` then stops cleanly and exits for a restart that
 // drives the card (Restart=on-failure).
-import { closeFd, ueventSocket } from "../../../ffi/libc.ts";
-import { watchFd } from "../../loop/fd.ts";
-import { drainUevents, type Uevent } from "./uevent.ts";
+import { ueventSocket } from "../../../ffi/libc.ts";
+import { type Uevent, watchUevents } from "./uevent.ts";
 
 /** The /dev path of a DRM card (not a render node) that a uevent adds, if it does. */
 export function addedCard(u: Uevent): string | null {
@@ -22,19 +21,11 @@ export function addedCard(u: Uevent): string | null {
  */
 export function watchForCard(onCard: (path: string) => void, fd = ueventSocket()): { close(): void } {
   let done = false;
-  const watch = watchFd(fd, () =>
-    drainUevents(fd, (u) => {
-      const card = addedCard(u);
-      if (card && !done) {
-        done = true;
-        onCard(card);
-      }
-    }),
-  );
-  return {
-    close() {
-      watch.close();
-      closeFd(fd);
-    },
-  };
+  return watchUevents((u) => {
+    const card = addedCard(u);
+    if (card && !done) {
+      done = true;
+      onCard(card);
+    }
+  }, fd);
 }

@@ -2,7 +2,8 @@
 // The DRM backend re-probes on a drm HOTPLUG=1 change; input watches
 // SUBSYSTEM=input add/remove. udev's own rebroadcast (libudev's format) is not used:
 // it needs udevd, which a WEFT device may not run.
-import { readSome } from "../../../ffi/libc.ts";
+import { closeFd, readSome, ueventSocket } from "../../../ffi/libc.ts";
+import { watchFd } from "../../loop/fd.ts";
 
 export interface Uevent {
   action: string;
@@ -39,4 +40,19 @@ export function drainUevents(fd: number, fn: (u: Uevent) => void): void {
     const u = parseUevent(m);
     if (u) fn(u);
   }
+}
+
+/**
+ * Calls `fn` on the loop for every uevent arriving on `fd` (by default a new
+ * kernel uevent socket; throws when there is none). Closing ends the watch
+ * and closes `fd`.
+ */
+export function watchUevents(fn: (u: Uevent) => void, fd = ueventSocket()): { close(): void } {
+  const watch = watchFd(fd, () => drainUevents(fd, fn));
+  return {
+    close() {
+      watch.close();
+      closeFd(fd);
+    },
+  };
 }

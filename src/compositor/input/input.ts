@@ -22,10 +22,9 @@
 // progress; keys held across it may stay down until pressed again.
 import { readdirSync } from "node:fs";
 import { BTN, EV, KEY, REL, ABS, SYN, type InputEvent } from "../../../ffi/evdev.ts";
-import { closeFd, ueventSocket } from "../../../ffi/libc.ts";
 import { watchFd, type FdWatch } from "../../loop/fd.ts";
 import type { Compositor } from "../compositor.ts";
-import { drainUevents } from "../backend/uevent.ts";
+import { watchUevents } from "../backend/uevent.ts";
 import { vtForKey } from "../backend/vt.ts";
 import { PointerAccel } from "./accel.ts";
 import type { InputDevice } from "./device.ts";
@@ -79,7 +78,7 @@ export class Input {
   private suspended = false;
   /** The directory openSystemDevices() scans (rescanned on resume). */
   private dir: string | null = null;
-  private uevents: { fd: number; watch: FdWatch } | null = null;
+  private uevents: { close(): void } | null = null;
   private readonly log: (msg: string) => void;
 
   constructor(
@@ -133,15 +132,9 @@ export class Input {
     }
     for (const n of names) this.tryOpen(`${dir}/${n}`);
     try {
-      const fd = ueventSocket();
-      this.uevents = {
-        fd,
-        watch: watchFd(fd, () => {
-          drainUevents(fd, (u) => {
-            if (u.action === "add" && u.env.SUBSYSTEM === "input" && /^input\/event\d+$/.test(u.env.DEVNAME ?? "")) this.tryOpen(`/dev/${u.env.DEVNAME}`);
-          });
-        }),
-      };
+      this.uevents = watchUevents((u) => {
+        if (u.action === "add" && u.env.SUBSYSTEM === "input" && /^input\/event\d+$/.test(u.env.DEVNAME ?? "")) this.tryOpen(`/dev/${u.env.DEVNAME}`);
+      });
     } catch (e) {
       this.log(`no input hotplug (kernel uevents unavailable: ${(e as Error).message})`);
     }
@@ -369,10 +362,7 @@ export class Input {
 
   destroy(): void {
     for (const dev of [...this.devices.keys()]) this.remove(dev);
-    if (this.uevents) {
-      this.uevents.watch.close();
-      closeFd(this.uevents.fd);
-      this.uevents = null;
-    }
+    this.uevents?.close();
+    this.uevents = null;
   }
 }
