@@ -181,7 +181,7 @@ Options:
           return show(dir, undefined, `${resolve(target)} (verified image)`);
         });
       }
-      return withPackageDir(target, (dir) => show(dir, undefined, isDir ? resolve(dir) : `${resolve(target)} (${isImage(target) ? "verified image" : "bundle"})`));
+      return withPackageDir(target, (dir) => show(dir, undefined, isDir ? resolve(dir) : `${resolve(target)} (bundle)`));
     },
   },
 
