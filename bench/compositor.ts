@@ -6,8 +6,8 @@
 //   cpu          server CPU while weston-simple-shm animates, the frames it was
 //                given (frame callbacks counted from its WAYLAND_DEBUG trace)
 //                and CPU per frame, so the CPU is compared at equal frame rates
-//   rss          server RSS idle (no client yet) and with weston-simple-shm,
-//                weston-terminal and foot mapped
+//   rss          server RSS idle (no client yet, 3 s after ready) and with weston-simple-shm,
+//                weston-terminal and foot mapped (split: anonymous, file pages, shared memory)
 //   flood        requests/s a client can push (wl_region.add, then one round trip)
 //
 // What is compared:
@@ -37,6 +37,7 @@ const TICK = 100; // jiffies per second (sysconf(_SC_CLK_TCK) on Linux)
 const CPU_SECONDS = 10;
 const STEADY = process.argv.includes("--steady");
 const STEADY_AFTER = 40; // s of animation before the steady-state window
+const IDLE_AFTER_MS = 3000; // after ready, before "RSS, idle"
 
 interface Server {
   name: string;
@@ -92,8 +93,8 @@ function cpuTicks(pid: number): number {
   const f = readFileSync(`/proc/${pid}/stat`, "utf8").split(") ")[1].split(" ");
   return Number(f[11]) + Number(f[12]); // utime + stime (fields 14, 15)
 }
-function rssKiB(pid: number): number {
-  const m = readFileSync(`/proc/${pid}/status`, "utf8").match(/VmRSS:\s+(\d+)/);
+function rssKiB(pid: number, field = "VmRSS"): number {
+  const m = readFileSync(`/proc/${pid}/status`, "utf8").match(new RegExp(`${field}:\\s+(\\d+)`));
   return m ? Number(m[1]) : 0;
 }
 
@@ -108,6 +109,9 @@ async function measure(kind: Kind) {
   const s = await start(kind);
   const clients: Bun.Subprocess[] = [];
   try {
+    // Idle = settled: weft drops its start-up pages 2 s after READY
+    // (docs/decisions/0009); weston gets the same wait.
+    await Bun.sleep(IDLE_AFTER_MS);
     const rssIdle = rssKiB(s.pid);
     await hostile(s, "roundtrips", "500"); // warm up
     const rt = (await hostile(s, "roundtrips", "5000")).match(/p50 ([\d.]+) p99 ([\d.]+)/)!;
@@ -155,7 +159,10 @@ async function measure(kind: Kind) {
     clients.push(Bun.spawn(["foot", "/bin/sh"], { env: { ...s.env, SHELL: "/bin/sh" }, stdout: "ignore", stderr: "ignore" }));
     await Bun.sleep(2000);
     const rss = rssKiB(s.pid);
-    return { p50: Number(rt[1]), p99: Number(rt[2]), flood, cpu, fps, cpuPerFrame: (ticks / TICK / Math.max(1, frames)) * 1e6, steadyPerFrame, clientCpu, rssIdle, rss };
+    const rssAnon = rssKiB(s.pid, "RssAnon");
+    const rssFile = rssKiB(s.pid, "RssFile");
+    const rssShmem = rssKiB(s.pid, "RssShmem");
+    return { rssAnon, rssFile, rssShmem, p50: Number(rt[1]), p99: Number(rt[2]), flood, cpu, fps, cpuPerFrame: (ticks / TICK / Math.max(1, frames)) * 1e6, steadyPerFrame, clientCpu, rssIdle, rss };
   } finally {
     for (const c of clients) c.kill();
     await Promise.all(clients.map((c) => c.exited));
@@ -201,5 +208,8 @@ if (import.meta.main) {
   row("  (simple-shm's own CPU)", "clientCpu", "%", "same: all animate");
   row("RSS, idle", "rssIdle", "MiB", "", 1 / 1024);
   row("RSS, 3 clients mapped", "rss", "MiB", "≤ 2×", 1 / 1024);
+  row("  of which anonymous", "rssAnon", "MiB", "", 1 / 1024);
+  row("  of which file pages", "rssFile", "MiB", "code, data", 1 / 1024);
+  row("  of which shared memory", "rssShmem", "MiB", "client buffers", 1 / 1024);
   row("request flood", "flood", "k/s", "higher is better", 1 / 1000);
 }

@@ -22,6 +22,7 @@ const lib = dlopen("libc.so.6", {
   __errno_location: { args: [], returns: P },
   mmap: { args: [P, "usize", i32, i32, i32, FFIType.i64], returns: P },
   munmap: { args: [P, "usize"], returns: i32 },
+  madvise: { args: [P, "usize", i32], returns: i32 },
   // Variadic in C; every caller here passes one pointer, which the x86-64 and
   // aarch64 ABIs pass like a fixed argument.
   ioctl: { args: [i32, FFIType.u64, P], returns: i32 },
@@ -226,6 +227,17 @@ export function mapShared(fd: number, size: number, offset: number): number {
 
 export function unmapShared(addr: number, size: number): void {
   if (C.munmap(addr as unknown as Pointer, size) !== 0) throw new SysError("munmap", errno());
+}
+
+const MADV_DONTNEED = 4;
+
+/**
+ * Unmaps the pages of [addr, addr+size) from this process's page tables
+ * (madvise MADV_DONTNEED). Only sound for mappings whose every page is an
+ * unmodified copy of its file: the next touch maps the file's page again.
+ */
+export function dropCleanPages(addr: number, size: number): void {
+  if (C.madvise(addr as unknown as Pointer, size, MADV_DONTNEED) !== 0) throw new SysError("madvise", errno());
 }
 
 /** ioctl(fd, request, arg) → 0 or -errno. */

@@ -4,6 +4,7 @@ import { bundledAppDirs, bundledKeyFile } from "../system/assets.ts";
 import { ensureXdgRuntimeDir } from "../system/paths.ts";
 import { log } from "../system/log.ts";
 import { systemdNotifier } from "../system/sdnotify.ts";
+import { releaseStartPages } from "../system/start-pages.ts";
 import { stopSignals } from "../system/stop-signals.ts";
 import { UsageError, type Command } from "./command.ts";
 
@@ -120,6 +121,18 @@ export function parseRunArgs(argv: string[]) {
   return o;
 }
 
+/** After READY: the first launches and the first client's frames have run by then. */
+const START_SETTLE_MS = 2000;
+
+function releaseStart(): void {
+  try {
+    const { mappings, kib } = releaseStartPages();
+    log.debug(`released ${(kib / 1024).toFixed(1)} MiB of start-up pages (${mappings} read-only file mappings)`);
+  } catch (err) {
+    log.warn(`could not release start-up pages: ${err instanceof Error ? err.message : String(err)}`);
+  }
+}
+
 const run: Command = {
   name: "run",
   summary: "start weft: compositor, app daemon and runtime",
@@ -191,6 +204,9 @@ const run: Command = {
       return parts.join(", ");
     };
     sd.ready(statusLine());
+    // Start-up's code (module loading, transpiling, FFI compiles) leaves the page tables once it has settled.
+    const settle = process.env.WEFT_KEEP_START_PAGES ? null : setTimeout(releaseStart, START_SETTLE_MS);
+    settle?.unref();
     const stopWatchdog = sd.startWatchdog();
     // STATUS follows the counts; sent only when the line changes.
     const statusTimer = sd.enabled ? setInterval(() => sd.status(statusLine()), 2000) : null;
@@ -198,6 +214,7 @@ const run: Command = {
     const offSessions = sd.enabled ? status.onSessions?.(() => queueMicrotask(() => sd.status(statusLine()))) : undefined;
     const signal = await signalled;
     if (statusTimer) clearInterval(statusTimer);
+    if (settle) clearTimeout(settle);
     offSessions?.();
     sd.stopping(`stopping (${signal}): saving ${status.apps ? plural(status.apps(), "running app") : "state"}`);
     for (const stop of stops) await stop();

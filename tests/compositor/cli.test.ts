@@ -70,6 +70,38 @@ describe("weft run --headless", () => {
     expect(await weft.exited).toBe(0);
   });
 
+  test("once start-up has settled, weft drops its start-up pages and keeps serving", async () => {
+    using rt = tempRuntime();
+    const env = { ...process.env, XDG_RUNTIME_DIR: rt.path, WEFT_LOG: "debug" };
+    const weft = Bun.spawn(["bun", WEFT, "run", "--headless", "--no-appd", "--socket", "wl-settle"], { env, stdout: "pipe", stderr: "pipe" });
+    const rssKiB = () => Number(/VmRSS:\s+(\d+)/.exec(require("node:fs").readFileSync(`/proc/${weft.pid}/status`, "utf8"))![1]);
+    try {
+      expect(await readLine(weft.stdout)).toBe("WAYLAND_DISPLAY=wl-settle");
+      const before = rssKiB();
+      const reader = weft.stderr.getReader();
+      let log = "";
+      const deadline = Date.now() + 15_000;
+      while (!/released [\d.]+ MiB of start-up pages/.test(log)) {
+        if (Date.now() > deadline) throw new Error(`no release logged: ${log}`);
+        const { value, done } = await reader.read();
+        if (done) throw new Error(`weft ended: ${log}`);
+        log += new TextDecoder().decode(value);
+      }
+      reader.releaseLock();
+      const mib = Number(/released ([\d.]+) MiB/.exec(log)![1]);
+      expect(mib).toBeGreaterThan(5);
+      expect(rssKiB()).toBeLessThan(before);
+      // Still serving: a real client gets every global (their code is mapped again as it runs).
+      const info = Bun.spawn(["wayland-info"], { env: { ...env, WAYLAND_DISPLAY: "wl-settle" }, stdout: "pipe", stderr: "pipe" });
+      const out = await new Response(info.stdout).text();
+      expect(await info.exited).toBe(0);
+      for (const g of ["wl_compositor", "xdg_wm_base", "wl_seat", "zweft_shell_manager_v1"]) expect(out).toContain(g);
+    } finally {
+      weft.kill("SIGTERM");
+    }
+    expect(await weft.exited).toBe(0);
+  });
+
   test("without XDG_RUNTIME_DIR, weft picks one and still serves a Wayland socket there", async () => {
     const env: Record<string, string | undefined> = { ...process.env, XDG_RUNTIME_DIR: undefined };
     const weft = Bun.spawn(["bun", WEFT, "run", "--headless", "--no-appd"], { env, stdout: "pipe", stderr: "pipe" });
