@@ -4,6 +4,7 @@
 import pkg from "../package.json" with { type: "json" };
 import { UsageError, type Command } from "../src/cli/command.ts";
 import { buildInfo } from "../src/system/assets.ts";
+import { execTuned } from "../src/system/runtime-tuning.ts";
 
 const WASMTIME_VERSION = "49.0.0"; // kept equal to ffi/wasmtime.ts; not imported so --version loads no library
 
@@ -70,6 +71,7 @@ export async function main(argv: string[]): Promise<number> {
 }
 
 if (import.meta.main) {
+  execTuned(process.argv.slice(2)); // `weft run`: once more with the daemon's JSC settings (runtime-tuning.ts)
   const code = await main(process.argv.slice(2));
   // Guest threads and the fd watcher are native threads; exit explicitly.
   process.exit(code);
