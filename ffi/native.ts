@@ -26,6 +26,7 @@ const lib = openHelper(path, {
   weft_drain: { args: [P, usize], returns: usize },
   weft_watch_fd: { args: [i32, u32], returns: i32 },
   weft_rearm_fd: { args: [i32, u32], returns: i32 },
+  weft_disarm_fd: { args: [i32, u32], returns: i32 },
   weft_unwatch_fd: { args: [i32], returns: i32 },
   weft_ticker_add_engine: { args: [P], returns: i32 },
   weft_ticker_set_period_ns: { args: [FFIType.i64], returns: v },
@@ -126,6 +127,8 @@ export function drainEvents(each: (kind: number, id: number) => void): number {
 export const fdWatch = {
   watch: (fd: number, token: number) => N.weft_watch_fd(fd, token),
   rearm: (fd: number, token: number) => N.weft_rearm_fd(fd, token),
+  /** Stays in the watch set but reports nothing until rearmed. */
+  disarm: (fd: number, token: number) => N.weft_disarm_fd(fd, token),
   unwatch: (fd: number) => N.weft_unwatch_fd(fd),
 };
 

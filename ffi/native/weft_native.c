@@ -184,6 +184,13 @@ int weft_rearm_fd(int fd, uint32_t token) {
   struct epoll_event ev = {.events = EPOLLIN | EPOLLONESHOT, .data.u64 = token};
   return epoll_ctl(ep_fd, EPOLL_CTL_MOD, fd, &ev) == 0 ? 0 : -errno;
 }
+// Quiet without leaving the set: a MOD, not a DEL and a later ADD (adding an
+// epoll fd — libwayland's — to another epoll runs the kernel's loop check,
+// ~10 µs each way on a VM, per frame under decision 0008).
+int weft_disarm_fd(int fd, uint32_t token) {
+  struct epoll_event ev = {.events = EPOLLONESHOT, .data.u64 = token};
+  return epoll_ctl(ep_fd, EPOLL_CTL_MOD, fd, &ev) == 0 ? 0 : -errno;
+}
 int weft_unwatch_fd(int fd) { return epoll_ctl(ep_fd, EPOLL_CTL_DEL, fd, NULL) == 0 ? 0 : -errno; }
 
 // ---- (c) epoch ticker --------------------------------------------------------

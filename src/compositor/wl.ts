@@ -154,6 +154,8 @@ export class Resource<I extends Spec = Spec, D = unknown> {
   data!: D;
   destroyed = false;
   private hooks: (() => void)[] = [];
+  /** The interface's events by name (shared by every resource of it; looked up at the first post). */
+  private events: Readonly<Record<string, EventInfo>> | null = null;
   constructor(
     readonly ptr: number,
     readonly spec: I,
@@ -183,10 +185,10 @@ export class Resource<I extends Spec = Spec, D = unknown> {
   /** Sends an event; events newer than the bound version are skipped (returns false). */
   post<N extends EventName<I>>(name: N, ...args: EventArgs<I, N>): boolean {
     if (this.destroyed) return false;
-    const opcode = eventOpcode(this.spec, name);
-    const m = this.spec.events[opcode];
-    if (m.since > this.version) return false;
-    postEvent(this, opcode, m, args as unknown[]);
+    const e = (this.events ??= eventsOf(this.spec))[name];
+    if (e === undefined) throw new Error(`${this.spec.name} has no event ${name}`);
+    if (e.since > this.version) return false;
+    postEvent(this, e, args as unknown[]);
     return true;
   }
 
@@ -230,30 +232,28 @@ function cbytes(s: string): Uint8Array {
   return b;
 }
 
-const opcodes = new Map<Spec, Map<string, number>>();
-function eventOpcode(spec: Spec, name: string): number {
-  let m = opcodes.get(spec);
-  if (!m) {
-    m = new Map(spec.events.map((e, i) => [e.name, i]));
-    opcodes.set(spec, m);
+/** An event as posting needs it: opcode, version, argument kinds without the nullable mark. */
+interface EventInfo {
+  readonly op: number;
+  readonly since: number;
+  readonly kinds: readonly string[];
+}
+const eventTables = new Map<Spec, Readonly<Record<string, EventInfo>>>();
+function eventsOf(spec: Spec): Readonly<Record<string, EventInfo>> {
+  let t = eventTables.get(spec);
+  if (!t) {
+    const table: Record<string, EventInfo> = Object.create(null);
+    spec.events.forEach((e, op) => (table[e.name] = { op, since: e.since, kinds: e.args.map((a) => a.type.replace("?", "")) }));
+    eventTables.set(spec, (t = table));
   }
-  const op = m.get(name);
-  if (op === undefined) throw new Error(`${spec.name} has no event ${name}`);
-  return op;
+  return t;
 }
 
 const argBuf = new Uint8Array(8 * 32);
 const argView = new DataView(argBuf.buffer);
-/** Each event's argument kinds without the nullable mark, worked out once. */
-const argKinds = new WeakMap<MessageSpec, string[]>();
-function kindsOf(m: MessageSpec): string[] {
-  let k = argKinds.get(m);
-  if (!k) argKinds.set(m, (k = m.args.map((a) => a.type.replace("?", ""))));
-  return k;
-}
-function postEvent(r: Resource, opcode: number, m: MessageSpec, args: unknown[]): void {
+function postEvent(r: Resource, e: EventInfo, args: unknown[]): void {
   let keep: Uint8Array[] | null = null; // strings/arrays must outlive the call (marshalled at once)
-  const kinds = kindsOf(m);
+  const kinds = e.kinds;
   for (let i = 0; i < kinds.length; i++) {
     const v = args[i];
     const o = i * 8;
@@ -296,7 +296,7 @@ function postEvent(r: Resource, opcode: number, m: MessageSpec, args: unknown[])
     }
   }
   // ptr() at each call: a small typed array's address is not guaranteed to stay put.
-  wl.wl_resource_post_event_array(r.ptr as unknown as Pointer, opcode, ptr(argBuf));
+  wl.wl_resource_post_event_array(r.ptr as unknown as Pointer, e.op, ptr(argBuf));
   if (keep) keep.length = 0;
 }
 
@@ -368,6 +368,8 @@ export interface Global {
 }
 
 const servers = new Map<number, Server>();
+/** The same servers as an array: the per-request routing walks it without an iterator. */
+let serverList: Server[] = [];
 let nextGlobal = 1;
 const globalOwner = new Map<number, Server>();
 
@@ -389,6 +391,7 @@ export class Server {
     this.display = d as unknown as number;
     this.loop = wl.wl_display_get_event_loop(d) as unknown as number;
     servers.set(this.display, this);
+    serverList = [...servers.values()];
     // Track every client, including those that never bind a global.
     const created = makeListener((client) => this.client(client));
     wl.wl_display_add_client_created_listener(d, created.ptr as unknown as Pointer);
@@ -438,9 +441,31 @@ export class Server {
     try {
       if (!impl) throw new Error(`${r.spec.name}@${r.id} has no implementation`);
       const dec = decodersFor(r.spec)[opcode];
-      const values: unknown[] = [r];
-      for (let i = 0; i < dec.length; i++) values.push(dec[i](r, args, i));
-      impl[m.name](...values);
+      const f = impl[m.name];
+      // Fixed arities called directly: a spread call goes through JSC's
+      // varargs path, measurable at several requests per frame.
+      switch (dec.length) {
+        case 0:
+          f.call(impl, r);
+          break;
+        case 1:
+          f.call(impl, r, dec[0](r, args, 0));
+          break;
+        case 2:
+          f.call(impl, r, dec[0](r, args, 0), dec[1](r, args, 1));
+          break;
+        case 3:
+          f.call(impl, r, dec[0](r, args, 0), dec[1](r, args, 1), dec[2](r, args, 2));
+          break;
+        case 4:
+          f.call(impl, r, dec[0](r, args, 0), dec[1](r, args, 1), dec[2](r, args, 2), dec[3](r, args, 3));
+          break;
+        default: {
+          const values: unknown[] = [r];
+          for (let i = 0; i < dec.length; i++) values.push(dec[i](r, args, i));
+          f.apply(impl, values);
+        }
+      }
       if (m.destructor) r.destroy();
     } catch (err) {
       if (err instanceof ProtocolError) err.resource.error(err.code, err.message);
@@ -514,6 +539,7 @@ export class Server {
     if (!servers.has(this.display)) return;
     wl.wl_display_destroy_clients(this.display as unknown as Pointer);
     servers.delete(this.display);
+    serverList = [...servers.values()];
     wl.wl_display_destroy(this.display as unknown as Pointer);
     for (const [k, s] of globalOwner) if (s === this) globalOwner.delete(k);
   }
@@ -524,7 +550,8 @@ export class Server {
 // that owns the object (resources and clients are unique across displays).
 setCallbacks({
   dispatch(res, opcode, args) {
-    for (const s of servers.values()) {
+    for (let i = 0; i < serverList.length; i++) {
+      const s = serverList[i];
       const r = s.resources.get(res);
       if (r) {
         s._dispatch(r, opcode, args);
@@ -534,8 +561,8 @@ setCallbacks({
     return -1;
   },
   destroy(res) {
-    for (const s of servers.values()) {
-      const r = s.resources.get(res);
+    for (let i = 0; i < serverList.length; i++) {
+      const r = serverList[i].resources.get(res);
       if (r) return r._destroyed();
     }
   },

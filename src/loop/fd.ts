@@ -37,19 +37,19 @@ export function watchFd(fd: number, onReadable: () => void): FdWatch {
     close() {
       if (!open) return;
       open = false;
-      if (!paused) fdWatch.unwatch(fd);
+      fdWatch.unwatch(fd);
       loopEvents.offFd(token);
     },
     pause() {
       if (!open || paused) return;
       paused = true;
-      fdWatch.unwatch(fd);
+      fdWatch.disarm(fd, token);
     },
     resume() {
       if (!open || !paused) return;
       paused = false;
       // Armed again at once: readiness that came while paused wakes the loop now.
-      const rc = fdWatch.watch(fd, token);
+      const rc = fdWatch.rearm(fd, token);
       if (rc < 0) throw new Error(`cannot watch fd ${fd} again (errno ${-rc})`);
     },
   };

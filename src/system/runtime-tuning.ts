@@ -39,7 +39,7 @@ export function tunedEnv(env: Record<string, string | undefined>): Record<string
  * this process with itself under the tuned environment (does not return).
  */
 export function execTuned(argv: readonly string[]): void {
-  if (argv[0] !== "run" || process.env.WEFT_TUNED !== undefined) return;
+  if (argv[0] !== "run" || process.env.WEFT_TUNED !== undefined || !process.execve) return;
   // A single-file build's own arguments are only the user's; `bun [flags] weft.ts` needs its flags and script again.
   const self = Bun.main.startsWith("/$bunfs/") ? [] : [...process.execArgv, Bun.main];
   process.execve(process.execPath, [process.execPath, ...self, ...argv], tunedEnv(process.env));

@@ -48,7 +48,7 @@ async function startRun(extraEnv: Record<string, string>): Promise<Record<string
   if (extraEnv.WEFT_TUNED) env.WEFT_TUNED = extraEnv.WEFT_TUNED;
   for (const k of Object.keys(RUN_TUNING)) if (!(k in extraEnv)) delete env[k];
   proc = Bun.spawn(["bun", WEFT, "run", "--headless", "--no-appd", "--socket", "wl-tuning"], { env, stdout: "pipe", stderr: "ignore" });
-  const reader = proc.stdout.getReader();
+  const reader = (proc.stdout as ReadableStream<Uint8Array>).getReader();
   let out = "";
   const deadline = Date.now() + 15_000;
   while (!out.includes("WAYLAND_DISPLAY=")) {

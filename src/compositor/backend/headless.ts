@@ -15,7 +15,10 @@ export interface HeadlessOptions {
 export class HeadlessBackend implements Backend {
   readonly outputs: Output[];
   private handlers: BackendHandlers | null = null;
+  /** The armed frame timer, if any. */
   private timer: ReturnType<typeof setTimeout> | null = null;
+  private readonly timers = new Map<number, ReturnType<typeof setTimeout>>();
+  private readonly onTimer = () => this.frame();
   private readonly periodMs: number;
   private lastVblank = 0;
   /** The grid point the armed timer is for. */
@@ -64,7 +67,16 @@ export class HeadlessBackend implements Backend {
     this.target = next;
     // Whole milliseconds, rounded up: Bun runs a fractional delay rounded
     // down, so the frame would come up to 1 ms before its grid point.
-    this.timer = setTimeout(() => this.frame(), Math.max(0, Math.ceil(next - now)));
+    // One timer per delay, re-armed with refresh(): a new Bun timer per frame
+    // cost an allocation and a few µs of Bun's own code, 60 times a second.
+    const delay = Math.max(0, Math.ceil(next - now));
+    let t = this.timers.get(delay);
+    if (t) t.refresh();
+    else {
+      t = setTimeout(this.onTimer, delay);
+      if (delay <= 50) this.timers.set(delay, t); // a slow refresh's long delays are not worth keeping
+    }
+    this.timer = t;
   }
 
   private frame(): void {
@@ -85,6 +97,7 @@ export class HeadlessBackend implements Backend {
 
   destroy(): void {
     this.destroyed = true;
+    for (const t of this.timers.values()) clearTimeout(t);
     if (this.timer) clearTimeout(this.timer);
     this.timer = null;
     for (const o of this.outputs) pixman.unref(o.image);

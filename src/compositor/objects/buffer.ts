@@ -17,7 +17,7 @@ import { wayland } from "../protocol/index.ts";
 
 export type Content =
   /** A client's shm buffer, read in place (we hold it until replaced). */
-  | { kind: "shm"; buffer: Resource; width: number; height: number; opaque: boolean }
+  | { kind: "shm"; buffer: Resource; info: ShmInfo; width: number; height: number; opaque: boolean }
   /** Pixels we own (a copy of a buffer destroyed while shown). */
   | { kind: "image"; img: Image; bytes: Uint8Array; width: number; height: number; opaque: boolean }
   | { kind: "color"; rgba: [number, number, number, number]; width: 1; height: 1 };
@@ -26,9 +26,6 @@ export type Content =
 export interface OwnBuffer {
   rgba: [number, number, number, number];
 }
-
-/** How many surfaces currently show each buffer: release when none does. */
-const users = new WeakMap<Resource, number>();
 
 /**
  * Turns a committed buffer into content. Throws ProtocolError (on the
@@ -48,7 +45,7 @@ export function readBuffer(surface: Resource, buf: Resource): Content {
     if (fmt !== WL_SHM_FORMAT.argb8888 && fmt !== WL_SHM_FORMAT.xrgb8888) {
       throw new ProtocolError(surface, wayland.wl_shm.enums.error.invalid_format, `unsupported wl_shm format ${fmt}`);
     }
-    m = { shm, width: wl.wl_shm_buffer_get_width(shm), height: wl.wl_shm_buffer_get_height(shm), stride: wl.wl_shm_buffer_get_stride(shm), opaque: fmt === WL_SHM_FORMAT.xrgb8888, img: null, data: 0 };
+    m = { shm, width: wl.wl_shm_buffer_get_width(shm), height: wl.wl_shm_buffer_get_height(shm), stride: wl.wl_shm_buffer_get_stride(shm), opaque: fmt === WL_SHM_FORMAT.xrgb8888, img: null, data: 0, users: 0 };
     shmInfo.set(buf, m);
     const info = m;
     buf.onDestroy(() => {
@@ -57,7 +54,7 @@ export function readBuffer(surface: Resource, buf: Resource): Content {
     });
   }
   probe(m.shm, m.stride * m.height);
-  return { kind: "shm", buffer: buf, width: m.width, height: m.height, opaque: m.opaque };
+  return { kind: "shm", buffer: buf, info: m, width: m.width, height: m.height, opaque: m.opaque };
 }
 
 /**
@@ -67,6 +64,8 @@ export function readBuffer(surface: Resource, buf: Resource): Content {
  */
 interface ShmInfo {
   shm: Pointer;
+  /** How many surfaces show this buffer now: released when none does. */
+  users: number;
   width: number;
   height: number;
   stride: number;
@@ -100,8 +99,7 @@ export function withImage(c: Content & { kind: "shm" | "image" }, fn: (img: Imag
   if (c.kind === "image") return fn(c.img);
   // A destroyed buffer is readable only inside its destroy hook (`dying`): libwayland frees it right after.
   if (c.buffer.destroyed && !dying) return;
-  const info = shmInfo.get(c.buffer);
-  if (!info) return;
+  const info = c.info;
   const shm = info.shm;
   wl.wl_shm_buffer_begin_access(shm);
   try {
@@ -139,7 +137,7 @@ export function snapshot(c: Content & { kind: "shm" }): Content {
 
 /** The surface now shows `c`: hold its buffer. */
 export function holdContent(c: Content | null): void {
-  if (c?.kind === "shm") users.set(c.buffer, (users.get(c.buffer) ?? 0) + 1);
+  if (c?.kind === "shm") c.info.users++;
 }
 
 /** The surface stopped showing `c`: free our pixels, or release the client's buffer when no surface shows it. */
@@ -147,12 +145,9 @@ export function dropContent(c: Content | null): void {
   if (!c) return;
   if (c.kind === "image") pixman.unref(c.img);
   if (c.kind !== "shm") return;
-  const n = (users.get(c.buffer) ?? 1) - 1;
-  if (n > 0) users.set(c.buffer, n);
-  else {
-    users.delete(c.buffer);
-    if (!c.buffer.destroyed && c.buffer.is(wayland.wl_buffer)) c.buffer.post("release");
-  }
+  if (--c.info.users > 0) return;
+  c.info.users = 0;
+  if (!c.buffer.destroyed && c.buffer.is(wayland.wl_buffer)) c.buffer.post("release");
 }
 
 /** Single-pixel buffers hold nothing of the client's; release them at once. */
