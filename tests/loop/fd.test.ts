@@ -83,4 +83,25 @@ describe("watchFd", () => {
       closeSync(w);
     }
   });
+  test("a watch closed while paused leaves the watcher: the fd can be watched again", async () => {
+    const [r, w] = pipe();
+    const first = watchFd(r, () => {});
+    first.pause();
+    first.close();
+    let wake!: () => void;
+    const called = new Promise<void>((res) => (wake = res));
+    // Were the paused fd still in the watcher's epoll set, this would fail (EEXIST).
+    const second = watchFd(r, () => {
+      readSync(r, Buffer.alloc(64));
+      wake();
+    });
+    try {
+      writeSync(w, "y");
+      await called;
+    } finally {
+      second.close();
+      closeSync(r);
+      closeSync(w);
+    }
+  });
 });
