@@ -126,8 +126,9 @@ const START_SETTLE_MS = 2000;
 
 function releaseStart(): void {
   try {
-    const { mappings, kib } = releaseStartPages();
+    const { mappings, kib, failed } = releaseStartPages();
     log.debug(`released ${(kib / 1024).toFixed(1)} MiB of start-up pages (${mappings} read-only file mappings)`);
+    for (const f of failed) log.debug(`kept start-up pages of ${f}`);
   } catch (err) {
     log.warn(`could not release start-up pages: ${err instanceof Error ? err.message : String(err)}`);
   }

@@ -21,7 +21,9 @@ export function watchFd(fd: number, onReadable: () => void): FdWatch {
   let open = true;
   let paused = false;
   loopEvents.onFd(token, () => {
-    if (!open) return;
+    // Paused: a hang-up or error is reported even with no events asked for
+    // (epoll adds them); resume() re-arms and it is reported again then.
+    if (!open || paused) return;
     try {
       onReadable();
     } finally {
@@ -41,7 +43,7 @@ export function watchFd(fd: number, onReadable: () => void): FdWatch {
       loopEvents.offFd(token);
     },
     pause() {
-      if (!open || paused) return;
+      if (!open) return;
       paused = true;
       fdWatch.disarm(fd, token);
     },

@@ -1,8 +1,9 @@
 // JavaScriptCore settings for the long-running daemon (`weft run`).
 //
 // JSC reads its options from the environment when the process starts, so
-// `weft run` starts itself once more — execve, same PID, same fds, so
-// systemd, the VT and the sockets see nothing — with them set. Measured on
+// `weft run` starts itself once more — execve: same PID, same stdin/stdout/
+// stderr (the VT), same NOTIFY_SOCKET, so systemd sees one process — with
+// them set. Measured on
 // weft with weston-simple-shm at 60 Hz (docs/decisions/0009):
 //
 //   useFTLJIT=0   JSC's fourth tier (FTL, LLVM-like B3 backend) compiles
@@ -34,13 +35,46 @@ export function tunedEnv(env: Record<string, string | undefined>): Record<string
 }
 
 /**
- * Called by the process's entry (never by code that imports the CLI) before
- * anything else is loaded: for `weft run` without the tuning yet, replaces
- * this process with itself under the tuned environment (does not return).
+ * Bun's own flags to give the second start: those on the command line, less
+ * `--cwd` (Bun has already changed there; a relative one would fail) and
+ * those that came from BUN_OPTIONS (still in the environment, so they would
+ * apply twice).
  */
-export function execTuned(argv: readonly string[]): void {
-  if (argv[0] !== "run" || process.env.WEFT_TUNED !== undefined || !process.execve) return;
+export function replayedFlags(execArgv: readonly string[], bunOptions = ""): string[] {
+  const fromEnv = bunOptions.split(/\s+/).filter(Boolean);
+  const out: string[] = [];
+  for (let i = 0; i < execArgv.length; i++) {
+    const a = execArgv[i];
+    if (a === "--cwd") {
+      i++;
+      continue;
+    }
+    if (a.startsWith("--cwd=")) continue;
+    const k = fromEnv.indexOf(a);
+    if (k >= 0) {
+      fromEnv.splice(k, 1);
+      continue;
+    }
+    out.push(a);
+  }
+  return out;
+}
+
+/**
+ * Called by the process's entry (never by code that imports the CLI) before
+ * main() loads anything: for `weft run` without the tuning yet, replaces
+ * this process with itself under the tuned environment. Only stdin, stdout
+ * and stderr survive an execve from Bun, so a socket-activated start
+ * (LISTEN_FDS) runs untuned. If the execve fails, weft runs untuned too.
+ */
+export function execTuned(argv: readonly string[], warn: (m: string) => void = (m) => console.error(m)): void {
+  if (argv[0] !== "run" || process.env.WEFT_TUNED !== undefined || !process.execve || process.env.LISTEN_FDS) return;
   // A single-file build's own arguments are only the user's; `bun [flags] weft.ts` needs its flags and script again.
-  const self = Bun.main.startsWith("/$bunfs/") ? [] : [...process.execArgv, Bun.main];
-  process.execve(process.execPath, [process.execPath, ...self, ...argv], tunedEnv(process.env));
+  const self = Bun.main.startsWith("/$bunfs/") ? [] : [...replayedFlags(process.execArgv, process.env.BUN_OPTIONS), Bun.main];
+  try {
+    process.execve(process.execPath, [process.execPath, ...self, ...argv], tunedEnv(process.env));
+  } catch (err) {
+    process.env.WEFT_TUNED = "0";
+    warn(`weft run: running without the daemon's JSC settings: cannot start ${process.execPath} again (${err instanceof Error ? err.message : String(err)})`);
+  }
 }

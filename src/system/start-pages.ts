@@ -25,9 +25,14 @@ export interface Mapping {
   perms: string;
   path: string;
   rssKiB: number;
-  /** Private_Dirty + Anonymous: pages that differ from the file (copy-on-write, relocations). */
+  /** Private_Dirty + Anonymous + Swap: pages that differ from the file (copy-on-write, relocations), resident or swapped out. */
   changedKiB: number;
+  /** smaps VmFlags (two-letter codes). */
+  flags: string[];
 }
+
+/** Locked, I/O, raw PFN or hugetlb mappings: MADV_DONTNEED refuses them, or they are not page cache. */
+const KEEP_FLAGS = ["lo", "io", "pf", "ht"];
 
 /** The mappings of /proc/self/smaps (or the text given), with what decides whether one may be dropped. */
 export function readMappings(text = readFileSync("/proc/self/smaps", "utf8")): Mapping[] {
@@ -36,12 +41,16 @@ export function readMappings(text = readFileSync("/proc/self/smaps", "utf8")): M
   for (const line of text.split("\n")) {
     const head = /^([0-9a-f]+)-([0-9a-f]+) (\S{4}) \S+ \S+ \S+\s*(.*)$/.exec(line);
     if (head) {
-      cur = { start: parseInt(head[1], 16), end: parseInt(head[2], 16), perms: head[3], path: head[4], rssKiB: 0, changedKiB: 0 };
+      cur = { start: parseInt(head[1], 16), end: parseInt(head[2], 16), perms: head[3], path: head[4], rssKiB: 0, changedKiB: 0, flags: [] };
       out.push(cur);
       continue;
     }
     if (!cur) continue;
-    const f = /^(Rss|Private_Dirty|Anonymous):\s+(\d+) kB/.exec(line);
+    if (line.startsWith("VmFlags:")) {
+      cur.flags = line.slice(8).trim().split(/\s+/);
+      continue;
+    }
+    const f = /^(Rss|Private_Dirty|Anonymous|Swap):\s+(\d+) kB/.exec(line);
     if (!f) continue;
     if (f[1] === "Rss") cur.rssKiB = Number(f[2]);
     else cur.changedKiB += Number(f[2]);
@@ -51,18 +60,35 @@ export function readMappings(text = readFileSync("/proc/self/smaps", "utf8")): M
 
 /** A mapping whose pages can all be mapped again from its file: read-only, file-backed, nothing changed. */
 export function droppable(m: Mapping): boolean {
-  return m.path.startsWith("/") && !m.perms.includes("w") && m.perms[3] === "p" && m.changedKiB === 0 && m.rssKiB > 0 && !m.path.endsWith(" (deleted)");
+  return (
+    m.path.startsWith("/") &&
+    !m.perms.includes("w") &&
+    m.perms[3] === "p" &&
+    m.changedKiB === 0 &&
+    m.rssKiB > 0 &&
+    !m.path.endsWith(" (deleted)") &&
+    !m.flags.some((f) => KEEP_FLAGS.includes(f))
+  );
 }
 
-/** Drops this process's mappings of its clean read-only file pages; returns how much was resident there. */
-export function releaseStartPages(): { mappings: number; kib: number } {
+/**
+ * Drops this process's mappings of its clean read-only file pages; returns
+ * how much was resident there and what could not be dropped (each mapping
+ * on its own: one refusal does not stop the rest).
+ */
+export function releaseStartPages(): { mappings: number; kib: number; failed: string[] } {
   let mappings = 0;
   let kib = 0;
+  const failed: string[] = [];
   for (const m of readMappings()) {
     if (!droppable(m)) continue;
-    dropCleanPages(m.start, m.end - m.start);
-    mappings++;
-    kib += m.rssKiB;
+    try {
+      dropCleanPages(m.start, m.end - m.start);
+      mappings++;
+      kib += m.rssKiB;
+    } catch (err) {
+      failed.push(`${m.path}: ${err instanceof Error ? err.message : String(err)}`);
+    }
   }
-  return { mappings, kib };
+  return { mappings, kib, failed };
 }

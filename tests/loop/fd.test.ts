@@ -104,4 +104,26 @@ describe("watchFd", () => {
       closeSync(w);
     }
   });
+  test("a paused watch does not fire on a hang-up either; resume reports it", async () => {
+    const [r, w] = pipe();
+    let calls = 0;
+    let wake!: () => void;
+    const called = new Promise<void>((res) => (wake = res));
+    const watch = watchFd(r, () => {
+      calls++;
+      wake();
+    });
+    try {
+      watch.pause();
+      closeSync(w); // EPOLLHUP, which epoll reports whatever events were asked for
+      await loopProcessedEvents();
+      expect(calls).toBe(0);
+      watch.resume();
+      await called;
+      expect(calls).toBe(1);
+    } finally {
+      watch.close();
+      closeSync(r);
+    }
+  });
 });

@@ -5,7 +5,7 @@ import { afterEach, expect, test } from "bun:test";
 import { mkdtempSync, readFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { execTuned, RUN_TUNING, tunedEnv } from "../../src/system/runtime-tuning.ts";
+import { execTuned, replayedFlags, RUN_TUNING, tunedEnv } from "../../src/system/runtime-tuning.ts";
 
 const WEFT = join(import.meta.dir, "../../bin/weft.ts");
 
@@ -22,6 +22,42 @@ test("this Bun accepts every setting (an unknown JSC option stops Bun before any
   const p = Bun.spawn([process.execPath, "-e", "console.log('ran')"], { env: { ...process.env, ...RUN_TUNING }, stdout: "pipe", stderr: "pipe" });
   const [out, err, code] = await Promise.all([new Response(p.stdout).text(), new Response(p.stderr).text(), p.exited]);
   expect({ out, err, code }).toEqual({ out: "ran\n", err: "", code: 0 });
+});
+
+test("Bun's flags are given again, less --cwd (already applied) and those BUN_OPTIONS applies again", () => {
+  expect(replayedFlags(["--smol", "--cwd", "sub", "--cwd=x", "--inspect"])).toEqual(["--smol", "--inspect"]);
+  expect(replayedFlags(["--smol", "--preload", "./p.ts", "--smol"], "--smol  --preload ./p.ts")).toEqual(["--smol"]);
+  expect(replayedFlags([])).toEqual([]);
+});
+
+const TUNING = JSON.stringify(join(import.meta.dir, "../../src/system/runtime-tuning.ts"));
+async function child(code: string, env: Record<string, string> = {}): Promise<{ out: string; err: string; code: number }> {
+  const e: Record<string, string> = { ...(process.env as Record<string, string>), ...env };
+  delete e.WEFT_TUNED;
+  const p = Bun.spawn([process.execPath, "-e", code], { env: e, stdout: "pipe", stderr: "pipe" });
+  const [out, err, c] = await Promise.all([new Response(p.stdout).text(), new Response(p.stderr).text(), p.exited]);
+  return { out, err, code: c };
+}
+
+test("an execve that fails leaves weft running untuned, with a warning", async () => {
+  const r = await child(`
+    import { execTuned } from ${TUNING};
+    Object.defineProperty(process, "execPath", { value: "/nonexistent/bun" });
+    execTuned(["run"], (m) => console.log("warned: " + m));
+    console.log("continued, WEFT_TUNED=" + process.env.WEFT_TUNED);
+  `);
+  expect(r.code).toBe(0);
+  expect(r.out).toContain("warned: weft run: running without the daemon's JSC settings: cannot start /nonexistent/bun again");
+  expect(r.out).toContain("continued, WEFT_TUNED=0");
+});
+
+test("a socket-activated start (LISTEN_FDS) is not started again: its sockets would not survive", async () => {
+  const r = await child(`
+    import { execTuned } from ${TUNING};
+    execTuned(["run"], (m) => console.log("warned: " + m));
+    console.log("continued, WEFT_TUNED=" + process.env.WEFT_TUNED);
+  `, { LISTEN_FDS: "1", LISTEN_PID: "0" });
+  expect(r).toMatchObject({ code: 0, out: "continued, WEFT_TUNED=undefined\n" });
 });
 
 test("commands other than run are not started again", () => {

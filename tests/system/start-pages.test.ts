@@ -37,6 +37,18 @@ Anonymous:           512 kB
 Rss:                   0 kB
 Private_Dirty:         0 kB
 Anonymous:             0 kB
+7f0000700000-7f0000710000 r--p 00020000 fe:00 78                         /usr/lib/libfoo.so.1
+Rss:                  16 kB
+Private_Dirty:         0 kB
+Anonymous:             0 kB
+Swap:                 48 kB
+VmFlags: rd mr mw me
+7f0000800000-7f0000810000 r-xp 00000000 fe:00 79                         /usr/lib/locked lib.so
+Rss:                  64 kB
+Private_Dirty:         0 kB
+Anonymous:             0 kB
+Swap:                  0 kB
+VmFlags: rd ex mr mw me lo
 `;
 
 test("only read-only private file mappings holding nothing but file pages are droppable", () => {
@@ -50,10 +62,14 @@ test("only read-only private file mappings holding nothing but file pages are dr
     ["r--s", 64, 0],
     ["rw-p", 512, 1024],
     ["r-xp", 0, 0],
+    ["r--p", 16, 48],
+    ["r-xp", 64, 0],
   ]);
   // rodata and text: yes. Relocated read-only data (RELRO, written before it was
-  // made read-only), writable data, shared memory, anonymous memory, nothing resident: no.
-  expect(maps.map(droppable)).toEqual([true, true, false, false, false, false, false, false]);
+  // made read-only), writable data, shared memory, anonymous memory, nothing
+  // resident, written pages now in swap (not in Private_Dirty), locked: no.
+  expect(maps.map(droppable)).toEqual([true, true, false, false, false, false, false, false, false, false]);
+  expect(maps[9]).toMatchObject({ path: "/usr/lib/locked lib.so", flags: ["rd", "ex", "mr", "mw", "me", "lo"] });
   expect(maps[1]).toMatchObject({ start: 0x01a40000, end: 0x0684a000, path: "/usr/lib/bun.exe" });
 });
 
