@@ -12,17 +12,19 @@
 //                 and more (30–50 µs of CPU per frame 30 s in) and mapped
 //                 ~3.5 MiB more of Bun's executable.
 //   thresholdFor…AfterWarmUp
-//                 per-frame code reaches the optimising tier (DFG) in seconds
-//                 rather than the minute it took at JSC's defaults, tuned for
-//                 code that runs in bursts; at 60 calls a second a function
-//                 met the default threshold after ~20 s.
+//                 per-frame code reaches the optimising tier (DFG) about 2 s
+//                 into an animation rather than the 20 s and more it took at
+//                 JSC's defaults (500/1000, made for code that runs in
+//                 bursts): at 60 calls a second a counter climbs slowly. At
+//                 50/150, start-up to READY measured no slower (268–344 vs
+//                 291–328 ms) and 10–20 ms more CPU; 20/60 made it ~60 ms slower.
 //
 // Whatever the user set explicitly wins. WEFT_TUNED marks the second start
 // (and lets a person turn the whole thing off: WEFT_TUNED=0 skips it).
 export const RUN_TUNING: Readonly<Record<string, string>> = {
   BUN_JSC_useFTLJIT: "0",
-  BUN_JSC_thresholdForJITAfterWarmUp: "100",
-  BUN_JSC_thresholdForOptimizeAfterWarmUp: "300",
+  BUN_JSC_thresholdForJITAfterWarmUp: "50",
+  BUN_JSC_thresholdForOptimizeAfterWarmUp: "150",
 };
 
 /** The environment `weft run` runs under: the user's, plus the tuning it does not override. */
