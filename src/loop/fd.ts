@@ -43,7 +43,7 @@ export function watchFd(fd: number, onReadable: () => void): FdWatch {
       loopEvents.offFd(token);
     },
     pause() {
-      if (!open) return;
+      if (!open || paused) return;
       paused = true;
       fdWatch.disarm(fd, token);
     },
