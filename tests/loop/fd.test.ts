@@ -62,8 +62,7 @@ describe("watchFd", () => {
   test("a paused watch stays quiet while its owner reads the fd itself; resume wakes it for what came meanwhile", async () => {
     const [r, w] = pipe();
     let calls = 0;
-    let wake!: () => void;
-    const called = new Promise<void>((res) => (wake = res));
+    const { promise: called, resolve: wake } = Promise.withResolvers<void>();
     const watch = watchFd(r, () => {
       calls++;
       readSync(r, Buffer.alloc(64));
@@ -88,8 +87,7 @@ describe("watchFd", () => {
     const first = watchFd(r, () => {});
     first.pause();
     first.close();
-    let wake!: () => void;
-    const called = new Promise<void>((res) => (wake = res));
+    const { promise: called, resolve: wake } = Promise.withResolvers<void>();
     // Were the paused fd still in the watcher's epoll set, this would fail (EEXIST).
     const second = watchFd(r, () => {
       readSync(r, Buffer.alloc(64));
@@ -104,11 +102,11 @@ describe("watchFd", () => {
       closeSync(w);
     }
   });
+
   test("a paused watch does not fire on a hang-up either; resume reports it", async () => {
     const [r, w] = pipe();
     let calls = 0;
-    let wake!: () => void;
-    const called = new Promise<void>((res) => (wake = res));
+    const { promise: called, resolve: wake } = Promise.withResolvers<void>();
     const watch = watchFd(r, () => {
       calls++;
       wake();
