@@ -93,9 +93,11 @@ function cpuTicks(pid: number): number {
   const f = readFileSync(`/proc/${pid}/stat`, "utf8").split(") ")[1].split(" ");
   return Number(f[11]) + Number(f[12]); // utime + stime (fields 14, 15)
 }
-function rssKiB(pid: number, field = "VmRSS"): number {
-  const m = readFileSync(`/proc/${pid}/status`, "utf8").match(new RegExp(`${field}:\\s+(\\d+)`));
-  return m ? Number(m[1]) : 0;
+/** The resident set of /proc/PID/status (KiB): total and its anonymous, file and shared-memory parts, read at one moment. */
+function rssKiB(pid: number): { total: number; anon: number; file: number; shmem: number } {
+  const status = readFileSync(`/proc/${pid}/status`, "utf8");
+  const kib = (field: string) => Number(new RegExp(`${field}:\\s+(\\d+)`).exec(status)?.[1] ?? 0);
+  return { total: kib("VmRSS"), anon: kib("RssAnon"), file: kib("RssFile"), shmem: kib("RssShmem") };
 }
 
 async function hostile(s: Server, ...args: string[]): Promise<string> {
@@ -112,7 +114,7 @@ async function measure(kind: Kind) {
     // Idle = settled: weft drops its start-up pages 2 s after READY
     // (docs/decisions/0009); weston gets the same wait.
     await Bun.sleep(IDLE_AFTER_MS);
-    const rssIdle = rssKiB(s.pid);
+    const rssIdle = rssKiB(s.pid).total;
     await hostile(s, "roundtrips", "500"); // warm up
     const rt = (await hostile(s, "roundtrips", "5000")).match(/p50 ([\d.]+) p99 ([\d.]+)/)!;
     const flood = Number((await hostile(s, "request-flood", "300000")).match(/ok (\d+)/)![1]);
@@ -158,10 +160,7 @@ async function measure(kind: Kind) {
     clients.push(Bun.spawn(["weston-terminal", "--shell=/bin/sh"], { env: s.env, stdout: "ignore", stderr: "ignore" }));
     clients.push(Bun.spawn(["foot", "/bin/sh"], { env: { ...s.env, SHELL: "/bin/sh" }, stdout: "ignore", stderr: "ignore" }));
     await Bun.sleep(2000);
-    const rss = rssKiB(s.pid);
-    const rssAnon = rssKiB(s.pid, "RssAnon");
-    const rssFile = rssKiB(s.pid, "RssFile");
-    const rssShmem = rssKiB(s.pid, "RssShmem");
+    const { total: rss, anon: rssAnon, file: rssFile, shmem: rssShmem } = rssKiB(s.pid);
     return { rssAnon, rssFile, rssShmem, p50: Number(rt[1]), p99: Number(rt[2]), flood, cpu, fps, cpuPerFrame: (ticks / TICK / Math.max(1, frames)) * 1e6, steadyPerFrame, clientCpu, rssIdle, rss };
   } finally {
     for (const c of clients) c.kill();
