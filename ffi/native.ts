@@ -8,7 +8,7 @@ import { libraryPath } from "../src/system/assets.ts";
 const { ptr: P, i32, u32, u64, void: v } = FFIType;
 const usize = "usize" as const;
 
-const ABI_VERSION = 12;
+const ABI_VERSION = 13;
 
 /** weft_event: { uint32_t kind; uint32_t id; uint64_t arg } */
 export const EVENT = { size: 16, kind: 0, id: 4, arg: 8 } as const;
@@ -76,6 +76,13 @@ const lib = openHelper(path, {
   weft_guest_revocable_fd: { args: [P, i32], returns: i32 },
   weft_guest_revoke_dirs: { args: [P], returns: v },
   weft_guest_dirs_refused: { args: [P], returns: u32 },
+  weft_frames_init: { args: [], returns: i32 },
+  weft_frames_new: { args: [], returns: P },
+  weft_frames_add: { args: [P, P, P, u32, u32], returns: i32 },
+  weft_frames_take: { args: [P, P], returns: i32 },
+  weft_frames_done: { args: [P, u32], returns: u32 },
+  weft_frames_free: { args: [P], returns: v },
+  weft_frames_live: { args: [], returns: usize },
 });
 const N = lib.symbols as unknown as PointerReturns<typeof lib.symbols>;
 
@@ -130,6 +137,34 @@ export const fdWatch = {
   /** Stays in the watch set but reports nothing until rearmed. */
   disarm: (fd: number, token: number) => N.weft_disarm_fd(fd, token),
   unwatch: (fd: number) => N.weft_unwatch_fd(fd),
+};
+
+/**
+ * wl_surface.frame callbacks held in C (ffi/native/frame_callbacks.c): a
+ * list is a native head; the callbacks in it are libwayland resources that
+ * unlink themselves when they go, so JS never holds one's pointer.
+ */
+export const frameCallbacks = {
+  /** Binds the helper to the libwayland-server ffi/wayland.ts loaded; call before the rest. */
+  init(): void {
+    const rc = N.weft_frames_init();
+    if (rc < 0) throw new Error(`native helper cannot use libwayland-server (errno ${-rc})`);
+  },
+  newList(): Pointer {
+    const l = N.weft_frames_new();
+    if (!l) throw new Error("out of memory for a frame callback list");
+    return l;
+  },
+  /** False when libwayland could not allocate (the client has been told and will be disconnected). */
+  add: (list: Pointer, client: Pointer, iface: Pointer, version: number, id: number): boolean => N.weft_frames_add(list, client, iface, version, id) === 0,
+  /** Moves `src`'s callbacks to the end of `dst`; true when `dst` holds any. */
+  take: (dst: Pointer, src: Pointer): boolean => N.weft_frames_take(dst, src) !== 0,
+  /** Answers (done) and destroys every callback in `list`; returns how many there were. */
+  done: (list: Pointer, timeMs: number): number => N.weft_frames_done(list, timeMs >>> 0),
+  /** Destroys the callbacks still in `list` (never answered) and frees it. */
+  free: (list: Pointer): void => N.weft_frames_free(list),
+  /** Callbacks alive in every list (tests: none outlive their surface or client). */
+  live: (): number => Number(N.weft_frames_live()),
 };
 
 export const ticker = {

@@ -1496,4 +1496,4 @@ int weft_init(void) {
   return wake_r;
 }
 
-int weft_abi_version(void) { return 12; }
+int weft_abi_version(void) { return 13; }

@@ -313,7 +313,7 @@ export class Scene {
 
   surfaceCommitted(s: Surface): void {
     this.comp.events.emit("commit", s);
-    if ((s.frames.length || s.feedbacks.length) && (this.shown(s) || this.comp.seat.isCursor(s))) this.comp.scheduleRepaint();
+    if ((s.hasFrames || s.feedbacks.length) && (this.shown(s) || this.comp.seat.isCursor(s))) this.comp.scheduleRepaint();
   }
 
   /** Visits a surface tree bottom to top (subsurfaces below, itself, above). */

@@ -44,7 +44,8 @@ export interface Spec {
   readonly enums: Readonly<Record<string, Readonly<Record<string, number>>>>;
 }
 
-type NewIdT<A> = A extends { iface: infer N } ? (N extends keyof Interfaces ? Resource<Interfaces[N]> : Resource) : number;
+// wl_callback (wl_surface.frame) objects are made in C (ffi/native/frame_callbacks.c): handlers get the new id.
+type NewIdT<A> = A extends { iface: "wl_callback" } ? number : A extends { iface: infer N } ? (N extends keyof Interfaces ? Resource<Interfaces[N]> : Resource) : number;
 /** What a handler receives for one argument. */
 type InArg<A> = A extends { type: "i" | "u" | "f" | "h" | "?h" }
   ? number
@@ -138,7 +139,7 @@ function decoder(a: ArgSpec): Decoder {
       };
     }
     case "n": {
-      if (!a.iface) return (_r, args, i) => readArg.u32(args, i);
+      if (!a.iface || a.iface === "wl_callback") return (_r, args, i) => readArg.u32(args, i);
       const spec = specByName.get(a.iface)!;
       return (r, args, i) => r.client.createResource(spec, r.version, readArg.u32(args, i));
     }

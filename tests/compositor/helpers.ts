@@ -11,6 +11,7 @@ import type { Rect } from "../../src/compositor/geometry.ts";
 export const ROOT = join(import.meta.dir, "..", "..");
 export const HOSTILE = join(ROOT, "build", "clients", "hostile");
 export const SHELLCLIENT = join(ROOT, "build", "clients", "shellclient");
+export const FRAMECB = join(ROOT, "build", "clients", "framecb");
 
 export interface Client {
   proc: Bun.Subprocess<"ignore", "pipe", "pipe">;

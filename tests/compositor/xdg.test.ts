@@ -1,7 +1,8 @@
 // xdg-shell behaviour a user sees: maximize and fullscreen, popups placed
 // by their positioner with grabs, and frame callbacks only while shown.
 import { afterEach, beforeEach, describe, expect, test } from "bun:test";
-import { Harness, HOSTILE, pixel, SHELLCLIENT } from "./helpers.ts";
+import { FRAMECB, Harness, HOSTILE, pixel, SHELLCLIENT } from "./helpers.ts";
+import { frameCallbacks } from "../../ffi/native.ts";
 import { BTN_LEFT } from "../../src/compositor/objects/seat.ts";
 import { PROMPT_MS } from "../../src/compositor/objects/surface.ts";
 import { loopStats } from "../../src/loop/index.ts";
@@ -69,6 +70,27 @@ describe("frame callbacks", () => {
     h.comp.scene.minimize(v, false);
     await h.waitFor("commits again", () => commits > before + 5);
     h.comp.events.off("commit", count);
+  });
+
+  test("each is answered with the state it was committed with (a synchronized subsurface's cache too), and none outlives its surface or client", async () => {
+    const live = frameCallbacks.live();
+    const r = await h.run([FRAMECB, "abrupt"]);
+    expect(r.out.split("\n").filter(Boolean)).toEqual(["sub_cached_waits", "sub_applied_done", "desync_flush_done", "unshown_destroyed", "abrupt"]);
+    expect(r.code).toBe(0);
+    // It left callbacks pending, cached and committed and exited without a word.
+    await h.waitFor("the client gone", () => h.comp.server.clients.size === 0);
+    expect(frameCallbacks.live()).toBe(live);
+    expect(h.comp.server.resources.size).toBe(0);
+    // The compositor goes on serving: a new client animates on its callbacks.
+    const c = h.spawn(["weston-simple-shm"]);
+    await h.mapped(c);
+    const f0 = h.comp.frames;
+    let commits = 0;
+    const count = (s: { client: { pid: number } }) => s.client.pid === c.pid && commits++;
+    h.comp.events.on("commit", count);
+    await h.waitFor("10 frames", () => h.comp.frames >= f0 + 10);
+    h.comp.events.off("commit", count);
+    expect(commits).toBeGreaterThanOrEqual(8);
   });
 
   test("a client redrawing on every frame callback costs the loop one wake-up per frame: its commit is awaited after the frame", async () => {

@@ -5,13 +5,17 @@
 // it current in one step. What the surface *is* (a window, a popup, a
 // cursor, a subsurface) is its role, assigned once by another protocol; the
 // role's `commit` hook runs after every commit and decides about mapping.
-import { ProtocolError, type Resource } from "../wl.ts";
+import type { Pointer } from "bun:ffi";
+import { frameCallbacks } from "../../../ffi/native.ts";
+import { interfacePointer, ProtocolError, type Resource } from "../wl.ts";
 import { wayland } from "../protocol/index.ts";
 import { intersect, Region, union, type Rect } from "../geometry.ts";
 import { dropContent, holdContent, readBuffer, releaseIfCopied, snapshot, type Content } from "./buffer.ts";
 import type { Compositor } from "../compositor.ts";
 
 const { wl_surface, wl_subsurface, wl_subcompositor } = wayland;
+frameCallbacks.init();
+const callbackInterface = interfacePointer("wl_callback") as unknown as Pointer;
 
 /**
  * A client that commits within this long of its frame callbacks is
@@ -43,14 +47,13 @@ interface State {
   dy: number;
   damage: Rect[];
   bufferDamage: Rect[];
-  frames: Resource[];
   feedbacks: Resource[];
   input: Region | null | undefined;
   scale: number | undefined;
   transform: number | undefined;
   viewport: Viewport | undefined;
 }
-const emptyState = (): State => ({ buffer: undefined, dx: 0, dy: 0, damage: [], bufferDamage: [], frames: [], feedbacks: [], input: undefined, scale: undefined, transform: undefined, viewport: undefined });
+const emptyState = (): State => ({ buffer: undefined, dx: 0, dy: 0, damage: [], bufferDamage: [], feedbacks: [], input: undefined, scale: undefined, transform: undefined, viewport: undefined });
 
 export interface SubsurfaceInfo {
   resource: Resource;
@@ -75,8 +78,17 @@ export class Surface {
   input: Region | null = null;
   /** The attach/offset of the last commit: how far the client moved its content (roles apply it). */
   offset = { dx: 0, dy: 0 };
-  /** Committed frame callbacks, answered after the next repaint that shows this surface. */
-  frames: Resource[] = [];
+  /**
+   * Frame callbacks (native lists, ffi/native/frame_callbacks.c): asked for
+   * since the last commit; cached with a synchronized subsurface's state
+   * (made when first needed); committed, answered after the next repaint
+   * that shows this surface.
+   */
+  readonly pendingFrames = frameCallbacks.newList();
+  private cachedFrames: Pointer | null = null;
+  private readonly frames = frameCallbacks.newList();
+  /** Committed frame callbacks are waiting (the client's disconnect may have destroyed them meanwhile). */
+  hasFrames = false;
   /** Committed presentation feedbacks (wp_presentation). */
   feedbacks: Resource[] = [];
   role: Role | null = null;
@@ -128,12 +140,15 @@ export class Surface {
     if (this.sub && this.effectivelySync()) {
       // Synchronized subsurface: the state waits in a cache for the parent's commit.
       this.sub.cached = mergeState(this.sub.cached, this.pending);
+      frameCallbacks.take((this.cachedFrames ??= frameCallbacks.newList()), this.pendingFrames);
       this.pending = emptyState();
       return;
     }
     const state = this.sub?.cached ? mergeState(this.sub.cached, this.pending) : this.pending;
+    if (this.sub?.cached) this.takeCachedFrames();
     if (this.sub) this.sub.cached = null;
     this.pending = emptyState();
+    this.hasFrames = frameCallbacks.take(this.frames, this.pendingFrames);
     this.apply(state);
   }
 
@@ -142,7 +157,13 @@ export class Surface {
     if (!this.sub?.cached) return;
     const st = this.sub.cached;
     this.sub.cached = null;
+    this.takeCachedFrames();
     this.apply(st);
+  }
+
+  /** The cached state's frame callbacks join the committed ones (its state is applied, or dropped with the subsurface role). */
+  takeCachedFrames(): void {
+    if (this.cachedFrames) this.hasFrames = frameCallbacks.take(this.frames, this.cachedFrames);
   }
 
   private apply(s: State): void {
@@ -175,10 +196,10 @@ export class Surface {
       if (c.sub.cached) {
         const st = c.sub.cached;
         c.sub.cached = null;
+        c.takeCachedFrames();
         c.apply(st);
       }
     }
-    for (const f of s.frames) f.destroyed || this.frames.push(f);
     if (s.feedbacks.length) {
       // A new content update replaces one that was never presented.
       for (const fb of this.feedbacks) this.comp.presentation.discard(fb);
@@ -269,14 +290,9 @@ export class Surface {
 
   /** Answers the frame callbacks (after a repaint that showed this surface); true when there were any. */
   sendFrameDone(timeMs: number): boolean {
-    const frames = this.frames;
-    if (frames.length === 0) return false;
-    this.frames = [];
-    for (const f of frames) {
-      if (f.destroyed) continue;
-      if (f.is(wayland.wl_callback)) f.post("done", timeMs >>> 0);
-      f.destroy();
-    }
+    if (!this.hasFrames || this.destroyed) return false;
+    this.hasFrames = false;
+    if (frameCallbacks.done(this.frames, timeMs) === 0) return false;
     this.frameDoneAt = performance.now();
     return true;
   }
@@ -296,7 +312,12 @@ export class Surface {
       p.stack = p.stack.filter((x) => x !== this);
     }
     this.setContent(null);
-    this.frames = [];
+    // Never answered now: destroyed, as weston does (the client gets delete_id).
+    frameCallbacks.free(this.pendingFrames);
+    frameCallbacks.free(this.frames);
+    if (this.cachedFrames) frameCallbacks.free(this.cachedFrames);
+    this.cachedFrames = null;
+    this.hasFrames = false;
     this.comp.scene.surfaceGone(this);
   }
 }
@@ -314,7 +335,6 @@ function mergeState(into: State | null, s: State): State {
     dy: into.dy + s.dy,
     damage: into.damage.concat(s.damage),
     bufferDamage: into.bufferDamage.concat(s.bufferDamage),
-    frames: into.frames.concat(s.frames),
     feedbacks: s.feedbacks.length ? s.feedbacks : into.feedbacks,
     input: s.input !== undefined ? s.input : into.input,
     scale: s.scale ?? into.scale,
@@ -343,9 +363,9 @@ const surfaceImpl = {
     addDamage(r.data.pending.damage, { x, y, width, height });
   },
   // The client wants to know when a good time to draw the next frame is.
-  frame(r: SurfaceRes, cb: Resource<typeof wayland.wl_callback>) {
-    cb.implement({}, null);
-    r.data.pending.frames.push(cb);
+  frame(r: SurfaceRes, id: number) {
+    // False: libwayland could not allocate; the client has been told and is going.
+    frameCallbacks.add(r.data.pendingFrames, r.client.ptr as unknown as Pointer, callbackInterface, r.version, id);
   },
   // Opaque regions only optimise rendering; weft's renderer does not use them yet.
   set_opaque_region() {},
@@ -424,6 +444,8 @@ export function registerCompositor(comp: Compositor): void {
           id.onDestroy(() => {
             // Destroying the subsurface object unmaps it at once and removes the role's link.
             if (!surface.sub) return;
+            // Its cached state is dropped; the frame callbacks in it are answered with the surface's next frame.
+            surface.takeCachedFrames();
             comp.scene.damageSurfaceTree(surface);
             surface.sub.parent.stack = surface.sub.parent.stack.filter((x) => x !== surface);
             surface.sub = null;
