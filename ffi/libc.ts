@@ -30,6 +30,7 @@ const lib = dlopen("libc.so.6", {
   pipe2: { args: [P, i32], returns: i32 },
   write: { args: [i32, P, "usize"], returns: FFIType.i64 },
   fcntl: { args: [i32, i32, i32], returns: i32 },
+  epoll_ctl: { args: [i32, i32, i32, P], returns: i32 },
   // Variadic in C; glibc's syscall() only moves its integer arguments into
   // registers, so calling it with fixed ones is sound on x86-64 and aarch64.
   syscall: { args: [FFIType.i64, i32, P, P, "usize"], returns: FFIType.i64 },
@@ -47,6 +48,9 @@ const SOL_SOCKET = 1;
 const SO_PEERCRED = 17;
 /** struct sockaddr_un: sa_family_t (u16) + char sun_path[108] */
 const SOCKADDR_UN = { size: 110, family: 0, path: 2, pathMax: 108 } as const;
+/** struct epoll_event { uint32_t events; epoll_data_t data; }: packed on x86-64 (12 bytes), naturally aligned elsewhere. */
+const EPOLL_EVENT = process.arch === "x64" ? ({ size: 12, events: 0, data: 4 } as const) : ({ size: 16, events: 0, data: 8 } as const);
+export const EPOLL = { ctlAdd: 1, ctlDel: 2, ctlMod: 3, in: 0x1 } as const;
 /** struct ucred: pid_t pid, uid_t uid, gid_t gid */
 const UCRED = { size: 12, pid: 0, uid: 4, gid: 8 } as const;
 
@@ -355,4 +359,13 @@ export function openat2(dirFd: number, path: string, flags: number, mode: number
   how.setBigUint64(OPEN_HOW.resolve, BigInt(resolve), true);
   const fd = Number(C.syscall(SYS_openat2, dirFd, ptr(new TextEncoder().encode(path + "\0")), ptr(new Uint8Array(how.buffer)), OPEN_HOW.size));
   return fd < 0 ? -errno() : fd;
+}
+
+const epollEvent = new Uint8Array(EPOLL_EVENT.size);
+const epollView = new DataView(epollEvent.buffer);
+/** epoll_ctl(2) with the event's data word given whole; returns 0 or -errno. */
+export function epollCtl(ep: number, op: number, fd: number, events: number, data: bigint): number {
+  epollView.setUint32(EPOLL_EVENT.events, events, true);
+  epollView.setBigUint64(EPOLL_EVENT.data, data, true);
+  return C.epoll_ctl(ep, op, fd, ptr(epollEvent)) === 0 ? 0 : -errno();
 }

@@ -134,6 +134,11 @@ export const loopEvents = {
   },
 };
 
+/** A wake-up that came another way than the wake socket (in-loop.ts: an fd in Bun's own epoll). */
+export function countWakeup(): void {
+  wakeups++;
+}
+
 export function loopStats() {
   return { wakeups, fds: fdHandlers.size, guests: guests.size, realtime };
 }
