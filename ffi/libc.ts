@@ -361,11 +361,31 @@ export function openat2(dirFd: number, path: string, flags: number, mode: number
   return fd < 0 ? -errno() : fd;
 }
 
-const epollEvent = new Uint8Array(EPOLL_EVENT.size);
-const epollView = new DataView(epollEvent.buffer);
-/** epoll_ctl(2) with the event's data word given whole; returns 0 or -errno. */
-export function epollCtl(ep: number, op: number, fd: number, events: number, data: bigint): number {
-  epollView.setUint32(EPOLL_EVENT.events, events, true);
-  epollView.setBigUint64(EPOLL_EVENT.data, data, true);
-  return C.epoll_ctl(ep, op, fd, ptr(epollEvent)) === 0 ? 0 : -errno();
+/**
+ * One fd's registration in an epoll whose data word is given whole (in-loop.ts
+ * borrows Bun's). The event is built once; add/mod/del return 0 or -errno.
+ */
+export class EpollRegistration {
+  private readonly event = new Uint8Array(EPOLL_EVENT.size);
+  private readonly view = new DataView(this.event.buffer);
+  constructor(
+    readonly ep: number,
+    readonly fd: number,
+    data: bigint,
+  ) {
+    this.view.setBigUint64(EPOLL_EVENT.data, data, true);
+  }
+  add(events: number): number {
+    return this.ctl(EPOLL.ctlAdd, events);
+  }
+  mod(events: number): number {
+    return this.ctl(EPOLL.ctlMod, events);
+  }
+  del(): number {
+    return this.ctl(EPOLL.ctlDel, 0);
+  }
+  private ctl(op: number, events: number): number {
+    this.view.setUint32(EPOLL_EVENT.events, events, true);
+    return C.epoll_ctl(this.ep, op, this.fd, ptr(this.event)) === 0 ? 0 : -errno();
+  }
 }

@@ -157,6 +157,8 @@ export class Resource<I extends Spec = Spec, D = unknown> {
   private hooks: (() => void)[] = [];
   /** The interface's events by name (shared by every resource of it; looked up at the first post). */
   private events: Readonly<Record<string, EventInfo>> | null = null;
+  /** Its requests' argument decoders (shared likewise; looked up at the first request). */
+  decoders: Decoder[][] | null = null;
   constructor(
     readonly ptr: number,
     readonly spec: I,
@@ -441,7 +443,7 @@ export class Server {
     const impl = r.impl as Record<string, (...a: unknown[]) => void> | null;
     try {
       if (!impl) throw new Error(`${r.spec.name}@${r.id} has no implementation`);
-      const dec = decodersFor(r.spec)[opcode];
+      const dec = (r.decoders ??= decodersFor(r.spec))[opcode];
       const f = impl[m.name];
       // Fixed arities called directly: a spread call goes through JSC's
       // varargs path, measurable at several requests per frame.

@@ -22,8 +22,17 @@
 // (another Bun, no /proc), the watch stays on the watcher thread: it starts
 // there, and moves once Bun has adopted the socket. WEFT_FD_IN_LOOP=0 keeps
 // it there (diagnosis).
+//
+// Pausing costs nothing until it matters. A paused watch only has to keep
+// the loop from calling back. In Bun's epoll the fd is level-triggered and
+// polled again when Bun next waits, so an owner that pauses, reads the fd
+// itself and resumes within one turn of the loop (decision 0008: every
+// frame) leaves nothing to report — no epoll_ctl is needed. Only if the loop
+// turns while paused and finds the fd readable is it taken out of the epoll
+// (events 0: otherwise Bun would poll again at once, forever), and put back
+// at resume.
 import { readdirSync, readFileSync, readlinkSync } from "node:fs";
-import { closeFd, EPOLL, epollCtl, socketPair, writeFd } from "../../ffi/libc.ts";
+import { closeFd, EPOLL, EpollRegistration, socketPair, writeFd } from "../../ffi/libc.ts";
 import { watchFd, type FdWatch } from "./fd.ts";
 import { countWakeup } from "./index.ts";
 
@@ -62,15 +71,17 @@ export function watchInLoop(fd: number, onReadable: () => void): InLoopWatch {
   if (process.env.WEFT_FD_IN_LOOP === "0") return Object.assign(thread, { mode: "thread" as const, settled: Promise.resolve() });
   let open = true;
   let paused = false;
+  /** Paused and out of Bun's epoll (events 0) since the loop found it readable. */
+  let disarmed = false;
   let mode: "thread" | "loop" = "thread";
-  let reg: { ep: number; data: bigint } | null = null;
+  let reg: EpollRegistration | null = null;
   let sock: { terminate(): void; unref(): void } | null = null;
   const [mine, peer] = socketPair("stream");
   writeFd(peer, ONE);
 
   // Back to the watcher thread (Bun closed the socket, or the move failed half way).
   const fallBack = (why: string) => {
-    if (reg) epollCtl(reg.ep, EPOLL.ctlDel, fd, 0, 0n);
+    reg?.del();
     reg = null;
     if (mode === "loop") console.error(`weft: fd ${fd} back on the watcher thread: ${why}`);
     mode = "thread";
@@ -87,7 +98,11 @@ export function watchInLoop(fd: number, onReadable: () => void): InLoopWatch {
         if (mode !== "loop") return;
         // The byte goes back first: without one, a readable `fd` would wake Bun for nothing, again and again.
         writeFd(peer, ONE);
-        if (!open || paused) return;
+        if (!open) return;
+        if (paused) {
+          if (!disarmed && reg) disarmed = reg.mod(0) === 0;
+          return;
+        }
         countWakeup();
         onReadable();
       },
@@ -105,11 +120,12 @@ export function watchInLoop(fd: number, onReadable: () => void): InLoopWatch {
       sock = s;
       s.unref(); // like the wake socket: watching must not keep the process alive
       if (!open) return void s.terminate();
-      const r = bunRegistration(mine);
-      if (!r) return; // stays on the thread
-      if (epollCtl(r.ep, EPOLL.ctlAdd, fd, paused ? 0 : EPOLL.in, r.data) !== 0) return;
+      const found = bunRegistration(mine);
+      if (!found) return; // stays on the thread
+      const r = new EpollRegistration(found.ep, fd, found.data);
+      if (r.add(EPOLL.in) !== 0) return;
       reg = r;
-      if (epollCtl(r.ep, EPOLL.ctlDel, mine, 0, 0n) !== 0) return fallBack("cannot take the socket out of Bun's epoll");
+      if (new EpollRegistration(found.ep, mine, 0n).del() !== 0) return fallBack("cannot take the socket out of Bun's epoll");
       mode = "loop";
       // Bun may have read the first byte already (data() ignores it on the thread); two are read as one.
       writeFd(peer, ONE);
@@ -130,7 +146,7 @@ export function watchInLoop(fd: number, onReadable: () => void): InLoopWatch {
       thread?.close();
       thread = null;
       // Out of Bun's epoll before Bun frees the poll object its data word points to.
-      if (reg) epollCtl(reg.ep, EPOLL.ctlDel, fd, 0, 0n);
+      reg?.del();
       reg = null;
       sock?.terminate();
       closeFd(peer);
@@ -138,14 +154,15 @@ export function watchInLoop(fd: number, onReadable: () => void): InLoopWatch {
     pause() {
       if (!open || paused) return;
       paused = true;
-      if (reg) epollCtl(reg.ep, EPOLL.ctlMod, fd, 0, reg.data);
-      else thread?.pause();
+      if (!reg) thread?.pause();
     },
     resume() {
       if (!open || !paused) return;
       paused = false;
       if (reg) {
-        const rc = epollCtl(reg.ep, EPOLL.ctlMod, fd, EPOLL.in, reg.data);
+        if (!disarmed) return;
+        disarmed = false;
+        const rc = reg.mod(EPOLL.in);
         if (rc < 0) throw new Error(`cannot watch fd ${fd} again (errno ${-rc})`);
       } else thread?.resume();
     },
