@@ -5,6 +5,7 @@
 import { afterEach, describe, expect, test } from "bun:test";
 import { DrmBackend } from "../../src/compositor/backend/drm.ts";
 import { FakeKmsDevice, type FakeConnectorSpec } from "../../src/compositor/backend/kms-fake.ts";
+import { EBUSY, EINVAL } from "../../src/compositor/backend/kms.ts";
 import { backendContract } from "./backend.contract.ts";
 import { Format, Op, pixman } from "../../ffi/pixman.ts";
 import { drawDefaultCursor } from "../../src/compositor/backend/cursor.ts";
@@ -209,6 +210,26 @@ describe("DRM backend with the fake device", () => {
     expect(after[0]).toBe("setMaster");
     expect(after[1]).toMatch(/^setCrtc 100 Virtual-1 640x480 fb\d+$/);
     expect(log).toContain("display resumed");
+  });
+
+  test("a modeset or flip the driver refuses (not for master) costs frames, not weft: said once, retried, shown when it goes through", async () => {
+    const dev = new FakeKmsDevice({ connectors: [SMALL] });
+    dev.refuse("drmModeSetCrtc", EINVAL, 2);
+    const log: string[] = [];
+    const { h, backend } = start(dev, log);
+    // The first frame lights the CRTC on the third try.
+    await h.comp.nextFrame();
+    expect(dev.scanout(100).mode?.name).toBe("640x480");
+    dev.refuse("drmModePageFlip", EBUSY, 5);
+    const c = h.spawn(["weston-simple-shm"]);
+    await h.mapped(c);
+    const f0 = h.comp.frames;
+    await h.waitFor("10 more frames", () => h.comp.frames >= f0 + 10);
+    expect(backend.active).toBe(true);
+    expect(log.filter((l) => /frame refused .*drmModeSetCrtc.*EINVAL/.test(l))).toHaveLength(1);
+    expect(log.filter((l) => /frame refused .*drmModePageFlip.*EBUSY/.test(l))).toHaveLength(1);
+    expect(log).toContain("output Virtual-1: frames shown again after 2 refused");
+    expect(log).toContain("output Virtual-1: frames shown again after 5 refused");
   });
 
   test("deactivate (VT switch away) drops master and stops; activate repaints", async () => {

@@ -47,6 +47,8 @@ class DrmOutput implements Output {
   flipping = false;
   wanted = false;
   queued = false;
+  /** Frames the driver refused in a row (not for master: EBUSY, EINVAL, ENOMEM…); retried, see frame(). */
+  failures = 0;
   cursor: KmsBuffer | null = null;
   /** The other cursor buffer: a new image is painted there while the plane may still read `cursor`. */
   spareCursor: KmsBuffer | null = null;
@@ -267,11 +269,33 @@ export class DrmBackend implements Backend {
         this.device.pageFlip(o.crtc, o.buffers[back]);
         o.flipping = true;
       }
+      if (o.failures) this.log(`output ${o.name}: frames shown again after ${o.failures} refused`);
+      o.failures = 0;
     } catch (e) {
-      if (!isNotMaster(e)) throw e;
-      o.wanted = true; // the frame is shown once we are back
-      this.pause(`lost DRM master (${(e as Error).message})`);
+      if (isNotMaster(e)) {
+        o.wanted = true; // the frame is shown once we are back
+        this.pause(`lost DRM master (${(e as Error).message})`);
+        return;
+      }
+      this.refused(o, e as Error);
     }
+  }
+
+  /**
+   * The driver refused a modeset or flip for another reason than master
+   * (a busy CRTC, a sick driver, memory). That costs the frame, not weft —
+   * this runs from a timer, where a throw would end the process. The frame
+   * is tried again a refresh later (once a second after a second of
+   * refusals); its clients wait for it, as they wait for any frame. Said
+   * at the first refusal and every 600th, and when frames go through again.
+   */
+  private refused(o: DrmOutput, e: Error): void {
+    o.failures++;
+    if (o.failures === 1 || o.failures % 600 === 0) this.log(`output ${o.name}: frame refused (${e.message}); trying again`);
+    o.wanted = true;
+    o.queued = true;
+    const ms = o.failures < 60 ? o.refreshNs / 1e6 : 1000;
+    setTimeout(() => this.frame(o), ms).unref();
   }
 
   private onEvents(): void {

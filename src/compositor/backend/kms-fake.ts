@@ -107,6 +107,18 @@ export class FakeKmsDevice implements KmsDevice {
     throw new DrmError(call, this.path, errno);
   }
 
+  private refusals: { call: string; errno: number; left: number }[] = [];
+  /** The next `times` calls named `call` (e.g. "drmModePageFlip") fail with `errno`, as a sick driver's would. */
+  refuse(call: string, errno: number, times = 1): void {
+    this.refusals.push({ call, errno, left: times });
+  }
+  private maybeRefuse(call: string): void {
+    const r = this.refusals.find((x) => call.startsWith(x.call) && x.left > 0);
+    if (!r) return;
+    r.left--;
+    this.err(call, r.errno);
+  }
+
   private needMaster(call: string): void {
     if (!this.master) this.err(call, EACCES);
   }
@@ -178,6 +190,7 @@ export class FakeKmsDevice implements KmsDevice {
     const call = `drmModeSetCrtc(${id})`;
     const c = this.crtc(call, id);
     this.needMaster(call);
+    this.maybeRefuse(call);
     const k = this.conns.get(connector);
     if (!k || !k.connected || !k.modes.includes(m)) this.err(call, EINVAL);
     if (!this.buffers.has(b.fb)) this.err(call, ENOENT);
@@ -202,6 +215,7 @@ export class FakeKmsDevice implements KmsDevice {
     const call = `drmModePageFlip(${id})`;
     const c = this.crtc(call, id);
     this.needMaster(call);
+    this.maybeRefuse(call);
     if (!c.mode) this.err(call, EINVAL);
     if (c.pending) this.err(call, EBUSY);
     if (!this.buffers.has(b.fb)) this.err(call, ENOENT);
