@@ -31,6 +31,7 @@ const lib = dlopen("libc.so.6", {
   write: { args: [i32, P, "usize"], returns: FFIType.i64 },
   fcntl: { args: [i32, i32, i32], returns: i32 },
   epoll_ctl: { args: [i32, i32, i32, P], returns: i32 },
+  epoll_create1: { args: [i32], returns: i32 },
   // Variadic in C; glibc's syscall() only moves its integer arguments into
   // registers, so calling it with fixed ones is sound on x86-64 and aarch64.
   syscall: { args: [FFIType.i64, i32, P, P, "usize"], returns: FFIType.i64 },
@@ -359,6 +360,13 @@ export function openat2(dirFd: number, path: string, flags: number, mode: number
   how.setBigUint64(OPEN_HOW.resolve, BigInt(resolve), true);
   const fd = Number(C.syscall(SYS_openat2, dirFd, ptr(new TextEncoder().encode(path + "\0")), ptr(new Uint8Array(how.buffer)), OPEN_HOW.size));
   return fd < 0 ? -errno() : fd;
+}
+
+/** A new epoll instance (close-on-exec). */
+export function epollCreate(): number {
+  const fd = C.epoll_create1(SOCK_CLOEXEC);
+  if (fd < 0) throw new SysError("epoll_create1", errno());
+  return fd;
 }
 
 /**

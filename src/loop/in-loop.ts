@@ -16,11 +16,12 @@
 // back. The registration is found in /proc/self/fdinfo (an epoll lists
 // every fd it watches with its data word).
 //
-// Only for fds that never hang up or fail (libwayland's epoll fd): epoll
-// reports EPOLLHUP/EPOLLERR even with no events asked for, and Bun would
-// take them as the socket's and close it. Where anything of this is missing
-// (another Bun, no /proc), the watch stays on the watcher thread: it starts
-// there, and moves once Bun has adopted the socket. WEFT_FD_IN_LOOP=0 keeps
+// Only for epoll fds (libwayland's): they never hang up or fail. epoll
+// reports EPOLLHUP/EPOLLERR even with no events asked for; Bun would then
+// read the socket again and again in one turn — each read finds the byte
+// put back — and never return to its loop. Any other fd, and wherever
+// anything of this is missing (another Bun, no /proc), stays on the watcher
+// thread: the watch starts there, and moves once Bun has adopted the socket. WEFT_FD_IN_LOOP=0 keeps
 // it there (diagnosis).
 //
 // Pausing costs nothing until it matters. A paused watch only has to keep
@@ -31,7 +32,7 @@
 // turns while paused and finds the fd readable is it taken out of the epoll
 // (events 0: otherwise Bun would poll again at once, forever), and put back
 // at resume.
-import { readdirSync, readFileSync, readlinkSync } from "node:fs";
+import { fstatSync, readdirSync, readFileSync, readlinkSync } from "node:fs";
 import { closeFd, EPOLL, EpollRegistration, socketPair, writeFd } from "../../ffi/libc.ts";
 import { watchFd, type FdWatch } from "./fd.ts";
 import { countWakeup } from "./index.ts";
@@ -45,30 +46,47 @@ export type InLoopWatch = FdWatch & {
 
 const ONE = new Uint8Array([1]);
 
-/** Where Bun's epoll watches `fd`: the epoll's fd and the registration's data word. */
+/**
+ * Where Bun's epoll watches `fd`: the epoll's fd and the registration's data
+ * word. An epoll entry outlives close() while its file is open elsewhere (a
+ * dup, a child between fork and exec), so the entry must be for `fd`'s own
+ * file (its inode) and the only one; anything else is no answer.
+ */
 export function bunRegistration(fd: number): { ep: number; data: bigint } | null {
   let entries: string[];
+  let ino: number;
   try {
     entries = readdirSync("/proc/self/fd");
+    ino = fstatSync(fd).ino;
   } catch {
     return null;
   }
-  const line = new RegExp(`^tfd:\\s+${fd}\\s+events:\\s*[0-9a-f]+\\s+data:\\s*([0-9a-f]+)`, "m");
+  const line = new RegExp(`^tfd:\\s+${fd}\\s+events:\\s*[0-9a-f]+\\s+data:\\s*([0-9a-f]+)\\s+pos:\\d+\\s+ino:([0-9a-f]+)`, "gm");
+  const found: { ep: number; data: bigint }[] = [];
   for (const e of entries) {
     try {
       if (readlinkSync(`/proc/self/fd/${e}`) !== "anon_inode:[eventpoll]") continue;
-      const m = readFileSync(`/proc/self/fdinfo/${e}`, "utf8").match(line);
-      if (m) return { ep: Number(e), data: BigInt(`0x${m[1]}`) };
+      for (const m of readFileSync(`/proc/self/fdinfo/${e}`, "utf8").matchAll(line)) {
+        if (parseInt(m[2], 16) === ino) found.push({ ep: Number(e), data: BigInt(`0x${m[1]}`) });
+      }
     } catch {
       // closed meanwhile
     }
   }
-  return null;
+  return found.length === 1 ? found[0] : null;
+}
+
+function isEpoll(fd: number): boolean {
+  try {
+    return readlinkSync(`/proc/self/fd/${fd}`) === "anon_inode:[eventpoll]";
+  } catch {
+    return false;
+  }
 }
 
 export function watchInLoop(fd: number, onReadable: () => void): InLoopWatch {
   let thread: FdWatch | null = watchFd(fd, onReadable);
-  if (process.env.WEFT_FD_IN_LOOP === "0") return Object.assign(thread, { mode: "thread" as const, settled: Promise.resolve() });
+  if (process.env.WEFT_FD_IN_LOOP === "0" || !isEpoll(fd)) return Object.assign(thread, { mode: "thread" as const, settled: Promise.resolve() });
   let open = true;
   let paused = false;
   /** Paused and out of Bun's epoll (events 0) since the loop found it readable. */
@@ -100,7 +118,10 @@ export function watchInLoop(fd: number, onReadable: () => void): InLoopWatch {
         writeFd(peer, ONE);
         if (!open) return;
         if (paused) {
-          if (!disarmed && reg) disarmed = reg.mod(0) === 0;
+          if (!disarmed && reg) {
+            if (reg.mod(0) === 0) disarmed = true;
+            else fallBack("cannot pause it in Bun's epoll"); // else Bun would poll it again at once, forever
+          }
           return;
         }
         countWakeup();
@@ -163,7 +184,7 @@ export function watchInLoop(fd: number, onReadable: () => void): InLoopWatch {
         if (!disarmed) return;
         disarmed = false;
         const rc = reg.mod(EPOLL.in);
-        if (rc < 0) throw new Error(`cannot watch fd ${fd} again (errno ${-rc})`);
+        if (rc < 0) fallBack(`cannot resume it in Bun's epoll (errno ${-rc})`);
       } else thread?.resume();
     },
   };

@@ -230,6 +230,12 @@ describe("DRM backend with the fake device", () => {
     expect(log.filter((l) => /frame refused .*drmModePageFlip.*EBUSY/.test(l))).toHaveLength(1);
     expect(log).toContain("output Virtual-1: frames shown again after 2 refused");
     expect(log).toContain("output Virtual-1: frames shown again after 5 refused");
+    // A cursor plane the driver refuses: said once; frames go on.
+    dev.refuse("drmModeMoveCursor", EINVAL, 3);
+    for (const [x, y] of [[10, 10], [20, 20], [30, 30]]) backend.moveCursor(x, y);
+    const f1 = h.comp.frames;
+    await h.waitFor("more frames", () => h.comp.frames >= f1 + 5);
+    expect(log.filter((l) => /cursor plane refused .*drmModeMoveCursor.*EINVAL/.test(l))).toHaveLength(1);
   });
 
   test("deactivate (VT switch away) drops master and stops; activate repaints", async () => {

@@ -19,6 +19,15 @@ uint32_t weft_frames_done(weft_frames *, uint32_t);
 void weft_frames_free(weft_frames *);
 size_t weft_frames_live(void);
 
+// A surface-like object whose destroy frees its lists, as weft's Surface does.
+static const struct wl_interface surface_iface = {"wl_surface", 6, 0, NULL, 0, NULL};
+struct surface { weft_frames *pending, *current; };
+static void surface_destroyed(struct wl_resource *r) {
+  struct surface *s = wl_resource_get_user_data(r);
+  weft_frames_free(s->pending);
+  weft_frames_free(s->current);
+}
+
 // wl_callback as the protocol defines it: no requests, one event done(uint).
 static const struct wl_message done_event[] = {{"done", "u", NULL}};
 static const struct wl_interface callback_iface = {"wl_callback", 1, 0, NULL, 1, done_event};
@@ -84,6 +93,24 @@ int main(void) {
   weft_frames_free(pending);
   weft_frames_free(current);
   puts("client gone");
+
+  close(peer);
+
+  // The client goes and the surface's destroy frees its lists while the
+  // client's callbacks are being destroyed too: some have lower ids than the
+  // surface (destroyed before it), some higher (destroyed by its lists).
+  c = client(d, &peer);
+  id = 2;
+  struct surface s = {weft_frames_new(), weft_frames_new()};
+  weft_frames_add(s.current, c, &callback_iface, 1, id++);
+  weft_frames_add(s.current, c, &callback_iface, 1, id++);
+  struct wl_resource *sr = wl_resource_create(c, &surface_iface, 6, id++);
+  wl_resource_set_implementation(sr, NULL, &s, surface_destroyed);
+  weft_frames_add(s.pending, c, &callback_iface, 1, id++);
+  weft_frames_add(s.current, c, &callback_iface, 1, id++);
+  wl_client_destroy(c);
+  CHECK(weft_frames_live() == 0, "live %zu after the client and its surface went", weft_frames_live());
+  puts("surface and client gone together");
 
   close(peer);
   wl_display_destroy(d);

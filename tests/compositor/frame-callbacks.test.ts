@@ -21,7 +21,7 @@ test("frame callback lists: answered, moved, freed with the surface, dropped wit
     expect(cc.exitCode).toBe(0);
     const run = Bun.spawnSync([bin], { stdout: "pipe", stderr: "pipe", env: { ...process.env, ASAN_OPTIONS: "detect_leaks=1" } });
     expect(run.stderr.toString()).toBe("");
-    expect(run.stdout.toString().trim().split("\n")).toEqual(["answered", "moved", "freed", "client gone"]);
+    expect(run.stdout.toString().trim().split("\n")).toEqual(["answered", "moved", "freed", "client gone", "surface and client gone together"]);
     expect(run.exitCode).toBe(0);
   } finally {
     rmSync(dir, { recursive: true, force: true });

@@ -4,7 +4,7 @@
 // falling back to the slower watcher thread.
 import { afterEach, describe, expect, test } from "bun:test";
 import { closeSync, readdirSync, readSync, writeSync } from "node:fs";
-import { socketPair } from "../../ffi/libc.ts";
+import { EPOLL, epollCreate, EpollRegistration, socketPair } from "../../ffi/libc.ts";
 import { watchInLoop, type InLoopWatch } from "../../src/loop/in-loop.ts";
 import { loopStats } from "../../src/loop/index.ts";
 
@@ -15,16 +15,23 @@ afterEach(() => {
   for (const fd of open.splice(0)) closeSync(fd);
 });
 
-/** A socket pair: `r` is watched, bytes written to `w` make it readable; neither end hangs up during a test. */
+/**
+ * What is watched is an epoll fd, as libwayland's is: `r` holds the socket
+ * `s` of a pair; bytes written to `w` make it readable until drain(r) reads `s`.
+ */
+const sockOf = new Map<number, number>();
 function pair(): [number, number] {
-  const [r, w] = socketPair("stream");
-  open.push(r, w);
+  const [s, w] = socketPair("stream");
+  const r = epollCreate();
+  new EpollRegistration(r, s, BigInt(s)).add(EPOLL.in);
+  sockOf.set(r, s);
+  open.push(r, s, w);
   return [r, w];
 }
-function drain(fd: number): string {
+function drain(r: number): string {
   const buf = Buffer.alloc(256);
   try {
-    return buf.subarray(0, readSync(fd, buf)).toString();
+    return buf.subarray(0, readSync(sockOf.get(r) ?? r, buf)).toString();
   } catch {
     return ""; // EAGAIN: nothing there
   }
@@ -148,6 +155,18 @@ describe("watchInLoop", () => {
     const deadline = Date.now() + 3000;
     while (fds() > before + 2 && Date.now() < deadline) await new Promise((res) => setImmediate(res));
     expect(fds()).toBeLessThanOrEqual(before);
+  });
+
+  test("any fd but an epoll fd stays on the watcher thread (a hang-up would keep Bun reading its socket for ever)", async () => {
+    const [s, w] = socketPair("stream");
+    open.push(s, w);
+    const calls = { wake: null as (() => void) | null };
+    const wt = watch(s, () => (drain(s), calls.wake?.()));
+    await wt.settled;
+    expect(wt.mode).toBe("thread");
+    const called = nextCall(calls);
+    writeSync(w, "t");
+    await called;
   });
 
   test("WEFT_FD_IN_LOOP=0 keeps the watch on the watcher thread, where it works the same", async () => {

@@ -47,6 +47,8 @@ class DrmOutput implements Output {
   flipping = false;
   wanted = false;
   queued = false;
+  /** A cursor plane call failed (said once). */
+  cursorFailed = false;
   /** Frames the driver refused in a row (not for master: EBUSY, EINVAL, ENOMEM…); retried, see frame(). */
   failures = 0;
   cursor: KmsBuffer | null = null;
@@ -256,29 +258,29 @@ export class DrmBackend implements Backend {
     o.drew(this.handlers.render(o));
     const back = 1 - o.front;
     o.refresh(back);
+    const modeset = !o.lit;
     try {
-      if (!o.lit) {
-        this.device.setCrtc(o.crtc, o.connector.id, o.kmsMode, o.buffers[back]);
-        o.lit = true;
-        o.front = back;
-        this.placeCursor();
-        const t = monotonicNow();
-        this.handlers.presented(o, { sec: t.sec, nsec: t.nsec, refreshNs: o.refreshNs, seq: 0 });
-        if (o.wanted) this.kick(o);
-      } else {
-        this.device.pageFlip(o.crtc, o.buffers[back]);
-        o.flipping = true;
-      }
-      if (o.failures) this.log(`output ${o.name}: frames shown again after ${o.failures} refused`);
-      o.failures = 0;
+      if (modeset) this.device.setCrtc(o.crtc, o.connector.id, o.kmsMode, o.buffers[back]);
+      else this.device.pageFlip(o.crtc, o.buffers[back]);
     } catch (e) {
       if (isNotMaster(e)) {
         o.wanted = true; // the frame is shown once we are back
         this.pause(`lost DRM master (${(e as Error).message})`);
-        return;
-      }
-      this.refused(o, e as Error);
+      } else this.refused(o, e as Error);
+      return;
     }
+    if (o.failures) this.log(`output ${o.name}: frames shown again after ${o.failures} refused`);
+    o.failures = 0;
+    if (!modeset) {
+      o.flipping = true;
+      return;
+    }
+    o.lit = true;
+    o.front = back;
+    this.placeCursor();
+    const t = monotonicNow();
+    this.handlers.presented(o, { sec: t.sec, nsec: t.nsec, refreshNs: o.refreshNs, seq: 0 });
+    if (o.wanted) this.kick(o);
   }
 
   /**
@@ -446,7 +448,12 @@ export class DrmBackend implements Backend {
           o.cursorShown = false;
         }
       } catch (e) {
-        if (!isNotMaster(e)) throw e;
+        // Without master: the session code takes over. Otherwise the pointer
+        // may not show on this output; that is no reason to stop (said once).
+        if (!isNotMaster(e) && !o.cursorFailed) {
+          o.cursorFailed = true;
+          this.log(`output ${o.name}: cursor plane refused (${(e as Error).message})`);
+        }
       }
     }
   }

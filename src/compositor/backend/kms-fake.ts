@@ -240,6 +240,7 @@ export class FakeKmsDevice implements KmsDevice {
     const c = this.crtc(call, id);
     if (!this.cursorSize) this.err(call, ENXIO);
     this.needMaster(call);
+    this.maybeRefuse(call);
     c.cursor = b;
   }
 
@@ -248,6 +249,7 @@ export class FakeKmsDevice implements KmsDevice {
     const c = this.crtc(call, id);
     if (!this.cursorSize) this.err(call, ENXIO);
     this.needMaster(call);
+    this.maybeRefuse(call);
     c.cursorAt = { x, y };
   }
 

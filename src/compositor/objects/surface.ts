@@ -154,7 +154,8 @@ export class Surface {
 
   /** A subsurface became desynchronized: apply what its cache holds now. */
   flushCached(): void {
-    if (!this.sub?.cached) return;
+    // A destroyed surface keeps its wl_subsurface object until the client destroys that too.
+    if (this.destroyed || !this.sub?.cached) return;
     const st = this.sub.cached;
     this.sub.cached = null;
     this.takeCachedFrames();
