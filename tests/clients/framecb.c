@@ -6,6 +6,10 @@
 //                      not answered by a frame that answers the parent's
 //   sub_applied_done   it is answered once the parent's commit applies it
 //   desync_flush_done  a cached callback is answered after set_desync
+//   nested_desync_flush_done
+//                      …and so is a grandchild's (desynchronized itself, held
+//                      by its synchronized parent) when that parent goes
+//                      desynchronized without a cache of its own
 //   unshown_destroyed  callbacks of a surface that is never shown, pending
 //                      and committed, do not outlive it (no error)
 // then, with `abrupt`, leaves callbacks pending, cached and committed and
@@ -117,6 +121,23 @@ int main(int argc, char **argv) {
   wl_subsurface_set_desync(sub); // …and applied now
   wait_for(dpy, &b.done, "the desynchronized subsurface's frame");
   say("desync_flush_done");
+
+  wl_subsurface_set_sync(sub);
+  struct wl_surface *grand = wl_compositor_create_surface(compositor);
+  struct wl_subsurface *gsub = wl_subcompositor_get_subsurface(subcompositor, grand, child);
+  wl_subsurface_set_desync(gsub); // its own mode; its parent still holds it synchronized
+  show(grand, 8, 8, 0x0000ff);
+  wl_surface_commit(grand); // cached
+  wl_surface_commit(child); // cached
+  struct cb g, q;
+  frame(parent, &q);
+  wl_surface_commit(parent); // applies both caches
+  wait_for(dpy, &q.done, "the frame that shows the grandchild");
+  frame(grand, &g);
+  wl_surface_commit(grand); // cached again: the child is synchronized
+  wl_subsurface_set_desync(sub); // the child has no cache; the grandchild's applies now
+  wait_for(dpy, &g.done, "the grandchild's frame after its parent went desynchronized");
+  say("nested_desync_flush_done");
 
   struct wl_surface *hidden = wl_compositor_create_surface(compositor);
   struct cb c, e;

@@ -75,7 +75,7 @@ describe("frame callbacks", () => {
   test("each is answered with the state it was committed with (a synchronized subsurface's cache too), and none outlives its surface or client", async () => {
     const live = frameCallbacks.live();
     const r = await h.run([FRAMECB, "abrupt"]);
-    expect(r.out.split("\n").filter(Boolean)).toEqual(["sub_cached_waits", "sub_applied_done", "desync_flush_done", "unshown_destroyed", "abrupt"]);
+    expect(r.out.split("\n").filter(Boolean)).toEqual(["sub_cached_waits", "sub_applied_done", "desync_flush_done", "nested_desync_flush_done", "unshown_destroyed", "abrupt"]);
     expect(r.code).toBe(0);
     // It left callbacks pending, cached and committed and exited without a word.
     await h.waitFor("the client gone", () => h.comp.server.clients.size === 0);

@@ -152,14 +152,45 @@ export class Surface {
     this.apply(state);
   }
 
-  /** A subsurface became desynchronized: apply what its cache holds now. */
+  /**
+   * A subsurface became desynchronized: apply what its cache holds now, and
+   * what its subsurfaces' caches hold — they were synchronized through it,
+   * whatever their own mode (as weston does: the whole subtree).
+   */
   flushCached(): void {
     // A destroyed surface keeps its wl_subsurface object until the client destroys that too.
-    if (this.destroyed || !this.sub?.cached) return;
+    if (this.destroyed || !this.sub) return;
     const st = this.sub.cached;
+    if (!st) return this.applyChildren(true);
     this.sub.cached = null;
     this.takeCachedFrames();
-    this.apply(st);
+    this.apply(st, true);
+  }
+
+  /**
+   * Subsurface positions apply with the parent's state; so do the cached
+   * states of synchronized children — and, below a synchronized one, of
+   * every descendant whatever its own mode (`synced`; weston's rule).
+   */
+  private applyChildren(synced: boolean): void {
+    for (const c of this.stack) {
+      if (c === "self" || !c.sub) continue;
+      if (c.sub.pendingPos) {
+        c.sub.x = c.sub.pendingPos.x;
+        c.sub.y = c.sub.pendingPos.y;
+        c.sub.pendingPos = null;
+        this.comp.scene.damageSurfaceTree(c);
+      }
+      if (!synced && !c.sub.sync) continue;
+      const st = c.sub.cached;
+      if (!st) {
+        c.applyChildren(true);
+        continue;
+      }
+      c.sub.cached = null;
+      c.takeCachedFrames();
+      c.apply(st, true);
+    }
   }
 
   /** The cached state's frame callbacks join the committed ones (its state is applied, or dropped with the subsurface role). */
@@ -167,7 +198,8 @@ export class Surface {
     if (this.cachedFrames) this.hasFrames = frameCallbacks.take(this.frames, this.cachedFrames);
   }
 
-  private apply(s: State): void {
+  /** Makes `s` current; `synced`: as part of a synchronized parent's (see applyChildren). */
+  private apply(s: State, synced = false): void {
     const oldBounds = this.comp.scene.surfaceBounds(this);
     if (s.scale !== undefined) this.scale = s.scale;
     if (s.transform !== undefined) this.transform = s.transform;
@@ -185,22 +217,7 @@ export class Surface {
     }
     this.offset = { dx: s.dx, dy: s.dy };
     this.updateSize();
-    // Subsurface positions and synchronized children apply with the parent.
-    for (const c of this.stack) {
-      if (c === "self" || !c.sub) continue;
-      if (c.sub.pendingPos) {
-        c.sub.x = c.sub.pendingPos.x;
-        c.sub.y = c.sub.pendingPos.y;
-        c.sub.pendingPos = null;
-        this.comp.scene.damageSurfaceTree(c);
-      }
-      if (c.sub.cached) {
-        const st = c.sub.cached;
-        c.sub.cached = null;
-        c.takeCachedFrames();
-        c.apply(st);
-      }
-    }
+    this.applyChildren(synced);
     if (s.feedbacks.length) {
       // A new content update replaces one that was never presented.
       for (const fb of this.feedbacks) this.comp.presentation.discard(fb);
