@@ -141,10 +141,13 @@ export function watchInLoop(fd: number, onReadable: () => void): InLoopWatch {
       sock = s;
       s.unref(); // like the wake socket: watching must not keep the process alive
       if (!open) return void s.terminate();
+      // Where the move is not possible the watch stays on the thread, said once per watch.
+      const stay = (why: string) => console.warn(`weft: fd ${fd} stays on the watcher thread: ${why}`);
       const found = bunRegistration(mine);
-      if (!found) return; // stays on the thread
+      if (!found) return stay("Bun's registration of its socket not found in /proc/self/fdinfo");
       const r = new EpollRegistration(found.ep, fd, found.data);
-      if (r.add(EPOLL.in) !== 0) return;
+      const rc = r.add(EPOLL.in);
+      if (rc !== 0) return stay(`cannot add it to Bun's epoll (errno ${-rc})`);
       reg = r;
       if (new EpollRegistration(found.ep, mine, 0n).del() !== 0) return fallBack("cannot take the socket out of Bun's epoll");
       mode = "loop";
@@ -153,7 +156,10 @@ export function watchInLoop(fd: number, onReadable: () => void): InLoopWatch {
       thread?.close();
       thread = null;
     },
-    () => closeFd(mine), // stays on the thread
+    (e) => {
+      closeFd(mine);
+      console.warn(`weft: fd ${fd} stays on the watcher thread: Bun did not adopt the socket (${(e as Error).message})`);
+    },
   );
 
   return {
