@@ -30,6 +30,9 @@ echo "WEFT-SMOKE: status: $(prop StatusText)"
 display=$(journalctl -b -u weft.service --no-pager -o cat | grep -m1 "display: ")
 echo "WEFT-SMOKE: $display"
 case "$display" in *"display: headless: no usable DRM device"*) ok "headless backend (no GPU in this VM)";; *) bad "display backend: ${display:-not logged}";; esac
+# The display's fd moves into Bun's own epoll (docs/decisions/0010); under the unit's sandbox too.
+stay=$(journalctl -b -u weft.service --no-pager -o cat | grep -m1 "stays on the watcher thread")
+[ -z "$stay" ] && ok "display fd in Bun's epoll" || bad "$stay"
 # How long systemd waited for READY=1 (exec → READY), as it measured it.
 ready_ms() { echo $(( ($(prop ActiveEnterTimestampMonotonic) - $(prop ExecMainStartTimestampMonotonic)) / 1000 )); }
 echo "WEFT-SMOKE: weft exec → READY=1: $(ready_ms) ms (first boot: includes extracting the libraries; TCG-emulated CPU)"
