@@ -1,6 +1,6 @@
-// JavaScriptCore settings for the long-running daemon (`weft run`).
+// JavaScriptCore and allocator settings for the long-running daemon (`weft run`).
 //
-// JSC reads its options from the environment when the process starts, so
+// JSC and Bun's allocator (mimalloc) read their options from the environment when the process starts, so
 // `weft run` starts itself once more — execve: same PID, same stdin/stdout/
 // stderr (the VT), same NOTIFY_SOCKET, so systemd sees one process — with
 // them set. Measured on
@@ -18,6 +18,13 @@
 //                 bursts): at 60 calls a second a counter climbs slowly. At
 //                 50/150, start-up to READY measured no slower (268–344 vs
 //                 291–328 ms) and 10–20 ms more CPU; 20/60 made it ~60 ms slower.
+//   MIMALLOC_PURGE_HOLES_MIN_INTERVAL=2000
+//                 Bun's allocator returns free memory inside its pages to
+//                 the kernel from a "mi-scavenger" thread; while a client
+//                 animates it woke 12–13 times a second and took 15–20 µs of
+//                 CPU per frame. At most every 2 s instead: 1–2 wake-ups a
+//                 second, 5–9 µs per frame, resident memory the same (the
+//                 memory a frame frees is used again by the next one).
 //
 // Whatever the user set explicitly wins. WEFT_TUNED marks the second start
 // (and lets a person turn the whole thing off: WEFT_TUNED=0 skips it).
@@ -25,6 +32,7 @@ export const RUN_TUNING: Readonly<Record<string, string>> = {
   BUN_JSC_useFTLJIT: "0",
   BUN_JSC_thresholdForJITAfterWarmUp: "50",
   BUN_JSC_thresholdForOptimizeAfterWarmUp: "150",
+  MIMALLOC_PURGE_HOLES_MIN_INTERVAL: "2000",
 };
 
 /** The environment `weft run` runs under: the user's, plus the tuning it does not override. */
@@ -77,6 +85,6 @@ export function execTuned(argv: readonly string[], warn: (m: string) => void = (
     process.execve(process.execPath, [process.execPath, ...self, ...argv], tunedEnv(process.env));
   } catch (err) {
     process.env.WEFT_TUNED = "0";
-    warn(`weft run: running without the daemon's JSC settings: cannot start ${process.execPath} again (${err instanceof Error ? err.message : String(err)})`);
+    warn(`weft run: running without the daemon's JSC and allocator settings: cannot start ${process.execPath} again (${err instanceof Error ? err.message : String(err)})`);
   }
 }

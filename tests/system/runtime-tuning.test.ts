@@ -47,7 +47,7 @@ test("an execve that fails leaves weft running untuned, with a warning", async (
     console.log("continued, WEFT_TUNED=" + process.env.WEFT_TUNED);
   `);
   expect(r.code).toBe(0);
-  expect(r.out).toContain("warned: weft run: running without the daemon's JSC settings: cannot start /nonexistent/bun again");
+  expect(r.out).toContain("warned: weft run: running without the daemon's JSC and allocator settings: cannot start /nonexistent/bun again");
   expect(r.out).toContain("continued, WEFT_TUNED=0");
 });
 
@@ -105,6 +105,7 @@ test("weft run serves from the same PID under the settings; the user's own value
   expect(env.BUN_JSC_useFTLJIT).toBe("1");
   expect(env.BUN_JSC_thresholdForJITAfterWarmUp).toBe(RUN_TUNING.BUN_JSC_thresholdForJITAfterWarmUp);
   expect(env.BUN_JSC_thresholdForOptimizeAfterWarmUp).toBe(RUN_TUNING.BUN_JSC_thresholdForOptimizeAfterWarmUp);
+  expect(env.MIMALLOC_PURGE_HOLES_MIN_INTERVAL).toBe(RUN_TUNING.MIMALLOC_PURGE_HOLES_MIN_INTERVAL);
 });
 
 test("WEFT_TUNED=0 runs weft as started, without the settings", async () => {
