@@ -21,8 +21,8 @@
 // read the socket again and again in one turn — each read finds the byte
 // put back — and never return to its loop. Any other fd, and wherever
 // anything of this is missing (another Bun, no /proc), stays on the watcher
-// thread: the watch starts there, and moves once Bun has adopted the socket. WEFT_FD_IN_LOOP=0 keeps
-// it there (diagnosis).
+// thread: the watch starts there, and moves once Bun has adopted the
+// socket. WEFT_FD_IN_LOOP=0 keeps it there (diagnosis).
 //
 // Pausing costs nothing until it matters. A paused watch only has to keep
 // the loop from calling back. In Bun's epoll the fd is level-triggered and
@@ -65,7 +65,7 @@ export function bunRegistration(fd: number): { ep: number; data: bigint } | null
   const found: { ep: number; data: bigint }[] = [];
   for (const e of entries) {
     try {
-      if (readlinkSync(`/proc/self/fd/${e}`) !== "anon_inode:[eventpoll]") continue;
+      if (!isEpoll(Number(e))) continue;
       for (const m of readFileSync(`/proc/self/fdinfo/${e}`, "utf8").matchAll(line)) {
         if (parseInt(m[2], 16) === ino) found.push({ ep: Number(e), data: BigInt(`0x${m[1]}`) });
       }

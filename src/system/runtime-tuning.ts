@@ -1,9 +1,9 @@
 // JavaScriptCore and allocator settings for the long-running daemon (`weft run`).
 //
-// JSC and Bun's allocator (mimalloc) read their options from the environment when the process starts, so
-// `weft run` starts itself once more — execve: same PID, same stdin/stdout/
-// stderr (the VT), same NOTIFY_SOCKET, so systemd sees one process — with
-// them set. Measured on
+// JSC and Bun's allocator (mimalloc) read their options from the
+// environment when the process starts, so `weft run` starts itself once
+// more — execve: same PID, same stdin/stdout/stderr (the VT), same
+// NOTIFY_SOCKET, so systemd sees one process — with them set. Measured on
 // weft with weston-simple-shm at 60 Hz (docs/decisions/0009):
 //
 //   useFTLJIT=0   JSC's fourth tier (FTL, LLVM-like B3 backend) compiles
