@@ -17,7 +17,10 @@
 //                 JSC's defaults (500/1000, made for code that runs in
 //                 bursts): at 60 calls a second a counter climbs slowly. At
 //                 50/150, start-up to READY measured no slower (268–344 vs
-//                 291–328 ms) and 10–20 ms more CPU; 20/60 made it ~60 ms slower.
+//                 291–328 ms) and 10–20 ms more CPU. Lower ones move more of
+//                 the JIT's work out of an animation's first seconds but
+//                 leave code compiled on less profiling slower for good
+//                 (decision 0009's table).
 //   MIMALLOC_PURGE_HOLES_MIN_INTERVAL=2000
 //                 Bun's allocator returns free memory inside its pages to
 //                 the kernel from a "mi-scavenger" thread; while a client
