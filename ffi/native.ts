@@ -1,20 +1,23 @@
 // ffi/native.ts — the TS side of ffi/native/weft_native.c (see its header
 // for why it exists). Only this file and ffi/wasmtime.ts know its symbols.
 import type { PointerReturns } from "./types.ts";
-import { dlopen, FFIType, ptr, type FFIFunction, type Pointer } from "bun:ffi";
+import { dlopen, FFIType, ptr, toArrayBuffer, type FFIFunction, type Pointer } from "bun:ffi";
 import { existsSync } from "node:fs";
 import { libraryPath } from "../src/system/assets.ts";
 
 const { ptr: P, i32, u32, u64, void: v } = FFIType;
 const usize = "usize" as const;
 
-const ABI_VERSION = 13;
+const ABI_VERSION = 14;
 
 /** weft_event: { uint32_t kind; uint32_t id; uint64_t arg } */
 export const EVENT = { size: 16, kind: 0, id: 4, arg: 8 } as const;
 export const EventKind = { fdReady: 1, guestExit: 2, guestOutput: 3, guestReady: 4, guestIpc: 5, compiled: 6, hostCall: 7 } as const;
 /** weft_guest_stop_reason */
 export const StopReason = { none: 0, host: 1, cpu: 2 } as const;
+/** How far a guest's thread got: it failed to instantiate, its module or component has no entry, or its entry ran. */
+export const GuestPhase = { none: 0, instantiate: 1, noEntry: 2, run: 3 } as const;
+export type GuestPhase = (typeof GuestPhase)[keyof typeof GuestPhase];
 
 const path = process.env.WEFT_NATIVE ?? libraryPath("libweft_native.so");
 if (!existsSync(path)) throw new Error(`native helper not found at ${path}; run \`bash scripts/setup.sh\``);
@@ -35,8 +38,6 @@ const lib = openHelper(path, {
   weft_stderr_callback: { args: [], returns: P },
   weft_stream_finalizer: { args: [], returns: P },
   weft_guest_retain: { args: [P], returns: v },
-  weft_guest_instantiating: { args: [P, u64], returns: v },
-  weft_guest_instantiated: { args: [P], returns: v },
   weft_guest_read: { args: [P, i32, P, usize], returns: usize },
   weft_guest_start: { args: [P, P, u64, usize], returns: i32 },
   weft_guest_stop: { args: [P], returns: v },
@@ -48,7 +49,9 @@ const lib = openHelper(path, {
   weft_guest_free: { args: [P], returns: v },
   weft_define_poll_oneoff: { args: [P], returns: P },
   weft_guest_set_cpu_quota: { args: [P, u32], returns: v },
-  weft_guest_start_component: { args: [P, P, u64, usize], returns: i32 },
+  weft_guest_start_component: { args: [P, P, P, u64, usize], returns: i32 },
+  weft_guest_phase: { args: [P], returns: i32 },
+  weft_guest_instance: { args: [P], returns: P },
   weft_guest_run_failed: { args: [P], returns: i32 },
   weft_define_weft_app: { args: [P], returns: P },
   weft_compile_start: { args: [P, P, usize, i32, u32], returns: P },
@@ -185,11 +188,20 @@ export const guestNative = {
   /** Takes a reference for a custom stream; Wasmtime drops it through streamFinalizer(). */
   retainForStream: (g: Pointer): Pointer => (N.weft_guest_retain(g), N.weft_stream_finalizer()!),
   read: (g: Pointer, which: 0 | 1, into: Uint8Array): number => Number(N.weft_guest_read(g, which, ptr(into), into.length)),
-  start: (g: Pointer, func: Uint8Array, cpuBudgetNs: number, stackBytes: number): number =>
-    N.weft_guest_start(g, ptr(func), BigInt(cpuBudgetNs), stackBytes),
-  /** Starts a component's wasi:cli/run `run` (a wasmtime_component_func_t). */
-  startComponent: (g: Pointer, run: Uint8Array, cpuBudgetNs: number, stackBytes: number): number =>
-    N.weft_guest_start_component(g, ptr(run), BigInt(cpuBudgetNs), stackBytes),
+  /**
+   * On the guest's own thread: instantiates the module (a
+   * wasmtime_instance_pre_t that outlives the guest; start functions run
+   * there too), then runs its _start. 0 or -errno.
+   */
+  start: (g: Pointer, instancePre: Pointer, cpuBudgetNs: number, stackBytes: number): number =>
+    N.weft_guest_start(g, instancePre, BigInt(cpuBudgetNs), stackBytes),
+  /** The same for a component and the linker it is instantiated with (both outlive the guest): its wasi:cli/run `run`. */
+  startComponent: (g: Pointer, linker: Pointer, component: Pointer, cpuBudgetNs: number, stackBytes: number): number =>
+    N.weft_guest_start_component(g, linker, component, BigInt(cpuBudgetNs), stackBytes),
+  /** How far the guest's thread got: after it ended, see GuestPhase. */
+  phase: (g: Pointer): GuestPhase => N.weft_guest_phase(g) as GuestPhase,
+  /** The module's instance (wasmtime_instance_t bytes), once instantiated. */
+  instance: (g: Pointer): Uint8Array => new Uint8Array(toArrayBuffer(N.weft_guest_instance(g)!, 0, 16).slice(0)),
   /** A component's run returned err(_). */
   runFailed: (g: Pointer): boolean => N.weft_guest_run_failed(g) !== 0,
   /** Queues `bytes` for the guest's ipc.recv; false when its inbox is full. */
@@ -203,15 +215,6 @@ export const guestNative = {
       const buf = new Uint8Array(Math.max(len, 1));
       const n = Number(N.weft_guest_ipc_take(g, ptr(buf), buf.length));
       if (n >= 0) out.push(buf.subarray(0, n));
-    }
-  },
-  /** Runs `fn` (an instantiation on the loop thread) with its start functions bounded to `budgetMs`. */
-  instantiating: <T>(g: Pointer, budgetMs: number, fn: () => T): T => {
-    N.weft_guest_instantiating(g, BigInt(Math.round(budgetMs * 1e6)));
-    try {
-      return fn();
-    } finally {
-      N.weft_guest_instantiated(g);
     }
   },
   stop: (g: Pointer) => N.weft_guest_stop(g),

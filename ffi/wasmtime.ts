@@ -21,20 +21,11 @@ export const WASMTIME_VERSION = "49.0.0";
 const BYTE_VEC = { size: 16, len: 0, data: 8 } as const;
 /** wasm_frame_vec_t: { size_t size; wasm_frame_t **data } */
 const FRAME_VEC = { size: 16, len: 0, data: 8 } as const;
-/** wasmtime_instance_t: { uint64_t store_id; size_t __private } */
-export const INSTANCE_SIZE = 16;
-/** wasmtime_func_t: { uint64_t store_id; void *__private } — what the helper calls */
-export const FUNC_SIZE = 16;
 /** wasmtime_memory_t: { { uint64_t store_id; uint32_t __private1 } (16, padded); uint32_t __private2 } */
 const MEMORY_SIZE = 24;
 /** wasmtime_extern_t: { uint8_t kind; union (largest: global/memory, 24 bytes) of at 8 } */
 const EXTERN = { size: 32, kind: 0, of: 8 } as const;
 const EXTERN_KIND = { func: 0, global: 1, table: 2, memory: 3, sharedmemory: 4 } as const;
-
-/** wasmtime_component_instance_t: { uint64_t store_id; uint32_t __private } */
-const COMPONENT_INSTANCE_SIZE = 16;
-/** wasmtime_component_func_t: { { uint64_t store_id; uint32_t } ; uint32_t; void* } — what the helper calls */
-export const COMPONENT_FUNC_SIZE = 32;
 
 /** wasmtime_opt_level_t */
 export const OptLevel = { none: 0, speed: 1, speedAndSize: 2 } as const;
@@ -75,11 +66,7 @@ const lib = dlopen(LIBWASMTIME_PATH, {
   wasmtime_component_delete: { args: [P], returns: v },
   wasmtime_component_linker_new: { args: [P], returns: P },
   wasmtime_component_linker_add_wasip2: { args: [P], returns: P },
-  wasmtime_component_linker_instantiate: { args: [P, P, P, P], returns: P },
   wasmtime_component_linker_delete: { args: [P], returns: v },
-  wasmtime_component_instance_get_export_index: { args: [P, P, P, P, usize], returns: P },
-  wasmtime_component_instance_get_func: { args: [P, P, P, P], returns: bool },
-  wasmtime_component_export_index_delete: { args: [P], returns: v },
   // byte vectors returned by serialize/message calls
   wasm_byte_vec_delete: { args: [P], returns: v },
   // store
@@ -109,7 +96,6 @@ const lib = dlopen(LIBWASMTIME_PATH, {
   wasmtime_linker_delete: { args: [P], returns: v },
   wasmtime_linker_define_wasi: { args: [P], returns: P },
   wasmtime_linker_instantiate_pre: { args: [P, P, P], returns: P },
-  wasmtime_instance_pre_instantiate: { args: [P, P, P, P], returns: P },
   wasmtime_instance_pre_delete: { args: [P], returns: v },
   // instance / exports / memory
   wasmtime_instance_export_get: { args: [P, P, P, usize, P], returns: bool },
@@ -483,8 +469,6 @@ export class Store {
 }
 
 // ---- linker + instance ---------------------------------------------------------------
-export type Instantiated = { instance: Uint8Array } | { trap: Trap } | { error: WasmtimeError };
-
 export class Linker {
   readonly ptr: Pointer;
   constructor(engine: Engine) {
@@ -510,16 +494,6 @@ export class Linker {
 /** A module with its imports already resolved by a linker (wasmtime_instance_pre_t). */
 export class InstancePre {
   constructor(readonly ptr: Pointer) {}
-  /** Instantiates on the calling (main) thread; start functions run here. */
-  instantiate(store: Store): Instantiated {
-    const instance = new Uint8Array(INSTANCE_SIZE);
-    const trap = outPtr();
-    const err = C.wasmtime_instance_pre_instantiate(this.ptr, store.context, ptr(instance), ptr(trap));
-    if (err) return { error: takeError(err) };
-    const t = slotPtr(trap);
-    if (t) return { trap: takeTrap(t) };
-    return { instance };
-  }
   delete(): void {
     C.wasmtime_instance_pre_delete(this.ptr);
   }
@@ -534,12 +508,6 @@ function exportGet(store: Store, instance: Uint8Array, name: string, kind: numbe
   return ext.subarray(EXTERN.of);
 }
 
-/** The exported function `name` as a wasmtime_func_t (FUNC_SIZE bytes), for the helper. */
-export function exportFunc(store: Store, instance: Uint8Array, name: string): Uint8Array | null {
-  const of = exportGet(store, instance, name, EXTERN_KIND.func);
-  return of ? of.slice(0, FUNC_SIZE) : null;
-}
-
 /** Current byte size of the exported memory `name`, or null. */
 export function exportMemorySize(store: Store, instance: Uint8Array, name = "memory"): number | null {
   const of = exportGet(store, instance, name, EXTERN_KIND.memory);
@@ -549,11 +517,6 @@ export function exportMemorySize(store: Store, instance: Uint8Array, name = "mem
 }
 
 // ---- component linker + instance ------------------------------------------------
-/** The export every `wasi:cli/command`-style component has; the version varies (0.2.0 … 0.2.x). */
-const CLI_RUN = "wasi:cli/run@0.2.";
-
-export type ComponentInstantiated = { instance: Uint8Array } | { error: WasmtimeError };
-
 export class ComponentLinker {
   readonly ptr: Pointer;
   constructor(engine: Engine) {
@@ -563,34 +526,8 @@ export class ComponentLinker {
   addWasip2(): void {
     check(C.wasmtime_component_linker_add_wasip2(this.ptr), "define wasi p2");
   }
-  instantiate(store: Store, component: Component): ComponentInstantiated {
-    const instance = new Uint8Array(COMPONENT_INSTANCE_SIZE);
-    const err = C.wasmtime_component_linker_instantiate(this.ptr, store.context, component.ptr, ptr(instance));
-    if (err) return { error: takeError(err) };
-    return { instance };
-  }
   delete(): void {
     C.wasmtime_component_linker_delete(this.ptr);
   }
 }
 
-/**
- * The `run` function of the instance's `wasi:cli/run@0.2.x` export, as the
- * wasmtime_component_func_t the helper calls; null when it has none.
- */
-export function componentRunFunc(store: Store, instance: Uint8Array, maxMinor = 20): Uint8Array | null {
-  for (let patch = maxMinor; patch >= 0; patch--) {
-    const iface = enc.encode(`${CLI_RUN}${patch}`);
-    const ifaceIdx = C.wasmtime_component_instance_get_export_index(ptr(instance), store.context, null, ptr(iface), iface.length);
-    if (!ifaceIdx) continue;
-    const name = enc.encode("run");
-    const fnIdx = C.wasmtime_component_instance_get_export_index(ptr(instance), store.context, ifaceIdx, ptr(name), name.length);
-    C.wasmtime_component_export_index_delete(ifaceIdx);
-    if (!fnIdx) return null;
-    const func = new Uint8Array(COMPONENT_FUNC_SIZE);
-    const ok = C.wasmtime_component_instance_get_func(ptr(instance), store.context, fnIdx, ptr(func));
-    C.wasmtime_component_export_index_delete(fnIdx);
-    return ok ? func : null;
-  }
-  return null;
-}

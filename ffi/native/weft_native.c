@@ -59,6 +59,8 @@ typedef struct { uint8_t kind; uint8_t pad_[7]; union { wasmtime_func_t func; ui
 typedef struct { uint64_t store_id; size_t private_; } wasmtime_instance_t; // 16 bytes
 enum { EXTERN_FUNC = 0, EXTERN_MEMORY = 3, VALKIND_I32 = 0 };
 typedef struct { uint8_t opaque[32]; } wasmtime_component_func_t; // 32 bytes
+typedef struct { uint64_t store_id; uint32_t private_; } wasmtime_component_instance_t; // 16 bytes
+typedef struct wasmtime_component_export_index wasmtime_component_export_index_t;
 enum { COMPONENT_VAL_STRING = CV_STRING, COMPONENT_VAL_OPTION = CV_OPTION, COMPONENT_VAL_RESULT = CV_RESULT };
 typedef struct wasmtime_component_linker wasmtime_component_linker_t;
 typedef struct wasmtime_component_linker_instance wasmtime_component_linker_instance_t;
@@ -110,6 +112,16 @@ static struct {
   wasmtime_error_t *(*instance_new)(wasmtime_context_t *, const void *, const wasmtime_extern_t *, size_t, wasmtime_instance_t *,
                                     wasm_trap_t **);
   int (*instance_export_get)(wasmtime_context_t *, const wasmtime_instance_t *, const char *, size_t, wasmtime_extern_t *);
+  wasmtime_error_t *(*instance_pre_instantiate)(const void *, wasmtime_context_t *, wasmtime_instance_t *, wasm_trap_t **);
+  wasmtime_error_t *(*component_linker_instantiate)(const wasmtime_component_linker_t *, wasmtime_context_t *, const void *,
+                                                    wasmtime_component_instance_t *);
+  wasmtime_component_export_index_t *(*component_instance_get_export_index)(const wasmtime_component_instance_t *,
+                                                                            wasmtime_context_t *,
+                                                                            const wasmtime_component_export_index_t *,
+                                                                            const char *, size_t);
+  int (*component_instance_get_func)(const wasmtime_component_instance_t *, wasmtime_context_t *,
+                                     const wasmtime_component_export_index_t *, wasmtime_component_func_t *);
+  void (*component_export_index_delete)(wasmtime_component_export_index_t *);
 } wt;
 
 // ---- event queue -----------------------------------------------------------
@@ -267,6 +279,13 @@ typedef struct weft_guest {
   wasmtime_store_t *store;
   wasmtime_context_t *ctx;
   wasm_engine_t *engine;
+  // What the guest's thread instantiates (start functions run there too, so
+  // they cannot hold up the loop) and then runs: _start, or wasi:cli/run's run.
+  const void *instance_pre;                    // a core module, imports resolved (owned by the loop)
+  const wasmtime_component_linker_t *clinker;  // or a component and the linker it is instantiated with
+  const void *component;
+  wasmtime_instance_t instance;                // the module's instance, once made (for its memory's size)
+  int phase;                                   // PHASE_*: how far the thread got
   wasmtime_func_t func;
   int is_component;
   wasmtime_component_func_t cfunc; // wasi:cli/run's run: func() -> result
@@ -310,10 +329,6 @@ typedef struct weft_guest {
   atomic_uint dirs_refused;
   int out_signalled[2]; // an EV_GUEST_OUTPUT is pending for this ring
   atomic_int refs;      // the loop's, plus one per custom output stream Wasmtime holds
-  uint64_t instantiate_deadline_ns; // nonzero while instantiating on the loop thread
-  uint64_t instantiate_cpu_at;      // the loop thread's CPU clock when instantiation began
-  uint64_t instantiate_charged_ns;  // of that instantiation's CPU, already charged to the pools
-  uint64_t instantiate_cpu_ns;      // CPU its instantiation took (part of what the guest used)
   // host call (at most one outstanding: the guest thread waits for it), under out_lock
   int hc_state;            // HC_*
   uint32_t hc_kind;
@@ -413,50 +428,16 @@ static int pool_charge(weft_guest *g, uint64_t cpu) {
   return pool_add(g, d);
 }
 
-// Instantiation runs start functions on the loop thread, whose CPU is the
-// guest's too: charged to its pools (or a spawned child's start function
-// would spend the loop's time outside every budget).
-static uint64_t loop_thread_cpu_ns(void) { return now_ns(CLOCK_THREAD_CPUTIME_ID); }
-static int pool_charge_instantiation(weft_guest *g, uint64_t used) {
-  uint64_t d = used > g->instantiate_charged_ns ? used - g->instantiate_charged_ns : 0;
-  g->instantiate_charged_ns += d;
-  return pool_add(g, d);
-}
-
 static void running_delta(int d);
-
-// Brackets instantiation (on the loop thread): the epoch ticker runs meanwhile
-// and the epoch callback ends a start function that outlives `budget_ns`.
-// A CPU pool, if any, must be set before (weft_guest_set_cpu_pool): this CPU is charged to it.
-void weft_guest_instantiating(weft_guest *g, uint64_t budget_ns) {
-  g->instantiate_deadline_ns = now_ns(CLOCK_MONOTONIC) + budget_ns;
-  g->instantiate_cpu_at = loop_thread_cpu_ns();
-  g->instantiate_charged_ns = 0;
-  running_delta(1);
-}
-void weft_guest_instantiated(weft_guest *g) {
-  g->instantiate_cpu_ns = loop_thread_cpu_ns() - g->instantiate_cpu_at;
-  if (g->pool) pool_charge_instantiation(g, g->instantiate_cpu_ns);
-  g->instantiate_deadline_ns = 0;
-  running_delta(-1);
-}
 
 // Runs on the guest's thread each time the engine epoch passes its deadline.
 static wasmtime_error_t *epoch_cb(wasmtime_context_t *ctx, void *env, uint64_t *delta, uint8_t *kind) {
   (void)ctx;
   weft_guest *g = env;
-  // Instantiation runs start functions on the loop thread: bound them hard.
-  if (g->instantiate_deadline_ns && now_ns(CLOCK_MONOTONIC) > g->instantiate_deadline_ns)
-    return wt.error_new("start function ran too long (it runs while the guest is instantiated)");
-  if (g->instantiate_deadline_ns && g->pool && g->pool->limited && pool_charge_instantiation(g, loop_thread_cpu_ns() - g->instantiate_cpu_at)) {
-    atomic_store(&g->stop, STOP_CPU);
-    return wt.error_new("shared cpu budget exhausted");
-  }
   int stop = atomic_load(&g->stop);
   if (stop == STOP_HOST) return wt.error_new("stopped by host");
   int quota = g->cpu_quota_permille && g->cpu_quota_permille < 1000;
-  // Instantiation runs on the loop thread, before the guest's own CPU clock is known.
-  int pooled = g->pool && g->pool->limited && !g->instantiate_deadline_ns;
+  int pooled = g->pool && g->pool->limited;
   // The thread CPU clock is a syscall: only read it when a limit needs it.
   uint64_t cpu = (g->cpu_budget_ns || quota || pooled) ? guest_cpu_ns(g) : 0;
   if (g->cpu_budget_ns && cpu > g->cpu_budget_ns) {
@@ -556,6 +537,45 @@ size_t weft_guest_read(weft_guest *g, int which, uint8_t *out, size_t max) {
   return n;
 }
 
+enum { PHASE_NONE = 0, PHASE_INSTANTIATE = 1, PHASE_NO_ENTRY = 2, PHASE_RUN = 3 };
+
+// The export every wasi:cli/command component has; its version varies (0.2.0 … 0.2.x).
+static int component_run_func(weft_guest *g, const wasmtime_component_instance_t *inst) {
+  for (int patch = 20; patch >= 0; patch--) {
+    char iface[32];
+    int n = snprintf(iface, sizeof iface, "wasi:cli/run@0.2.%d", patch);
+    wasmtime_component_export_index_t *ii = wt.component_instance_get_export_index(inst, g->ctx, NULL, iface, (size_t)n);
+    if (!ii) continue;
+    wasmtime_component_export_index_t *fi = wt.component_instance_get_export_index(inst, g->ctx, ii, "run", 3);
+    wt.component_export_index_delete(ii);
+    if (!fi) return 0;
+    int ok = wt.component_instance_get_func(inst, g->ctx, fi, &g->cfunc);
+    wt.component_export_index_delete(fi);
+    return ok;
+  }
+  return 0;
+}
+
+// On the guest's thread: instantiate (start functions run here, with every
+// limit of the guest), then find the entry. 0 when the entry is ready to run.
+static int guest_instantiate(weft_guest *g) {
+  g->phase = PHASE_INSTANTIATE;
+  if (g->is_component) {
+    wasmtime_component_instance_t inst;
+    g->error = wt.component_linker_instantiate(g->clinker, g->ctx, g->component, &inst);
+    if (g->error) return -1;
+    g->phase = PHASE_NO_ENTRY;
+    return component_run_func(g, &inst) ? 0 : -1;
+  }
+  g->error = wt.instance_pre_instantiate(g->instance_pre, g->ctx, &g->instance, &g->trap);
+  if (g->error || g->trap) return -1;
+  g->phase = PHASE_NO_ENTRY;
+  wasmtime_extern_t ext;
+  if (!wt.instance_export_get(g->ctx, &g->instance, "_start", 6, &ext) || ext.kind != EXTERN_FUNC) return -1;
+  g->func = ext.of.func;
+  return 0;
+}
+
 static void *guest_main(void *arg) {
   weft_guest *g = arg;
   // Lowest priority so the compositor and UI always win the CPU.
@@ -567,7 +587,8 @@ static void *guest_main(void *arg) {
   pthread_getcpuclockid(pthread_self(), &g->cpu_clock);
   current_guest = g;
   clock_gettime(g->cpu_clock, &g->cpu_at_start);
-  if (atomic_load(&g->stop) == STOP_NONE) {
+  if (atomic_load(&g->stop) == STOP_NONE && guest_instantiate(g) == 0) {
+    g->phase = PHASE_RUN;
     if (g->is_component) {
       wasmtime_component_val_t result;
       memset(&result, 0, sizeof result);
@@ -588,11 +609,7 @@ static void *guest_main(void *arg) {
   return NULL;
 }
 
-// Starts `func` (a nullary export such as _start, already resolved on the
-// main thread) on the guest's own thread. The thread stack must be larger
-// than the engine's max_wasm_stack, so deep recursion traps cleanly.
-int weft_guest_start(weft_guest *g, const wasmtime_func_t *func, uint64_t cpu_budget_ns, size_t stack_bytes) {
-  g->func = *func;
+static int guest_spawn(weft_guest *g, uint64_t cpu_budget_ns, size_t stack_bytes) {
   g->cpu_budget_ns = cpu_budget_ns;
   pthread_attr_t attr;
   pthread_attr_init(&attr);
@@ -608,13 +625,28 @@ int weft_guest_start(weft_guest *g, const wasmtime_func_t *func, uint64_t cpu_bu
   return 0;
 }
 
-// The same for a component: `run` of its wasi:cli/run export, resolved on the main thread.
-int weft_guest_start_component(weft_guest *g, const wasmtime_component_func_t *run, uint64_t cpu_budget_ns,
-                               size_t stack_bytes) {
-  g->is_component = 1;
-  g->cfunc = *run;
-  return weft_guest_start(g, &g->func, cpu_budget_ns, stack_bytes);
+// Instantiates a core module (its imports resolved: wasmtime_instance_pre_t,
+// which must outlive the guest) on the guest's own thread and runs its
+// _start there. The thread stack must be larger than the engine's
+// max_wasm_stack, so deep recursion traps cleanly.
+int weft_guest_start(weft_guest *g, const void *instance_pre, uint64_t cpu_budget_ns, size_t stack_bytes) {
+  g->instance_pre = instance_pre;
+  return guest_spawn(g, cpu_budget_ns, stack_bytes);
 }
+
+// The same for a component, instantiated with `linker` (both must outlive the
+// guest), then `run` of its wasi:cli/run export.
+int weft_guest_start_component(weft_guest *g, const wasmtime_component_linker_t *linker, const void *component,
+                               uint64_t cpu_budget_ns, size_t stack_bytes) {
+  g->is_component = 1;
+  g->clinker = linker;
+  g->component = component;
+  return guest_spawn(g, cpu_budget_ns, stack_bytes);
+}
+// How far the guest's thread got (PHASE_*), read after EV_GUEST_EXIT.
+int weft_guest_phase(weft_guest *g) { return g->phase; }
+// The module's instance (16 bytes), valid once phase > PHASE_INSTANTIATE.
+const wasmtime_instance_t *weft_guest_instance(weft_guest *g) { return &g->instance; }
 int weft_guest_run_failed(weft_guest *g) { return g->run_failed; }
 
 // Stop request from the loop: flag, boost the thread back to normal priority
@@ -638,7 +670,7 @@ void weft_guest_stop(weft_guest *g) {
 int weft_guest_stop_reason(weft_guest *g) { return atomic_load(&g->stop); }
 wasmtime_error_t *weft_guest_error(weft_guest *g) { return g->error; }
 wasm_trap_t *weft_guest_trap(weft_guest *g) { return g->trap; }
-uint64_t weft_guest_cpu_ns(weft_guest *g) { return g->cpu_used_ns + g->instantiate_cpu_ns; }
+uint64_t weft_guest_cpu_ns(weft_guest *g) { return g->cpu_used_ns; }
 
 // Only after EV_GUEST_EXIT: the thread has finished its last action.
 void weft_guest_join(weft_guest *g) {
@@ -1267,9 +1299,8 @@ static wasmtime_error_t *host_call_func(void *env, wasmtime_context_t *ctx, cons
   (void)ctx; (void)ty;
   hc_func *f = env;
   weft_guest *g = current_guest;
-  // Only a guest's own thread may wait for the loop; on the loop thread (a
-  // start function during instantiation) waiting would deadlock.
-  if (!g) return errorf("%s: host calls are not available while the guest is being instantiated", f->name);
+  // Only a guest's own thread may wait for the loop (it would deadlock on the loop thread).
+  if (!g) return errorf("%s: host calls are only available on a guest's thread", f->name);
   long long size = cv_encoded_size(args, nargs);
   if (size < 0) return errorf("%s: resources cannot be passed to this host function", f->name);
   uint8_t *req = NULL;
@@ -1455,6 +1486,11 @@ int weft_load_wasmtime(const char *libwasmtime) {
   SYM(functype_delete, "wasm_functype_delete");
   SYM(instance_new, "wasmtime_instance_new");
   SYM(instance_export_get, "wasmtime_instance_export_get");
+  SYM(instance_pre_instantiate, "wasmtime_instance_pre_instantiate");
+  SYM(component_linker_instantiate, "wasmtime_component_linker_instantiate");
+  SYM(component_instance_get_export_index, "wasmtime_component_instance_get_export_index");
+  SYM(component_instance_get_func, "wasmtime_component_instance_get_func");
+  SYM(component_export_index_delete, "wasmtime_component_export_index_delete");
   SYM(component_func_call, "wasmtime_component_func_call");
   SYM(component_func_post_return, "wasmtime_component_func_post_return");
   SYM(component_val_delete, "wasmtime_component_val_delete");
@@ -1496,4 +1532,4 @@ int weft_init(void) {
   return wake_r;
 }
 
-int weft_abi_version(void) { return 13; }
+int weft_abi_version(void) { return 14; }

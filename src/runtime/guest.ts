@@ -6,13 +6,11 @@
 //   result, delete the store (main). A stop sets a flag and bumps the epoch;
 //   the guest's epoch callback (native) ends the call at its next check.
 import type { Pointer } from "bun:ffi";
-import { defineFdShadows, defineInterruptiblePoll, defineWeftApp, guestNative, hostCallNative, StopReason } from "../../ffi/native.ts";
+import { defineFdShadows, defineInterruptiblePoll, defineWeftApp, GuestPhase, guestNative, hostCallNative, StopReason } from "../../ffi/native.ts";
 import {
   check,
   Component,
   ComponentLinker,
-  componentRunFunc,
-  exportFunc,
   exportMemorySize,
   Linker,
   Store,
@@ -22,7 +20,6 @@ import {
   wasiConfig,
   type InstancePre,
   type Module,
-  type WasmtimeError,
 } from "../../ffi/wasmtime.ts";
 import { holdLoop, loopEvents } from "../loop/index.ts";
 import { GUEST_THREAD_STACK, engineFor } from "./engine.ts";
@@ -81,11 +78,6 @@ export interface GuestOptions {
 }
 
 export const DEFAULT_MEMORY_BYTES = 512 * 1024 * 1024;
-/**
- * Start functions run while a guest is instantiated, on the loop thread (the
- * guest's own thread comes after): they get this long before the guest fails.
- */
-const START_BUDGET_MS = 1000;
 /** The longest delay one timer takes (2^31 - 1 ms, about 24.8 days); beyond it, it fires at once. */
 const MAX_TIMER_MS = 2 ** 31 - 1;
 const DEFAULT_OUTPUT_BUFFER = 64 * 1024;
@@ -121,16 +113,10 @@ function wasiLinkers(fuel: boolean) {
 }
 
 /** What starts a prepared guest on its thread (errno < 0 on failure), or why it cannot start. */
-type Entry = { start: (cpuBudgetNs: number) => number } | { status: ExitStatus };
+/** Starts the guest's thread: 0 or -errno. */
+type Start = (cpuBudgetNs: number) => number;
 
 /** An instantiation error: proc_exit in a start function is an exit; anything else one line. */
-function instantiateFailure(e: WasmtimeError, native: Pointer): ExitStatus {
-  // A start function that used up a shared CPU budget (its CPU is charged like the guest's).
-  const shared = guestNative.stopReason(native) === StopReason.cpu ? guestNative.cpuPoolHitNs(native) : 0;
-  if (shared) return { kind: "cpu-limit", limitMs: shared / 1e6, shared: true };
-  return e.exitStatus !== null ? { kind: "exit", code: e.exitStatus } : { kind: "error", message: `instantiate: ${rootCause(e.message)}` };
-}
-
 /** Wasmtime's errors carry a backtrace and a "Caused by:" chain; a person wants the cause, on one line. */
 function rootCause(message: string): string {
   const caused = message.split("Caused by:")[1];
@@ -141,22 +127,35 @@ function rootCause(message: string): string {
 /**
  * One component linker per engine: synchronous WASI 0.2, weft:app's native
  * notify/ipc, and every registered host call. Remade when a host call was
- * registered after it (instances do not keep their linker).
+ * registered after it; a replaced one is deleted once no guest's thread can
+ * still be instantiating with it (`users`).
  */
-const componentLinkers = new Map<Pointer, { linker: ComponentLinker; generation: number }>();
-function componentLinker(fuel: boolean): ComponentLinker {
+interface LinkerUse {
+  linker: ComponentLinker;
+  generation: number;
+  users: number;
+  replaced: boolean;
+}
+const componentLinkers = new Map<Pointer, LinkerUse>();
+function componentLinker(fuel: boolean): LinkerUse {
   const engine = engineFor(fuel);
   let l = componentLinkers.get(engine.ptr);
   if (!l || l.generation !== hostCalls.generation) {
-    l?.linker.delete();
+    if (l) {
+      l.replaced = true;
+      if (l.users === 0) l.linker.delete();
+    }
     const linker = new ComponentLinker(engine);
     linker.addWasip2();
     check(defineWeftApp(linker.ptr), "define weft:app");
     hostCalls.defineAll(linker.ptr);
-    l = { linker, generation: hostCalls.generation };
+    l = { linker, generation: hostCalls.generation, users: 0, replaced: false };
     componentLinkers.set(engine.ptr, l);
   }
-  return l.linker;
+  return l;
+}
+function releaseLinker(l: LinkerUse): void {
+  if (--l.users === 0 && l.replaced) l.linker.delete();
 }
 
 /** Imports resolved once per compiled module and linker (the linkers of an engine never change). */
@@ -179,6 +178,8 @@ export class Guest {
   private native: Pointer | null = null;
   private store: Store | null = null;
   private instance: Uint8Array | null = null;
+  /** The component linker this guest's thread instantiates with, held until the thread has ended. */
+  private linkerUse: LinkerUse | null = null;
   private readonly startedAt = performance.now();
   private timer: ReturnType<typeof setTimeout> | null = null;
   private stopCause: "stopped" | "timeout" | null = null;
@@ -240,44 +241,40 @@ export class Guest {
       hostCall: () => this.onHostCall(),
     });
     if (o.cpuPool) guestNative.setCpuPool(native, o.cpuPool); // before instantiation: start functions are charged too
-    const entry = this.module instanceof Component ? this.prepareComponent(store, native, fuel) : this.prepareModule(store, native, fuel);
-    if ("status" in entry) return this.endEarly(entry.status);
+    const start = this.module instanceof Component ? this.prepareComponent(fuel) : this.prepareModule(native, fuel);
     if (o.cpuPercent !== undefined && o.cpuPercent < 100) guestNative.setCpuQuota(native, Math.max(1, Math.round(o.cpuPercent * 10)));
-    const rc = entry.start(o.cpuMs ? o.cpuMs * 1e6 : 0);
+    const rc = start(o.cpuMs ? o.cpuMs * 1e6 : 0);
     if (rc < 0) return this.endEarly({ kind: "error", message: `cannot start guest thread (errno ${-rc})` });
     if (o.timeoutMs) this.armTimeout(o.timeoutMs);
   }
 
-  /** A core module: instantiate (imports resolved once per module), then `_start`. */
-  private prepareModule(store: Store, native: Pointer, fuel: boolean): Entry {
+  /**
+   * A core module: its imports are resolved here (once per module; a missing
+   * one throws, naming it); the guest's thread instantiates it — start
+   * functions run there, under the guest's limits, never on the loop — then
+   * runs `_start`.
+   */
+  private prepareModule(native: Pointer, fuel: boolean): Start {
     const linker = wasiLinkers(fuel);
     guestNative.bindWasi(native, linker.base.ptr, linker.helper);
     // Preopens take fds from 3 on, in order (after stdin, stdout, stderr).
     const revocable = (this.opts.preopens ?? []).flatMap((p, i) => (p.revocable ? [3 + i] : []));
     for (const fd of revocable) if (!guestNative.revocableFd(native, fd)) throw new Error("out of memory");
     this.revocableDirs = revocable.length > 0;
-    const inst = guestNative.instantiating(native, START_BUDGET_MS, () =>
-      instancePre(this.module as Module, revocable.length ? linker.revocable : linker.guest).instantiate(store),
-    );
-    if ("error" in inst) return { status: instantiateFailure(inst.error, native) };
-    if ("trap" in inst) return { status: { kind: "trap", trap: inst.trap.kind, message: inst.trap.message, frames: inst.trap.frames } };
-    this.instance = inst.instance;
-    const start = exportFunc(store, inst.instance, "_start");
-    if (!start) return { status: { kind: "error", message: "module has no _start export (not a WASI command)" } };
-    return { start: (cpuNs) => guestNative.start(native, start, cpuNs, GUEST_THREAD_STACK) };
+    const pre = instancePre(this.module as Module, revocable.length ? linker.revocable : linker.guest);
+    return (cpuNs) => guestNative.start(native, pre.ptr, cpuNs, GUEST_THREAD_STACK);
   }
 
   /**
-   * A component: `run` of its wasi:cli/run export, with Wasmtime's
-   * synchronous WASI 0.2. Limitation: a component blocked in a WASI 0.2 sleep
-   * notices a stop only when the sleep returns (no interruptible poll yet).
+   * A component: instantiated on the guest's thread, then `run` of its
+   * wasi:cli/run export, with Wasmtime's synchronous WASI 0.2. Limitation: a
+   * component blocked in a WASI 0.2 sleep notices a stop only when the sleep
+   * returns (no interruptible poll yet).
    */
-  private prepareComponent(store: Store, native: Pointer, fuel: boolean): Entry {
-    const inst = guestNative.instantiating(native, START_BUDGET_MS, () => componentLinker(fuel).instantiate(store, this.module as Component));
-    if ("error" in inst) return { status: instantiateFailure(inst.error, native) };
-    const run = componentRunFunc(store, inst.instance);
-    if (!run) return { status: { kind: "error", message: "component has no wasi:cli/run export (not a command)" } };
-    return { start: (cpuNs) => guestNative.startComponent(native, run, cpuNs, GUEST_THREAD_STACK) };
+  private prepareComponent(fuel: boolean): Start {
+    const use = (this.linkerUse = componentLinker(fuel));
+    use.users++;
+    return (cpuNs) => guestNative.startComponent(this.native!, use.linker.ptr, (this.module as Component).ptr, cpuNs, GUEST_THREAD_STACK);
   }
 
   private endEarly(status: ExitStatus): void {
@@ -387,6 +384,9 @@ export class Guest {
     const trap = guestNative.trap(native);
     const reason = guestNative.stopReason(native);
     const cpuMs = guestNative.cpuNs(native) / 1e6;
+    const phase = guestNative.phase(native);
+    const component = this.module instanceof Component;
+    if (!component && phase >= GuestPhase.noEntry) this.instance = guestNative.instance(native);
     let status: ExitStatus;
     if (reason === StopReason.host) {
       // Ended by us: through the epoch callback (an error) or an interrupted sleep (a trap).
@@ -405,7 +405,10 @@ export class Guest {
         status = shared ? { kind: "cpu-limit", limitMs: shared / 1e6, shared: true } : { kind: "cpu-limit", limitMs: this.opts.cpuMs ?? 0 };
       }
       else if (trapped) status = { kind: "trap", trap: trapped, message: e.message, frames: e.frames };
+      else if (phase === GuestPhase.instantiate) status = { kind: "error", message: `instantiate: ${rootCause(e.message)}` };
       else status = { kind: "error", message: e.message };
+    } else if (phase === GuestPhase.noEntry) {
+      status = { kind: "error", message: component ? "component has no wasi:cli/run export (not a command)" : "module has no _start export (not a WASI command)" };
     } else status = { kind: "exit", code: guestNative.runFailed(native) ? 1 : 0 };
     if (status.kind === "trap" || (status.kind === "exit" && status.code !== 0)) status = this.classifyOom(status);
     if (status.kind === "trap" && status.trap === "out of fuel") status = { kind: "out-of-fuel" };
@@ -438,6 +441,8 @@ export class Guest {
     if (this.native) guestNative.free(this.native);
     this.native = null;
     this.instance = null;
+    if (this.linkerUse) releaseLinker(this.linkerUse);
+    this.linkerUse = null;
   }
 
   private finish(status: ExitStatus): void {

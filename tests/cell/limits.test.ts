@@ -105,8 +105,8 @@ describe("CPU budgets are pooled", () => {
 
 describe("start functions", () => {
   // A core module whose start function (it runs while the module is
-  // instantiated, before _start: on the loop thread) loops forever. C has no
-  // way to emit a start section, so its bytes are written here.
+  // instantiated, before _start, on the child's own thread) loops forever. C
+  // has no way to emit a start section, so its bytes are written here.
   const SPIN_START = new Uint8Array([
     0x00, 0x61, 0x73, 0x6d, 0x01, 0x00, 0x00, 0x00,
     0x01, 0x04, 0x01, 0x60, 0x00, 0x00, // type 0: () -> ()
@@ -124,7 +124,7 @@ describe("start functions", () => {
     // The cell's budget is used up: pid0 stops too, at its next tick (before or after it prints).
     expect(r.status).toMatchObject({ kind: "cpu-limit", limitMs: 200, shared: true });
     expect(["", "child exit 152\n"]).toContain(r.out);
-    // The loop thread's CPU time in the start function, charged: past the budget by at most a few ticks.
+    // The CPU time of the start function, charged like any guest's: past the budget by at most a few ticks.
     expect(r.cell.cpuUsedMs).toBeGreaterThan(200);
     expect(r.cell.cpuUsedMs).toBeLessThan(200 + 50);
   }, 30_000);

@@ -6,6 +6,7 @@ import { readFileSync } from "node:fs";
 import { join } from "node:path";
 import { loadWasm } from "../../src/runtime/cache.ts";
 import { Guest, type GuestOptions } from "../../src/runtime/guest.ts";
+import { hostCalls } from "../../src/runtime/host-calls.ts";
 import { ROOT, tempDir, weft } from "../helpers.ts";
 
 const component = (name: string) => join(ROOT, "tests", "components", "build", `${name}.component.wasm`);
@@ -73,6 +74,26 @@ describe("components", () => {
     const st = await g.exited;
     expect(st.kind).toBe("stopped");
     expect(st.wallMs!).toBeGreaterThan(0);
+  });
+
+  test("a component is instantiated on its own thread: a start function that never returns leaves the loop free", async () => {
+    const t0 = performance.now();
+    const g = new Guest(loadWasm(readFileSync(component("wat-spin-start"))), { argv: ["spin-start"] });
+    const launched = performance.now() - t0;
+    // A host function registered now makes later guests use a new linker; the
+    // one this guest is instantiating with must live until its thread is done.
+    hostCalls.register({ iface: "weft:test/spin-start@0.1.0", name: "later", handler: () => [] });
+    const t1 = performance.now();
+    await new Promise((r) => setTimeout(r, 50));
+    const late = performance.now() - t1 - 50;
+    expect(g.running).toBe(true);
+    g.stop();
+    expect(await g.exited).toMatchObject({ kind: "stopped" });
+    expect(launched).toBeLessThan(200);
+    expect(late).toBeLessThan(200);
+    // Later guests instantiate with the new linker.
+    expect(await runComponent("hello")).toMatchObject({ status: { kind: "exit", code: 0 }, stdout: "hello from wasm\n" });
+    expect((await runComponent("wat-spin-start", { timeoutMs: 100 })).status).toMatchObject({ kind: "timeout" });
   });
 
   test("weft exec runs a component", async () => {
