@@ -7,8 +7,9 @@
 //
 //   (a) an fd watcher thread: epoll on registered fds (oneshot), pushes
 //       FD_READY events;
-//   (b) guest worker threads: call a prepared store's entry function with
-//       plain synchronous Wasmtime calls at SCHED_IDLE, push GUEST_EXIT last;
+//   (b) guest worker threads: instantiate a prepared store's module or
+//       component (start functions run there) and call its entry, with plain
+//       synchronous Wasmtime calls at SCHED_IDLE; push GUEST_EXIT last;
 //   (c) the epoch ticker: increments the engine epoch while any guest runs,
 //       sleeps on a condition variable otherwise;
 //   (d) stdout/stderr capture into bounded per-guest rings; a writer that
@@ -27,6 +28,7 @@
 #include <sched.h>
 #include <stdarg.h>
 #include <stdatomic.h>
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -82,13 +84,13 @@ static struct {
   void (*error_delete)(wasmtime_error_t *);
   void (*byte_vec_delete)(wasm_byte_vec_t *);
   wasm_trap_t *(*trap_new)(const char *, size_t);
-  int (*linker_get)(const wasmtime_linker_t *, wasmtime_context_t *, const char *, size_t, const char *, size_t,
-                    wasmtime_extern_t *);
+  bool (*linker_get)(const wasmtime_linker_t *, wasmtime_context_t *, const char *, size_t, const char *, size_t,
+                     wasmtime_extern_t *);
   void (*linker_allow_shadowing)(wasmtime_linker_t *, int);
   wasmtime_error_t *(*linker_define_func)(wasmtime_linker_t *, const char *, size_t, const char *, size_t,
                                           const wasm_functype_t *, host_cb_t, void *, void (*)(void *));
   wasmtime_context_t *(*caller_context)(wasmtime_caller_t *);
-  int (*caller_export_get)(wasmtime_caller_t *, const char *, size_t, wasmtime_extern_t *);
+  bool (*caller_export_get)(wasmtime_caller_t *, const char *, size_t, wasmtime_extern_t *);
   uint8_t *(*memory_data)(const wasmtime_context_t *, const void *);
   size_t (*memory_data_size)(const wasmtime_context_t *, const void *);
   wasm_valtype_t *(*valtype_new)(uint8_t);
@@ -111,7 +113,7 @@ static struct {
   void (*functype_delete)(wasm_functype_t *);
   wasmtime_error_t *(*instance_new)(wasmtime_context_t *, const void *, const wasmtime_extern_t *, size_t, wasmtime_instance_t *,
                                     wasm_trap_t **);
-  int (*instance_export_get)(wasmtime_context_t *, const wasmtime_instance_t *, const char *, size_t, wasmtime_extern_t *);
+  bool (*instance_export_get)(wasmtime_context_t *, const wasmtime_instance_t *, const char *, size_t, wasmtime_extern_t *);
   wasmtime_error_t *(*instance_pre_instantiate)(const void *, wasmtime_context_t *, wasmtime_instance_t *, wasm_trap_t **);
   wasmtime_error_t *(*component_linker_instantiate)(const wasmtime_component_linker_t *, wasmtime_context_t *, const void *,
                                                     wasmtime_component_instance_t *);
@@ -119,8 +121,8 @@ static struct {
                                                                             wasmtime_context_t *,
                                                                             const wasmtime_component_export_index_t *,
                                                                             const char *, size_t);
-  int (*component_instance_get_func)(const wasmtime_component_instance_t *, wasmtime_context_t *,
-                                     const wasmtime_component_export_index_t *, wasmtime_component_func_t *);
+  bool (*component_instance_get_func)(const wasmtime_component_instance_t *, wasmtime_context_t *,
+                                      const wasmtime_component_export_index_t *, wasmtime_component_func_t *);
   void (*component_export_index_delete)(wasmtime_component_export_index_t *);
 } wt;
 

@@ -1,10 +1,11 @@
-// A guest: one WASI Preview 1 command module running on its own worker thread.
+// A guest: one WASI command (a Preview 1 module or a 0.2 component) running on
+// its own worker thread.
 //
-// Life cycle (all of it on the main thread except the call itself):
-//   store + WASI config + instantiate (main) → helper starts `_start` on a
-//   SCHED_IDLE thread → output and exit arrive as loop events → join, read the
-//   result, delete the store (main). A stop sets a flag and bumps the epoch;
-//   the guest's epoch callback (native) ends the call at its next check.
+// Life cycle: store + WASI config + imports resolved (main) → the helper's
+// SCHED_IDLE thread instantiates it (start functions run there) and calls
+// `_start` or `run` → output and exit arrive as loop events → join, read the
+// result, delete the store (main). A stop sets a flag and bumps the epoch;
+// the guest's epoch callback (native) ends the call at its next check.
 import type { Pointer } from "bun:ffi";
 import { defineFdShadows, defineInterruptiblePoll, defineWeftApp, GuestPhase, guestNative, hostCallNative, StopReason } from "../../ffi/native.ts";
 import {
@@ -112,11 +113,9 @@ function wasiLinkers(fuel: boolean) {
   return l;
 }
 
-/** What starts a prepared guest on its thread (errno < 0 on failure), or why it cannot start. */
 /** Starts the guest's thread: 0 or -errno. */
 type Start = (cpuBudgetNs: number) => number;
 
-/** An instantiation error: proc_exit in a start function is an exit; anything else one line. */
 /** Wasmtime's errors carry a backtrace and a "Caused by:" chain; a person wants the cause, on one line. */
 function rootCause(message: string): string {
   const caused = message.split("Caused by:")[1];
@@ -139,19 +138,24 @@ interface LinkerUse {
 const componentLinkers = new Map<Pointer, LinkerUse>();
 function componentLinker(fuel: boolean): LinkerUse {
   const engine = engineFor(fuel);
-  let l = componentLinkers.get(engine.ptr);
-  if (!l || l.generation !== hostCalls.generation) {
-    if (l) {
-      l.replaced = true;
-      if (l.users === 0) l.linker.delete();
-    }
-    const linker = new ComponentLinker(engine);
+  const old = componentLinkers.get(engine.ptr);
+  if (old && old.generation === hostCalls.generation) return old;
+  // The new one first: if defining it fails, the old one stays as it was.
+  const linker = new ComponentLinker(engine);
+  try {
     linker.addWasip2();
     check(defineWeftApp(linker.ptr), "define weft:app");
     hostCalls.defineAll(linker.ptr);
-    l = { linker, generation: hostCalls.generation, users: 0, replaced: false };
-    componentLinkers.set(engine.ptr, l);
+  } catch (e) {
+    linker.delete();
+    throw e;
   }
+  if (old) {
+    old.replaced = true;
+    if (old.users === 0) old.linker.delete();
+  }
+  const l = { linker, generation: hostCalls.generation, users: 0, replaced: false };
+  componentLinkers.set(engine.ptr, l);
   return l;
 }
 function releaseLinker(l: LinkerUse): void {

@@ -4,6 +4,7 @@
 import { describe, expect, test } from "bun:test";
 import { readFileSync } from "node:fs";
 import { join } from "node:path";
+import { ComponentLinker } from "../../ffi/wasmtime.ts";
 import { loadWasm } from "../../src/runtime/cache.ts";
 import { Guest, type GuestOptions } from "../../src/runtime/guest.ts";
 import { hostCalls } from "../../src/runtime/host-calls.ts";
@@ -80,9 +81,6 @@ describe("components", () => {
     const t0 = performance.now();
     const g = new Guest(loadWasm(readFileSync(component("wat-spin-start"))), { argv: ["spin-start"] });
     const launched = performance.now() - t0;
-    // A host function registered now makes later guests use a new linker; the
-    // one this guest is instantiating with must live until its thread is done.
-    hostCalls.register({ iface: "weft:test/spin-start@0.1.0", name: "later", handler: () => [] });
     const t1 = performance.now();
     await new Promise((r) => setTimeout(r, 50));
     const late = performance.now() - t1 - 50;
@@ -91,9 +89,35 @@ describe("components", () => {
     expect(await g.exited).toMatchObject({ kind: "stopped" });
     expect(launched).toBeLessThan(200);
     expect(late).toBeLessThan(200);
-    // Later guests instantiate with the new linker.
-    expect(await runComponent("hello")).toMatchObject({ status: { kind: "exit", code: 0 }, stdout: "hello from wasm\n" });
     expect((await runComponent("wat-spin-start", { timeoutMs: 100 })).status).toMatchObject({ kind: "timeout" });
+  });
+
+  test("a linker replaced while a guest's thread may still use it is deleted only when that guest has ended", async () => {
+    const deleted: unknown[] = [];
+    const realDelete = ComponentLinker.prototype.delete;
+    ComponentLinker.prototype.delete = function (this: ComponentLinker) {
+      deleted.push(this.ptr);
+      realDelete.call(this);
+    };
+    try {
+      const first = new Guest(loadWasm(readFileSync(component("wat-spin-start"))), { argv: ["spin-start"] });
+      // A host function registered now makes the next guest build a new linker.
+      hostCalls.register({ iface: `weft:test/replaced-${process.pid}-${Date.now()}@0.1.0`, name: "later", handler: () => [] });
+      const second = new Guest(loadWasm(readFileSync(component("wat-spin-start"))), { argv: ["spin-start"] });
+      expect(deleted).toEqual([]); // the first guest's linker is replaced, but still in use
+      first.stop();
+      await first.exited;
+      expect(deleted.length).toBe(1);
+      second.stop();
+      await second.exited;
+      expect(deleted.length).toBe(1); // the current linker stays
+    } finally {
+      ComponentLinker.prototype.delete = realDelete;
+    }
+  });
+
+  test("a component that is not a command ends with a clear error", async () => {
+    expect((await runComponent("wat-no-run")).status).toMatchObject({ kind: "error", message: "component has no wasi:cli/run export (not a command)" });
   });
 
   test("weft exec runs a component", async () => {

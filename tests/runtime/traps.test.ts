@@ -199,6 +199,12 @@ describe("start functions", () => {
     expect(capped.cpuMs).toBeGreaterThanOrEqual(50);
   });
 
+  test("an instantiation that fails says why", async () => {
+    // 200 pages (12.5 MiB) of memory against a 4 MiB limit: refused while instantiating, before any code runs.
+    const st = await new Guest(loadModule(wat(`(module (memory 200) (func (export "_start")))`)), { argv: ["big"], memoryBytes: 4 << 20 }).exited;
+    expect(st).toMatchObject({ kind: "error", message: expect.stringMatching(/^instantiate: memory minimum size of 200 pages exceeds memory limits/) });
+  });
+
   test("it can sleep and write through WASI", async () => {
     // start: poll_oneoff on one 30 ms monotonic-clock subscription, then fd_write "slept\n" to stdout.
     const bytes = wat(String.raw`(module
