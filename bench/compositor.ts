@@ -92,20 +92,45 @@ async function start(kind: Kind): Promise<Server> {
 }
 
 /**
- * CPU time of every thread of `pid` (ns, from each /proc/PID/task/TID/schedstat) by
- * thread name: nanosecond counts, where /proc/PID/stat counts 10 ms ticks
- * (16.7 µs steps per frame over 10 s).
+ * CPU time of every thread of `pid` from now until `stop()` (ns, from each
+ * /proc/PID/task/TID/schedstat, by thread name): nanoseconds, where
+ * /proc/PID/stat counts 10 ms ticks (16.7 µs steps per frame over 10 s).
+ * Threads are sampled every 100 ms, so one that ends meanwhile (JSC's
+ * compiler thread exits after a few idle seconds) keeps what it had used by
+ * its last sample instead of taking its whole life's CPU out of the sum.
  */
-function cpuNs(pid: number): Map<string, number> {
-  const out = new Map<string, number>();
-  for (const t of readdirSync(`/proc/${pid}/task`)) {
+function meterCpu(pid: number) {
+  const last = new Map<string, number>(); // tid → ns at its last sample
+  const used = new Map<string, number>(); // thread name → ns in the window
+  let started = false;
+  const sample = () => {
+    let tids: string[] = [];
     try {
-      const name = readFileSync(`/proc/${pid}/task/${t}/comm`, "utf8").trim();
-      const ns = Number(readFileSync(`/proc/${pid}/task/${t}/schedstat`, "utf8").split(" ")[0]);
-      out.set(name, (out.get(name) ?? 0) + ns);
-    } catch {} // a thread that ended between the listing and the read
-  }
-  return out;
+      tids = readdirSync(`/proc/${pid}/task`);
+    } catch {
+      return; // the process ended
+    }
+    for (const t of tids) {
+      try {
+        const name = readFileSync(`/proc/${pid}/task/${t}/comm`, "utf8").trim();
+        const ns = Number(readFileSync(`/proc/${pid}/task/${t}/schedstat`, "utf8").split(" ")[0]);
+        const prev = last.get(t);
+        // A thread that began in the window: all of its CPU is the window's.
+        if (started || prev !== undefined) used.set(name, (used.get(name) ?? 0) + ns - (prev ?? 0));
+        last.set(t, ns);
+      } catch {} // a thread that ended between the listing and the read
+    }
+  };
+  sample();
+  started = true;
+  const timer = setInterval(sample, 100);
+  return {
+    stop(): Map<string, number> {
+      clearInterval(timer);
+      sample();
+      return used;
+    },
+  };
 }
 const sum = (m: Map<string, number>) => [...m.values()].reduce((a, b) => a + b, 0);
 /** The resident set of /proc/PID/status (KiB): total and its anonymous, file and shared-memory parts, read at one moment. */
@@ -142,22 +167,21 @@ function animate(s: Server) {
     }
   })();
   async function window() {
-    const t0 = cpuNs(s.pid);
-    const c0 = sum(cpuNs(shm.pid));
+    const server = meterCpu(s.pid);
+    const client = meterCpu(shm.pid);
     const d0 = done;
     const w0 = performance.now();
     await Bun.sleep(CPU_SECONDS * 1000);
     const secs = (performance.now() - w0) / 1000;
-    const t1 = cpuNs(s.pid);
+    const used = server.stop();
     const frames = Math.max(1, done - d0);
-    const ns = sum(t1) - sum(t0);
-    const jit = (t1.get("JITWorker") ?? 0) - (t0.get("JITWorker") ?? 0);
+    const ns = sum(used);
     return {
       cpu: (ns / 1e9 / secs) * 100,
       fps: frames / secs,
       perFrame: ns / 1e3 / frames,
-      jitPerFrame: jit / 1e3 / frames,
-      clientCpu: ((sum(cpuNs(shm.pid)) - c0) / 1e9 / secs) * 100,
+      jitPerFrame: (used.get("JITWorker") ?? 0) / 1e3 / frames,
+      clientCpu: (sum(client.stop()) / 1e9 / secs) * 100,
     };
   }
   return { shm, window };
