@@ -329,9 +329,34 @@ function serializeWith(fn: SerializeFn, obj: Pointer, what: string): Uint8Array 
   return bytes;
 }
 
+/**
+ * Compiled code lives as long as its JS object: when the garbage collector
+ * takes a Module, Component or InstancePre, its native handle is deleted
+ * (Wasmtime counts references inside, so stores and instance-pres still
+ * using the code keep it). Nothing deletes them by hand: a handle cached in
+ * one place and launched from another cannot be freed under a user.
+ */
+export const liveCompiled = { modules: 0, components: 0, instancePres: 0 };
+type CompiledKind = keyof typeof liveCompiled;
+const deleters: Record<CompiledKind, (p: Pointer) => void> = {
+  modules: (p) => C.wasmtime_module_delete(p),
+  components: (p) => C.wasmtime_component_delete(p),
+  instancePres: (p) => C.wasmtime_instance_pre_delete(p),
+};
+const compiledRegistry = new FinalizationRegistry<{ kind: CompiledKind; ptr: Pointer }>(({ kind, ptr }) => {
+  deleters[kind](ptr);
+  liveCompiled[kind]--;
+});
+function owned(obj: object, kind: CompiledKind, ptr: Pointer): void {
+  liveCompiled[kind]++;
+  compiledRegistry.register(obj, { kind, ptr });
+}
+
 export class Module {
-  /** Wraps a wasmtime_module_t* the caller owned (e.g. compiled on a helper thread). */
-  constructor(readonly ptr: Pointer) {}
+  /** Takes ownership of a wasmtime_module_t* (e.g. compiled on a helper thread). */
+  constructor(readonly ptr: Pointer) {
+    owned(this, "modules", ptr);
+  }
 
   /** Compiles wasm bytes; throws with Wasmtime's validation message. */
   static compile(engine: Engine, wasm: Uint8Array): Module {
@@ -350,15 +375,13 @@ export class Module {
   serialize(): Uint8Array {
     return serializeWith(C.wasmtime_module_serialize, this.ptr, "serialize");
   }
-
-  delete(): void {
-    C.wasmtime_module_delete(this.ptr);
-  }
 }
 
 export class Component {
-  /** Wraps a wasmtime_component_t* the caller owned (e.g. compiled on a helper thread). */
-  constructor(readonly ptr: Pointer) {}
+  /** Takes ownership of a wasmtime_component_t* (e.g. compiled on a helper thread). */
+  constructor(readonly ptr: Pointer) {
+    owned(this, "components", ptr);
+  }
   static compile(engine: Engine, wasm: Uint8Array): Component {
     return new Component(make(C.wasmtime_component_new, engine, wasm, "compile component"));
   }
@@ -367,9 +390,6 @@ export class Component {
   }
   serialize(): Uint8Array {
     return serializeWith(C.wasmtime_component_serialize, this.ptr, "serialize component");
-  }
-  delete(): void {
-    C.wasmtime_component_delete(this.ptr);
   }
 }
 
@@ -493,9 +513,8 @@ export class Linker {
 
 /** A module with its imports already resolved by a linker (wasmtime_instance_pre_t). */
 export class InstancePre {
-  constructor(readonly ptr: Pointer) {}
-  delete(): void {
-    C.wasmtime_instance_pre_delete(this.ptr);
+  constructor(readonly ptr: Pointer) {
+    owned(this, "instancePres", ptr);
   }
 }
 

@@ -1,7 +1,8 @@
-// Compile once: compiled modules are kept in memory for this process and on
-// disk (XDG cache dir) keyed by the wasm's SHA-256 and the engine fingerprint,
-// so a changed Wasmtime or engine config is simply a different key. A corrupt
-// or foreign cache file is discarded and recompiled, never trusted.
+// Compile once: compiled modules are kept on disk (XDG cache dir) keyed by
+// the wasm's SHA-256 and the engine fingerprint, so a changed Wasmtime or
+// engine config is simply a different key, and the most recently used
+// MEMORY_ENTRIES of them in memory. A corrupt or foreign cache file is
+// discarded and recompiled, never trusted.
 import { mkdirSync, readFileSync, renameSync, rmSync, writeFileSync } from "node:fs";
 import { dirname, join } from "node:path";
 import { compileJobs } from "../../ffi/native.ts";
@@ -10,7 +11,23 @@ import { loopEvents } from "../loop/index.ts";
 import { cacheDir } from "../system/paths.ts";
 import { engineFingerprint, engineFor } from "./engine.ts";
 
+/**
+ * Compiled code is megabytes for a large app, and a cell can spawn children
+ * from any bytes it likes: an unbounded map would grow for as long as the
+ * daemon runs. Beyond this many, the least recently used entry is dropped
+ * from memory (a guest or session still holding it keeps it alive; the
+ * garbage collector frees it after: ffi/wasmtime.ts `liveCompiled`); the
+ * next launch reads it from disk again.
+ */
+export const MEMORY_ENTRIES = 64;
 const memory = new Map<string, unknown>();
+function rememberInMemory(key: string, compiled: unknown): void {
+  memory.delete(key);
+  memory.set(key, compiled); // a Map iterates in insertion order: the first key is the least recently used
+  if (memory.size > MEMORY_ENTRIES) memory.delete(memory.keys().next().value!);
+}
+/** Entries held in memory now. */
+export const memoryEntries = (): number => memory.size;
 
 export interface CacheStats {
   memoryHits: number;
@@ -67,13 +84,14 @@ function lookup<T extends Compiled>(kind: CompiledKind<T>, wasm: Uint8Array, opt
   const inMemory = memory.get(key) as T | undefined;
   if (inMemory) {
     cacheStats.memoryHits++;
+    rememberInMemory(key, inMemory);
     return { key, file, engine, hit: inMemory };
   }
   if (opts.disk !== false) {
     try {
       const hit = kind.deserialize(engine, readFileSync(file));
       cacheStats.diskHits++;
-      memory.set(key, hit);
+      rememberInMemory(key, hit);
       return { key, file, engine, hit };
     } catch {
       // missing, truncated or from another engine: compile
@@ -85,7 +103,7 @@ function lookup<T extends Compiled>(kind: CompiledKind<T>, wasm: Uint8Array, opt
 /** Keeps a fresh compile in memory and (best effort) on disk. */
 function remember<T extends Compiled>(l: Lookup<T>, compiled: T, opts: LoadOptions): T {
   cacheStats.compiles++;
-  memory.set(l.key, compiled);
+  rememberInMemory(l.key, compiled);
   if (opts.disk !== false) {
     const tmp = `${l.file}.${process.pid}.tmp`;
     try {
@@ -145,9 +163,14 @@ export function loadWasmAsync(wasm: Uint8Array, opts: LoadOptions = {}): Promise
  */
 export function compiledInMemory(sha256: string, opts: Omit<LoadOptions, "sha256"> = {}): Module | Component | null {
   const k = keyOf(sha256, opts.fuel ?? false);
-  const hit = (memory.get(`${MODULES.dir}/${k}`) ?? memory.get(`${COMPONENTS.dir}/${k}`)) as Module | Component | undefined;
-  if (hit) cacheStats.memoryHits++;
-  return hit ?? null;
+  for (const key of [`${MODULES.dir}/${k}`, `${COMPONENTS.dir}/${k}`]) {
+    const hit = memory.get(key) as Module | Component | undefined;
+    if (!hit) continue;
+    cacheStats.memoryHits++;
+    rememberInMemory(key, hit);
+    return hit;
+  }
+  return null;
 }
 
 /** The compiled core module for `wasm`. */

@@ -51,3 +51,38 @@ describe("compiling off the loop", () => {
     expect(loadWasmAsync(new Uint8Array([1, 2, 3]))).rejects.toThrow(/not a WebAssembly module/);
   });
 });
+
+describe("compiled code in memory", () => {
+  // (module (func (export "_start"))) plus a custom section "n" holding `n`: a distinct module per n.
+  const distinct = (n: number) =>
+    new Uint8Array([
+      0, 97, 115, 109, 1, 0, 0, 0, 1, 4, 1, 96, 0, 0, 3, 2, 1, 0, 7, 10, 1, 6, 95, 115, 116, 97, 114, 116, 0, 0, 10, 4, 1, 2, 0, 11,
+      0, 6, 1, 110, n & 255, (n >> 8) & 255, (n >> 16) & 255, n >>> 24,
+    ]);
+
+  test("at most MEMORY_ENTRIES stay cached; code nobody holds is freed; code still held keeps working", async () => {
+    const { loadModule, memoryEntries, MEMORY_ENTRIES } = await import("../../src/runtime/cache.ts");
+    const { liveCompiled } = await import("../../ffi/wasmtime.ts");
+    const { Guest } = await import("../../src/runtime/guest.ts");
+    const base = Date.now() & 0xffffff; // bytes no earlier run of this process has cached
+    const held = loadModule(distinct(base), { disk: false });
+    const before = { ...liveCompiled };
+    // Like a cell spawning children from ever new bytes: each compiled, launched once, dropped.
+    const n = MEMORY_ENTRIES * 3;
+    for (let i = 1; i <= n; i++) {
+      const st = await new Guest(loadModule(distinct(base + i), { disk: false }), { argv: ["x"] }).exited;
+      expect(st).toMatchObject({ kind: "exit", code: 0 });
+    }
+    expect(memoryEntries()).toBeLessThanOrEqual(MEMORY_ENTRIES);
+    // Dropped from memory, nothing else holds them: the collector frees their native code.
+    const deadline = Date.now() + 10_000;
+    while (liveCompiled.modules - before.modules > MEMORY_ENTRIES + 8 && Date.now() < deadline) {
+      Bun.gc(true);
+      await new Promise((r) => setImmediate(r));
+    }
+    expect(liveCompiled.modules - before.modules).toBeLessThanOrEqual(MEMORY_ENTRIES + 8);
+    expect(liveCompiled.instancePres - before.instancePres).toBeLessThanOrEqual(MEMORY_ENTRIES + 8);
+    // The first module was evicted from the cache long ago, but this test still holds it.
+    expect(await new Guest(held, { argv: ["x"] }).exited).toMatchObject({ kind: "exit", code: 0 });
+  }, 60_000);
+});
