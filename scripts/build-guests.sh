@@ -3,6 +3,7 @@
 # command modules with Debian's clang + wasi-libc, and the bench kernels
 # natively too:
 #   tests/guests/*.c  -> tests/guests/build/<name>.wasm (+ malformed/ fixtures)
+#   tests/guests/*.wat -> tests/guests/build/<name>.wasm (wabt's wat2wasm)
 #   examples/*.c      -> examples/build/<name>.wasm
 #   examples/apps/*/app.c -> examples/apps/*/app.wasm (inside the package)
 #   bench/kernels/*.c -> bench/build/<name>.wasm and bench/build/<name>
@@ -68,6 +69,17 @@ native() { # SRC OUT
 }
 
 for src in tests/guests/*.c; do wasm "$src" "tests/guests/build/$(basename "$src" .c).wasm"; done
+# Guests C cannot express (a start section): WebAssembly text, with wabt.
+command -v wat2wasm >/dev/null || die "wat2wasm not found (apt-get install wabt)"
+for src in tests/guests/*.wat; do
+  out=tests/guests/build/$(basename "$src" .wat).wasm
+  stale "$out" "$src" || continue
+  mkdir -p "$(dirname "$out")"
+  wat2wasm "$src" -o "$out.tmp"
+  mv "$out.tmp" "$out"
+  echo "built $out"
+  built=$((built + 1))
+done
 for src in examples/*.c; do wasm "$src" "examples/build/$(basename "$src" .c).wasm"; done
 # Example app packages: the module sits inside the package as wapp.toml names it.
 # (Packages with a world.wit are components: scripts/build-examples.sh builds those.)

@@ -5,22 +5,6 @@ import { loadModule } from "../../src/runtime/cache.ts";
 import { describeExit } from "../../src/runtime/exit.ts";
 import { Guest } from "../../src/runtime/guest.ts";
 import { guestBytes, guestPath, runGuest } from "../helpers.ts";
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
-import { tmpdir } from "node:os";
-import { join } from "node:path";
-
-/** A module from WebAssembly text (wabt's wat2wasm): C cannot emit a start section. */
-function wat(text: string): Uint8Array {
-  const dir = mkdtempSync(join(tmpdir(), "weft-wat-"));
-  try {
-    writeFileSync(join(dir, "m.wat"), text);
-    const r = Bun.spawnSync(["wat2wasm", join(dir, "m.wat"), "-o", join(dir, "m.wasm")], { stderr: "pipe" });
-    if (r.exitCode !== 0) throw new Error(`wat2wasm: ${r.stderr.toString()}`);
-    return new Uint8Array(readFileSync(join(dir, "m.wasm")));
-  } finally {
-    rmSync(dir, { recursive: true, force: true });
-  }
-}
 
 describe("traps", () => {
   const cases: [string, string][] = [
@@ -170,11 +154,12 @@ describe("malformed modules", () => {
 // function that never returns must not hold up the loop (frames, input, other
 // apps), and it can use WASI like _start can.
 describe("start functions", () => {
-  const SPIN = wat(`(module (func $s (loop $l (br $l))) (start $s) (func (export "_start")))`);
+  const spin = () => guestBytes("spin_start");
 
   test("one that never returns leaves the loop free, and a stop ends it", async () => {
+    const module = loadModule(await spin());
     const t0 = performance.now();
-    const g = new Guest(loadModule(SPIN), { argv: ["spin"] });
+    const g = new Guest(module, { argv: ["spin"] });
     const launched = performance.now() - t0;
     // The loop turns while the start function spins: a 20 ms timer, five times over.
     let worst = 0;
@@ -192,37 +177,22 @@ describe("start functions", () => {
   });
 
   test("its time and CPU count against the guest's timeout and CPU budget", async () => {
-    const timedOut = await new Guest(loadModule(SPIN), { argv: ["spin"], timeoutMs: 100 }).exited;
+    const timedOut = await new Guest(loadModule(await spin()), { argv: ["spin"], timeoutMs: 100 }).exited;
     expect(timedOut).toMatchObject({ kind: "timeout", limitMs: 100 });
-    const capped = await new Guest(loadModule(SPIN), { argv: ["spin"], cpuMs: 50 }).exited;
+    const capped = await new Guest(loadModule(await spin()), { argv: ["spin"], cpuMs: 50 }).exited;
     expect(capped).toMatchObject({ kind: "cpu-limit", limitMs: 50 });
     expect(capped.cpuMs).toBeGreaterThanOrEqual(50);
   });
 
   test("an instantiation that fails says why", async () => {
     // 200 pages (12.5 MiB) of memory against a 4 MiB limit: refused while instantiating, before any code runs.
-    const st = await new Guest(loadModule(wat(`(module (memory 200) (func (export "_start")))`)), { argv: ["big"], memoryBytes: 4 << 20 }).exited;
+    const st = await new Guest(loadModule(await guestBytes("big_memory")), { argv: ["big"], memoryBytes: 4 << 20 }).exited;
     expect(st).toMatchObject({ kind: "error", message: expect.stringMatching(/^instantiate: memory minimum size of 200 pages exceeds memory limits/) });
   });
 
   test("it can sleep and write through WASI", async () => {
-    // start: poll_oneoff on one 30 ms monotonic-clock subscription, then fd_write "slept\n" to stdout.
-    const bytes = wat(String.raw`(module
-      (import "wasi_snapshot_preview1" "poll_oneoff" (func $poll (param i32 i32 i32 i32) (result i32)))
-      (import "wasi_snapshot_preview1" "fd_write" (func $write (param i32 i32 i32 i32) (result i32)))
-      (memory (export "memory") 1)
-      ;; subscription at 0 (48 bytes): userdata 0, tag 0 = clock, clock id 1 (monotonic) at 16, timeout at 24 (ns)
-      (data (i32.const 16) "\01")
-      (data (i32.const 24) "\80\c3\c9\01")
-      ;; iovec at 200 -> "slept\n" at 300
-      (data (i32.const 200) "\2c\01\00\00\06")
-      (data (i32.const 300) "slept\n")
-      (global $rc (mut i32) (i32.const -1))
-      (func $s
-        (global.set $rc (call $poll (i32.const 0) (i32.const 100) (i32.const 1) (i32.const 400)))
-        (drop (call $write (i32.const 1) (i32.const 200) (i32.const 1) (i32.const 404))))
-      (start $s)
-      (func (export "_start") (if (global.get $rc) (then unreachable))))`);
+    // tests/guests/start_sleeps.wat: sleeps 30 ms in its start function, then writes "slept\n".
+    const bytes = await guestBytes("start_sleeps");
     const out: string[] = [];
     const t0 = performance.now();
     const st = await new Guest(loadModule(bytes), { argv: ["sleeper"], stdout: "capture", onOutput: (_s, b) => out.push(new TextDecoder().decode(b)) }).exited;
