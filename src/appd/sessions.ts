@@ -52,7 +52,16 @@ export interface SessionOptions {
   stateRoot?: string;
   /** The compositor's clipboard, for apps' weft:app/clipboard (absent: no compositor in this process). */
   clipboard?: ClipboardPort;
+  /** Ended sessions kept for QUERY_APP_STATE and QUERY_LOGS; default ENDED_SESSIONS_KEPT. */
+  endedKept?: number;
 }
+
+/**
+ * An ended session stays queryable (its state, exit, last log lines) until
+ * this many more have ended; then it is forgotten ("not_found"), so a daemon
+ * that launches apps for months does not keep every session it ever ran.
+ */
+export const ENDED_SESSIONS_KEPT = 256;
 
 export interface LaunchOptions {
   /** Resume the /state of a saved session (a token from last-session.json). */
@@ -108,7 +117,7 @@ export class Session {
     readonly id: number,
     readonly appId: string,
     readonly manifest: Manifest,
-    private readonly compiled: Module | Component,
+    private compiled: Module | Component | null,
     private readonly preopens: Preopen[],
     private readonly mgr: SessionManager,
     private readonly extra: SessionExtra = {},
@@ -134,7 +143,7 @@ export class Session {
     this.state = "starting";
     this.partial = { stdout: "", stderr: "" };
     const rt = this.manifest.runtime;
-    const guest = new Guest(this.compiled, {
+    const guest = new Guest(this.compiled!, {
       argv: this.extra.argv ?? [rt.module],
       env: [...(this.extra.env ?? []), ["WEFT_APP_ID", this.appId], ["WEFT_SESSION_ID", String(this.id)]],
       preopens: this.preopens,
@@ -242,9 +251,11 @@ export class Session {
   private finish(): void {
     this.state = "stopped";
     this.guest = null;
+    this.compiled = null; // a stopped session never starts again: its code can go
     if (this.stateToken && !this.keepState) this.mgr.dropState(this.appId, this.stateToken);
     this.markGone();
     this.mgr.emit({ type: "state", session: this });
+    this.mgr.retire(this);
   }
 
   /**
@@ -397,6 +408,15 @@ export class SessionManager {
 
   running(): Session[] {
     return [...this.sessions.values()].filter((s) => s.alive);
+  }
+
+  private readonly ended: number[] = [];
+  /** A session has ended for good: the oldest ended ones beyond `endedKept` are forgotten. */
+  retire(s: Session): void {
+    if (this.ended.includes(s.id)) return;
+    this.ended.push(s.id);
+    const kept = this.options.endedKept ?? ENDED_SESSIONS_KEPT;
+    while (this.ended.length > kept) this.sessions.delete(this.ended.shift()!);
   }
 
   /** Stops every session (shutdown); resolves when all are gone. */

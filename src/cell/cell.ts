@@ -5,7 +5,8 @@
 // ends: services are stopped and pid0's status is the cell's.
 import type { Manifest } from "../appd/manifest.ts";
 import type { Session, SessionManager } from "../appd/sessions.ts";
-import { loadWasm, loadWasmAsync, wasmKind } from "../runtime/cache.ts";
+import type { Component, Module } from "../../ffi/wasmtime.ts";
+import { loadWasmAsync, wasmKind } from "../runtime/cache.ts";
 import type { ExitStatus } from "../runtime/exit.ts";
 import { Guest, type OutputMode, type Preopen } from "../runtime/guest.ts";
 import { cpuPools } from "../../ffi/native.ts";
@@ -82,16 +83,22 @@ function serviceManifest(node: ImageNode): Manifest {
   };
 }
 
-/** Compiles every wasm of the image off the loop; names the one that fails. */
-async function compileAll(image: Image): Promise<void> {
+/**
+ * Compiles every wasm of the image off the loop; names the one that fails.
+ * The compiled code is handed on, not looked up again: the in-memory cache
+ * keeps only the most recent entries, and a miss later would compile on the loop.
+ */
+async function compileAll(image: Image): Promise<Map<ImageNode, Module | Component>> {
+  const compiled = new Map<ImageNode, Module | Component>();
   for (const node of [image, ...image.services]) {
     try {
-      await loadWasmAsync(node.wasm);
+      compiled.set(node, await loadWasmAsync(node.wasm));
     } catch (e) {
       const where = node.path ? `${node.path}/${MAIN}` : MAIN;
       throw new ImageError(`${where}: invalid: ${(e as Error).message.replace(/^compile: /, "").split("\n")[0]}`);
     }
   }
+  return compiled;
 }
 
 export class Cell implements CellLike {
@@ -229,7 +236,7 @@ export class Cell implements CellLike {
 
   /** Compiles the image's wasm, starts pid0, then the services. Throws ImageError for a bad image. */
   static async start(image: Image, opts: CellOptions = {}): Promise<Cell> {
-    await compileAll(image);
+    const compiled = await compileAll(image);
     const cell = new Cell(image);
     if (opts.sessions) {
       try {
@@ -241,7 +248,7 @@ export class Cell implements CellLike {
         throw e;
       }
     }
-    const pid0 = new Guest(await loadWasmAsync(image.wasm), {
+    const pid0 = new Guest(compiled.get(image)!, {
       argv: [`/${MAIN}`, ...(opts.args ?? [])],
       env: image.config.env,
       preopens: preopensOf(image),
@@ -259,7 +266,7 @@ export class Cell implements CellLike {
       for (const node of image.services) {
         const l = limitsOf(node.config);
         const proc = cell.serviceProcs[image.services.indexOf(node)];
-        const session = opts.sessions.startSession(node.path, serviceManifest(node), loadWasm(node.wasm) /* compiled by compileAll */, preopensOf(node), {
+        const session = opts.sessions.startSession(node.path, serviceManifest(node), compiled.get(node)!, preopensOf(node), {
           argv: [`/${MAIN}`, ...node.config.service.args],
           env: node.config.env,
           readyOnStart: true,

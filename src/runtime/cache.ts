@@ -21,13 +21,34 @@ import { engineFingerprint, engineFor } from "./engine.ts";
  */
 export const MEMORY_ENTRIES = 64;
 const memory = new Map<string, unknown>();
-function rememberInMemory(key: string, compiled: unknown): void {
+/**
+ * Every compiled object still alive, cached or not: one dropped from `memory`
+ * but still held (a running guest, a session) is found again instead of
+ * being deserialised a second time.
+ */
+const alive = new Map<string, WeakRef<object>>();
+const forget = new FinalizationRegistry<string>((key) => {
+  if (alive.get(key)?.deref() === undefined) alive.delete(key);
+});
+function rememberInMemory(key: string, compiled: object): void {
   memory.delete(key);
   memory.set(key, compiled); // a Map iterates in insertion order: the first key is the least recently used
   if (memory.size > MEMORY_ENTRIES) memory.delete(memory.keys().next().value!);
+  if (alive.get(key)?.deref() !== compiled) {
+    alive.set(key, new WeakRef(compiled));
+    forget.register(compiled, key);
+  }
 }
-/** Entries held in memory now. */
+function inMemory(key: string): unknown {
+  return memory.get(key) ?? alive.get(key)?.deref();
+}
+/** Entries the cache itself holds now (tests, diagnostics). */
 export const memoryEntries = (): number => memory.size;
+/** Whether the cache itself holds the compiled `wasm` now, apart from other holders (tests, diagnostics). */
+export function cachedInMemory(wasm: Uint8Array, opts: LoadOptions = {}): boolean {
+  const dir = wasmKind(wasm) === "component" ? COMPONENTS.dir : MODULES.dir;
+  return memory.has(`${dir}/${keyOf(opts.sha256 ?? sha256Hex(wasm), opts.fuel ?? false)}`);
+}
 
 export interface CacheStats {
   memoryHits: number;
@@ -81,11 +102,11 @@ function lookup<T extends Compiled>(kind: CompiledKind<T>, wasm: Uint8Array, opt
   const key = `${kind.dir}/${keyOf(opts.sha256 ?? sha256Hex(wasm), fuel)}`;
   const engine = engineFor(fuel);
   const file = join(cacheDir(), `${key}.cwasm`);
-  const inMemory = memory.get(key) as T | undefined;
-  if (inMemory) {
+  const held = inMemory(key) as T | undefined;
+  if (held) {
     cacheStats.memoryHits++;
-    rememberInMemory(key, inMemory);
-    return { key, file, engine, hit: inMemory };
+    rememberInMemory(key, held);
+    return { key, file, engine, hit: held };
   }
   if (opts.disk !== false) {
     try {
@@ -164,7 +185,7 @@ export function loadWasmAsync(wasm: Uint8Array, opts: LoadOptions = {}): Promise
 export function compiledInMemory(sha256: string, opts: Omit<LoadOptions, "sha256"> = {}): Module | Component | null {
   const k = keyOf(sha256, opts.fuel ?? false);
   for (const key of [`${MODULES.dir}/${k}`, `${COMPONENTS.dir}/${k}`]) {
-    const hit = memory.get(key) as Module | Component | undefined;
+    const hit = inMemory(key) as Module | Component | undefined;
     if (!hit) continue;
     cacheStats.memoryHits++;
     rememberInMemory(key, hit);

@@ -93,7 +93,8 @@ let nextId = 1;
  * they pay for that indirection; `base` is plain Wasmtime WASI, whose
  * functions the shadows hand calls on to (through src/runtime/wasi-helper.ts).
  */
-const linkers = new Map<Pointer, { guest: Linker; revocable: Linker; base: Linker; helper: Pointer }>();
+// `helper` is held here because the native guest keeps only its pointer.
+const linkers = new Map<Pointer, { guest: Linker; revocable: Linker; base: Linker; helper: Module }>();
 function wasiLinkers(fuel: boolean) {
   const engine = engineFor(fuel);
   let l = linkers.get(engine.ptr);
@@ -107,7 +108,7 @@ function wasiLinkers(fuel: boolean) {
     revocable.defineWasi();
     check(defineInterruptiblePoll(revocable.ptr), "define poll_oneoff");
     check(defineFdShadows(revocable.ptr), "define the fd shadows");
-    l = { guest, revocable, base, helper: wasiHelperModule(engine).ptr };
+    l = { guest, revocable, base, helper: wasiHelperModule(engine) };
     linkers.set(engine.ptr, l);
   }
   return l;
@@ -184,6 +185,8 @@ export class Guest {
   private instance: Uint8Array | null = null;
   /** The component linker this guest's thread instantiates with, held until the thread has ended. */
   private linkerUse: LinkerUse | null = null;
+  /** The instance-pre its thread instantiates (a module's): its native handle lives as long as this object (ffi/wasmtime.ts). */
+  private pre: InstancePre | null = null;
   private readonly startedAt = performance.now();
   private timer: ReturnType<typeof setTimeout> | null = null;
   private stopCause: "stopped" | "timeout" | null = null;
@@ -260,12 +263,12 @@ export class Guest {
    */
   private prepareModule(native: Pointer, fuel: boolean): Start {
     const linker = wasiLinkers(fuel);
-    guestNative.bindWasi(native, linker.base.ptr, linker.helper);
+    guestNative.bindWasi(native, linker.base.ptr, linker.helper.ptr);
     // Preopens take fds from 3 on, in order (after stdin, stdout, stderr).
     const revocable = (this.opts.preopens ?? []).flatMap((p, i) => (p.revocable ? [3 + i] : []));
     for (const fd of revocable) if (!guestNative.revocableFd(native, fd)) throw new Error("out of memory");
     this.revocableDirs = revocable.length > 0;
-    const pre = instancePre(this.module as Module, revocable.length ? linker.revocable : linker.guest);
+    const pre = (this.pre = instancePre(this.module as Module, revocable.length ? linker.revocable : linker.guest));
     return (cpuNs) => guestNative.start(native, pre.ptr, cpuNs, GUEST_THREAD_STACK);
   }
 
@@ -447,6 +450,7 @@ export class Guest {
     this.instance = null;
     if (this.linkerUse) releaseLinker(this.linkerUse);
     this.linkerUse = null;
+    this.pre = null;
   }
 
   private finish(status: ExitStatus): void {

@@ -85,4 +85,57 @@ describe("compiled code in memory", () => {
     // The first module was evicted from the cache long ago, but this test still holds it.
     expect(await new Guest(held, { argv: ["x"] }).exited).toMatchObject({ kind: "exit", code: 0 });
   }, 60_000);
+
+  test("the least recently used entry goes first: a hit counts as a use", async () => {
+    const { cachedInMemory, loadModule, MEMORY_ENTRIES } = await import("../../src/runtime/cache.ts");
+    const base = (Date.now() & 0xffffff) ^ 0x800000;
+    const a = distinct(base);
+    loadModule(a, { disk: false });
+    for (let i = 1; i < MEMORY_ENTRIES; i++) loadModule(distinct(base + i), { disk: false });
+    expect(cachedInMemory(a)).toBe(true); // the cache is full, `a` the oldest
+    loadModule(a, { disk: false }); // a hit: now the most recent
+    loadModule(distinct(base + MEMORY_ENTRIES), { disk: false });
+    expect(cachedInMemory(a)).toBe(true);
+    expect(cachedInMemory(distinct(base + 1))).toBe(false); // the oldest after `a`'s hit went instead
+  });
+
+  test("a running guest keeps its compiled code when the cache lets go of it", async () => {
+    const { loadModule, MEMORY_ENTRIES } = await import("../../src/runtime/cache.ts");
+    const { liveCompiled } = await import("../../ffi/wasmtime.ts");
+    const { Guest } = await import("../../src/runtime/guest.ts");
+    const { guestBytes } = await import("../helpers.ts");
+    const spin = await guestBytes("spin_start"); // a start function that never returns: instantiating until stopped
+    // The same module made distinct by a custom section "n" holding `n`, appended.
+    const spinning = (n: number) => new Uint8Array([...spin, 0, 6, 1, 110, n & 255, (n >> 8) & 255, (n >> 16) & 255, n >>> 24]);
+    const base = (Date.now() & 0xffffff) ^ 0x400000;
+    // What earlier tests left for the collector is collected first, so the count moves only with these guests.
+    let settled = 0;
+    const settleBy = Date.now() + 10_000;
+    for (let last = -1; settled < 3 && Date.now() < settleBy; ) {
+      Bun.gc(true);
+      await new Promise((r) => setImmediate(r));
+      settled = liveCompiled.instancePres === last ? settled + 1 : 0;
+      last = liveCompiled.instancePres;
+    }
+    const before = liveCompiled.instancePres;
+    const guests = [0, 1, 2, 3].map((i) => new Guest(loadModule(spinning(base + i), { disk: false }), { argv: ["spin"] }));
+    // Push their modules out of the cache: only the guests hold them now.
+    for (let i = 0; i <= MEMORY_ENTRIES; i++) loadModule(distinct(base + 16 + i), { disk: false });
+    for (let round = 0; round < 5; round++) {
+      Bun.gc(true);
+      await new Promise((r) => setImmediate(r));
+    }
+    // Their threads are still instantiating with the instance-pres: none may have been freed.
+    expect(liveCompiled.instancePres - before).toBeGreaterThanOrEqual(guests.length);
+    for (const g of guests) expect(g.running).toBe(true);
+    for (const g of guests) g.stop();
+    for (const g of guests) expect(await g.exited).toMatchObject({ kind: "stopped" });
+    guests.length = 0;
+    const deadline = Date.now() + 10_000;
+    while (liveCompiled.instancePres > before && Date.now() < deadline) {
+      Bun.gc(true);
+      await new Promise((r) => setImmediate(r));
+    }
+    expect(liveCompiled.instancePres).toBeLessThanOrEqual(before);
+  }, 30_000);
 });
