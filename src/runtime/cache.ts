@@ -14,13 +14,21 @@ import { engineFingerprint, engineFor } from "./engine.ts";
 /**
  * Compiled code is megabytes for a large app, and a cell can spawn children
  * from any bytes it likes: an unbounded map would grow for as long as the
- * daemon runs. Beyond this many, the least recently used entry is dropped
- * from memory (a guest or session still holding it keeps it alive; the
- * garbage collector frees it after: ffi/wasmtime.ts `liveCompiled`); the
- * next launch reads it from disk again.
+ * daemon runs. Beyond this many entries, or this many bytes of compiled code
+ * (`WEFT_MODULE_CACHE_MIB`, default 256; sized by the serialised artifact,
+ * or the wasm when nothing was serialised), the least recently used entry is
+ * dropped from memory (a guest or session still holding it keeps it alive;
+ * the garbage collector frees it after: ffi/wasmtime.ts `liveCompiled`); the
+ * next launch reads it from disk again. The newest entry always stays.
  */
 export const MEMORY_ENTRIES = 64;
-const memory = new Map<string, unknown>();
+const DEFAULT_MEMORY_MIB = 256;
+function memoryBudgetBytes(): number {
+  const mib = Number(process.env.WEFT_MODULE_CACHE_MIB);
+  return (Number.isFinite(mib) && mib >= 0 ? mib : DEFAULT_MEMORY_MIB) * 1024 * 1024;
+}
+const memory = new Map<string, { compiled: object; bytes: number }>();
+let memoryBytes = 0;
 /**
  * Every compiled object still alive, cached or not: one dropped from `memory`
  * but still held (a running guest, a session) is found again instead of
@@ -30,20 +38,33 @@ const alive = new Map<string, WeakRef<object>>();
 const forget = new FinalizationRegistry<string>((key) => {
   if (alive.get(key)?.deref() === undefined) alive.delete(key);
 });
-function rememberInMemory(key: string, compiled: object): void {
-  memory.delete(key);
-  memory.set(key, compiled); // a Map iterates in insertion order: the first key is the least recently used
-  if (memory.size > MEMORY_ENTRIES) memory.delete(memory.keys().next().value!);
+/** `bytes`: the compiled size, when known (a hit keeps what was recorded). */
+function rememberInMemory(key: string, compiled: object, bytes?: number): void {
+  const had = memory.get(key);
+  if (had) {
+    memory.delete(key);
+    memoryBytes -= had.bytes;
+  }
+  const size = bytes ?? had?.bytes ?? 0;
+  memory.set(key, { compiled, bytes: size }); // a Map iterates in insertion order: the first key is the least recently used
+  memoryBytes += size;
+  const budget = memoryBudgetBytes();
+  while (memory.size > 1 && (memory.size > MEMORY_ENTRIES || memoryBytes > budget)) {
+    const [oldest, entry] = memory.entries().next().value!;
+    memory.delete(oldest);
+    memoryBytes -= entry.bytes;
+  }
   if (alive.get(key)?.deref() !== compiled) {
     alive.set(key, new WeakRef(compiled));
     forget.register(compiled, key);
   }
 }
 function inMemory(key: string): unknown {
-  return memory.get(key) ?? alive.get(key)?.deref();
+  return memory.get(key)?.compiled ?? alive.get(key)?.deref();
 }
-/** Entries the cache itself holds now (tests, diagnostics). */
+/** Entries the cache itself holds now, and their compiled size (tests, diagnostics). */
 export const memoryEntries = (): number => memory.size;
+export const memoryEntryBytes = (): number => memoryBytes;
 /** Whether the cache itself holds the compiled `wasm` now, apart from other holders (tests, diagnostics). */
 export function cachedInMemory(wasm: Uint8Array, opts: LoadOptions = {}): boolean {
   const dir = wasmKind(wasm) === "component" ? COMPONENTS.dir : MODULES.dir;
@@ -110,9 +131,10 @@ function lookup<T extends Compiled>(kind: CompiledKind<T>, wasm: Uint8Array, opt
   }
   if (opts.disk !== false) {
     try {
-      const hit = kind.deserialize(engine, readFileSync(file));
+      const bytes = readFileSync(file);
+      const hit = kind.deserialize(engine, bytes);
       cacheStats.diskHits++;
-      rememberInMemory(key, hit);
+      rememberInMemory(key, hit, bytes.length);
       return { key, file, engine, hit };
     } catch {
       // missing, truncated or from another engine: compile
@@ -122,19 +144,22 @@ function lookup<T extends Compiled>(kind: CompiledKind<T>, wasm: Uint8Array, opt
 }
 
 /** Keeps a fresh compile in memory and (best effort) on disk. */
-function remember<T extends Compiled>(l: Lookup<T>, compiled: T, opts: LoadOptions): T {
+function remember<T extends Compiled>(l: Lookup<T>, compiled: T, wasm: Uint8Array, opts: LoadOptions): T {
   cacheStats.compiles++;
-  rememberInMemory(l.key, compiled);
+  let size = wasm.length; // what is known without serialising
   if (opts.disk !== false) {
     const tmp = `${l.file}.${process.pid}.tmp`;
     try {
+      const artifact = compiled.serialize();
+      size = artifact.length;
       mkdirSync(dirname(l.file), { recursive: true, mode: 0o700 });
-      writeFileSync(tmp, compiled.serialize(), { mode: 0o600 });
+      writeFileSync(tmp, artifact, { mode: 0o600 });
       renameSync(tmp, l.file);
     } catch {
       rmSync(tmp, { force: true }); // a read-only cache only costs speed
     }
   }
+  rememberInMemory(l.key, compiled, size);
   return compiled;
 }
 
@@ -148,7 +173,7 @@ export interface LoadOptions {
 /** Compiles `wasm` at most once per key, on the calling thread (for CLI and tests). */
 function load<T extends Compiled>(kind: CompiledKind<T>, wasm: Uint8Array, opts: LoadOptions): T {
   const l = lookup(kind, wasm, opts);
-  return l.hit ?? remember(l, kind.compile(l.engine, wasm), opts);
+  return l.hit ?? remember(l, kind.compile(l.engine, wasm), wasm, opts);
 }
 
 let nextCompileToken = 1;
@@ -171,7 +196,7 @@ export function loadWasmAsync(wasm: Uint8Array, opts: LoadOptions = {}): Promise
       const r = compileJobs.result(job);
       if ("error" in r) return reject(new Error(`compile: ${takeError(r.error).message}`));
       const compiled = flavour === "component" ? new Component(r.compiled) : new Module(r.compiled);
-      resolve(remember(l, compiled, opts));
+      resolve(remember(l, compiled, wasm, opts));
     });
     job = compileJobs.start(l.engine.ptr, wasm, flavour === "component", token);
   });

@@ -1,7 +1,7 @@
 // The compiled-artifact cache: compile once, reuse from disk, never trust a
 // corrupt file.
 import { describe, expect, test } from "bun:test";
-import { readdirSync, writeFileSync } from "node:fs";
+import { readdirSync, statSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { tempDir, weft, guestPath } from "../helpers.ts";
 
@@ -97,6 +97,29 @@ describe("compiled code in memory", () => {
     loadModule(distinct(base + MEMORY_ENTRIES), { disk: false });
     expect(cachedInMemory(a)).toBe(true);
     expect(cachedInMemory(distinct(base + 1))).toBe(false); // the oldest after `a`'s hit went instead
+  });
+
+  test("the cache also keeps to a byte budget of compiled code (WEFT_MODULE_CACHE_MIB)", async () => {
+    const { cachedInMemory, loadModule, memoryEntryBytes } = await import("../../src/runtime/cache.ts");
+    using cache = tempDir();
+    const saved = { dir: process.env.WEFT_CACHE_DIR, mib: process.env.WEFT_MODULE_CACHE_MIB };
+    process.env.WEFT_CACHE_DIR = cache.path; // the disk cache on: entries are sized by their serialised artifact
+    try {
+      const base = (Date.now() & 0xffffff) ^ 0x200000;
+      loadModule(distinct(base));
+      const [file] = readdirSync(join(cache.path, "modules"));
+      const artifact = statSync(join(cache.path, "modules", file)).size;
+      // Room for three and a half of these artifacts.
+      process.env.WEFT_MODULE_CACHE_MIB = String((3.5 * artifact) / 1048576);
+      for (let i = 1; i <= 10; i++) loadModule(distinct(base + i));
+      expect([7, 8, 9, 10].map((i) => cachedInMemory(distinct(base + i)))).toEqual([false, true, true, true]);
+      expect(memoryEntryBytes()).toBeLessThanOrEqual(3.5 * artifact);
+    } finally {
+      if (saved.dir === undefined) delete process.env.WEFT_CACHE_DIR;
+      else process.env.WEFT_CACHE_DIR = saved.dir;
+      if (saved.mib === undefined) delete process.env.WEFT_MODULE_CACHE_MIB;
+      else process.env.WEFT_MODULE_CACHE_MIB = saved.mib;
+    }
   });
 
   test("a running guest keeps its compiled code when the cache lets go of it", async () => {
