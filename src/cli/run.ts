@@ -5,7 +5,7 @@ import { ensureXdgRuntimeDir } from "../system/paths.ts";
 import { log } from "../system/log.ts";
 import { systemdNotifier } from "../system/sdnotify.ts";
 import { releaseStartPages } from "../system/start-pages.ts";
-import { stopSignals } from "../system/stop-signals.ts";
+import { ignoreStrayUserSignals, stopSignals } from "../system/stop-signals.ts";
 import { UsageError, type Command } from "./command.ts";
 
 const help = `Usage: weft run [OPTIONS]
@@ -44,7 +44,8 @@ On DRM, Ctrl+Alt+Backspace stops weft like SIGTERM. weft owns a VT when it
 finds one ($WEFT_VT=N|none, standard input, $XDG_VTNR, else as root the first
 free VT): Ctrl+Alt+F1…F12 and chvt switch to other VTs and back. Without one,
 SIGUSR1 gives the display up (DRM master dropped, rendering stops) and SIGUSR2
-takes it back.
+takes it back. Headless (or before the display is up) they are logged and
+ignored.
 
 Exit status:
   0  stopped by SIGINT/SIGTERM
@@ -153,6 +154,7 @@ const run: Command = {
     // supervisor may signal the moment it reads WAYLAND_DISPLAY/APPD_SOCKET.
     // A second signal while stopping exits at once, through the exit handlers (stop-signals.ts).
     const stopOn = stopSignals((m) => console.error(`weft run: ${m}`));
+    ignoreStrayUserSignals((m) => log.warn(m));
     const signalled = stopOn.signalled;
     const stops: (() => Promise<void> | void)[] = [];
     let clipboard: import("../runtime/weft-app/context.ts").ClipboardPort | undefined;

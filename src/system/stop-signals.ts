@@ -36,3 +36,23 @@ export function stopSignals(log: (msg: string) => void): { signalled: Promise<st
     },
   };
 }
+
+/**
+ * SIGUSR1 and SIGUSR2 end a Bun process unless something listens. A display
+ * session takes them (a VT switch; without a VT, a session manager's "give
+ * the display up" and "take it back"), but only once it has started — and a
+ * headless weft has none. So `weft run` listens from its first moment and,
+ * when no session listens too, says it ignored one instead of dying.
+ */
+export function ignoreStrayUserSignals(log: (msg: string) => void): () => void {
+  const handlers = (["SIGUSR1", "SIGUSR2"] as const).map((sig) => {
+    const h = () => {
+      if (process.listenerCount(sig) === 1) log(`${sig} ignored: no display session takes it (headless, or not started yet)`);
+    };
+    process.on(sig, h);
+    return [sig, h] as const;
+  });
+  return () => {
+    for (const [sig, h] of handlers) process.off(sig, h);
+  };
+}

@@ -102,6 +102,34 @@ describe("weft run --headless", () => {
     expect(await weft.exited).toBe(0);
   });
 
+  test("a stray SIGUSR1 or SIGUSR2 (no display session takes them headless) is said and ignored, not fatal", async () => {
+    using rt = tempRuntime();
+    const env = { ...process.env, XDG_RUNTIME_DIR: rt.path, WEFT_LOG: "warn" };
+    const weft = Bun.spawn(["bun", WEFT, "run", "--headless", "--no-appd", "--socket", "wl-usr"], { env, stdout: "pipe", stderr: "pipe" });
+    try {
+      expect(await readLine(weft.stdout)).toBe("WAYLAND_DISPLAY=wl-usr");
+      const reader = weft.stderr.getReader();
+      let log = "";
+      for (const sig of ["SIGUSR1", "SIGUSR2"] as const) {
+        weft.kill(sig);
+        while (!log.includes(`${sig} ignored`)) {
+          const { value, done } = await reader.read();
+          if (done) throw new Error(`weft ended on ${sig}: ${log}`);
+          log += new TextDecoder().decode(value);
+        }
+      }
+      reader.releaseLock();
+      expect(log).toContain("SIGUSR1 ignored: no display session takes it");
+      // Still serving.
+      const info = Bun.spawn(["wayland-info"], { env: { ...env, WAYLAND_DISPLAY: "wl-usr" }, stdout: "pipe", stderr: "pipe" });
+      expect(await new Response(info.stdout).text()).toContain("wl_compositor");
+      expect(await info.exited).toBe(0);
+    } finally {
+      weft.kill("SIGTERM");
+    }
+    expect(await weft.exited).toBe(0);
+  });
+
   test("without XDG_RUNTIME_DIR, weft picks one and still serves a Wayland socket there", async () => {
     const env: Record<string, string | undefined> = { ...process.env, XDG_RUNTIME_DIR: undefined };
     const weft = Bun.spawn(["bun", WEFT, "run", "--headless", "--no-appd"], { env, stdout: "pipe", stderr: "pipe" });
