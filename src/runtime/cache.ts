@@ -66,9 +66,8 @@ function inMemory(key: string): unknown {
 export const memoryEntries = (): number => memory.size;
 export const memoryEntryBytes = (): number => memoryBytes;
 /** Whether the cache itself holds the compiled `wasm` now, apart from other holders (tests, diagnostics). */
-export function cachedInMemory(wasm: Uint8Array, opts: LoadOptions = {}): boolean {
-  const dir = wasmKind(wasm) === "component" ? COMPONENTS.dir : MODULES.dir;
-  return memory.has(`${dir}/${keyOf(opts.sha256 ?? sha256Hex(wasm), opts.fuel ?? false)}`);
+export function heldByCache(wasm: Uint8Array, opts: LoadOptions = {}): boolean {
+  return memory.has(memoryKey(wasmKind(wasm) === "component" ? COMPONENTS.dir : MODULES.dir, wasm, opts));
 }
 
 export interface CacheStats {
@@ -85,6 +84,10 @@ export const sha256Hex = (bytes: Uint8Array): string => new Bun.CryptoHasher("sh
 // the module's hash passes it instead of hashing the module twice.
 function keyOf(sha256: string, fuel: boolean): string {
   return new Bun.CryptoHasher("sha256").update(engineFingerprint(fuel)).update(sha256).digest("hex");
+}
+/** The key of `wasm`'s compiled form in memory and (with `.cwasm`) in the disk cache. */
+function memoryKey(dir: string, wasm: Uint8Array, opts: LoadOptions): string {
+  return `${dir}/${keyOf(opts.sha256 ?? sha256Hex(wasm), opts.fuel ?? false)}`;
 }
 
 export const WASM_MAGIC = [0x00, 0x61, 0x73, 0x6d];
@@ -119,9 +122,8 @@ interface Lookup<T> {
 
 /** Memory first, then the disk cache. */
 function lookup<T extends Compiled>(kind: CompiledKind<T>, wasm: Uint8Array, opts: LoadOptions): Lookup<T> {
-  const fuel = opts.fuel ?? false;
-  const key = `${kind.dir}/${keyOf(opts.sha256 ?? sha256Hex(wasm), fuel)}`;
-  const engine = engineFor(fuel);
+  const key = memoryKey(kind.dir, wasm, opts);
+  const engine = engineFor(opts.fuel ?? false);
   const file = join(cacheDir(), `${key}.cwasm`);
   const held = inMemory(key) as T | undefined;
   if (held) {

@@ -44,15 +44,10 @@ export function stopSignals(log: (msg: string) => void): { signalled: Promise<st
  * headless weft has none. So `weft run` listens from its first moment and,
  * when no session listens too, says it ignored one instead of dying.
  */
-export function ignoreStrayUserSignals(log: (msg: string) => void): () => void {
-  const handlers = (["SIGUSR1", "SIGUSR2"] as const).map((sig) => {
-    const h = () => {
+export function ignoreStrayUserSignals(log: (msg: string) => void): void {
+  for (const sig of ["SIGUSR1", "SIGUSR2"] as const) {
+    process.on(sig, () => {
       if (process.listenerCount(sig) === 1) log(`${sig} ignored: no display session takes it (headless, or not started yet)`);
-    };
-    process.on(sig, h);
-    return [sig, h] as const;
-  });
-  return () => {
-    for (const [sig, h] of handlers) process.off(sig, h);
-  };
+    });
+  }
 }

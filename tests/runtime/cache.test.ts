@@ -87,20 +87,20 @@ describe("compiled code in memory", () => {
   }, 60_000);
 
   test("the least recently used entry goes first: a hit counts as a use", async () => {
-    const { cachedInMemory, loadModule, MEMORY_ENTRIES } = await import("../../src/runtime/cache.ts");
+    const { heldByCache, loadModule, MEMORY_ENTRIES } = await import("../../src/runtime/cache.ts");
     const base = (Date.now() & 0xffffff) ^ 0x800000;
     const a = distinct(base);
     loadModule(a, { disk: false });
     for (let i = 1; i < MEMORY_ENTRIES; i++) loadModule(distinct(base + i), { disk: false });
-    expect(cachedInMemory(a)).toBe(true); // the cache is full, `a` the oldest
+    expect(heldByCache(a)).toBe(true); // the cache is full, `a` the oldest
     loadModule(a, { disk: false }); // a hit: now the most recent
     loadModule(distinct(base + MEMORY_ENTRIES), { disk: false });
-    expect(cachedInMemory(a)).toBe(true);
-    expect(cachedInMemory(distinct(base + 1))).toBe(false); // the oldest after `a`'s hit went instead
+    expect(heldByCache(a)).toBe(true);
+    expect(heldByCache(distinct(base + 1))).toBe(false); // the oldest after `a`'s hit went instead
   });
 
   test("the cache also keeps to a byte budget of compiled code (WEFT_MODULE_CACHE_MIB)", async () => {
-    const { cachedInMemory, loadModule, memoryEntryBytes } = await import("../../src/runtime/cache.ts");
+    const { heldByCache, loadModule, memoryEntryBytes } = await import("../../src/runtime/cache.ts");
     using cache = tempDir();
     const saved = { dir: process.env.WEFT_CACHE_DIR, mib: process.env.WEFT_MODULE_CACHE_MIB };
     process.env.WEFT_CACHE_DIR = cache.path; // the disk cache on: entries are sized by their serialised artifact
@@ -112,7 +112,7 @@ describe("compiled code in memory", () => {
       // Room for three and a half of these artifacts.
       process.env.WEFT_MODULE_CACHE_MIB = String((3.5 * artifact) / 1048576);
       for (let i = 1; i <= 10; i++) loadModule(distinct(base + i));
-      expect([7, 8, 9, 10].map((i) => cachedInMemory(distinct(base + i)))).toEqual([false, true, true, true]);
+      expect([7, 8, 9, 10].map((i) => heldByCache(distinct(base + i)))).toEqual([false, true, true, true]);
       expect(memoryEntryBytes()).toBeLessThanOrEqual(3.5 * artifact);
     } finally {
       if (saved.dir === undefined) delete process.env.WEFT_CACHE_DIR;
