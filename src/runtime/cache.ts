@@ -34,18 +34,18 @@ let memoryBytes = 0;
  * but still held (a running guest, a session) is found again instead of
  * being deserialised a second time.
  */
-const alive = new Map<string, WeakRef<object>>();
+const alive = new Map<string, { ref: WeakRef<object>; bytes: number }>();
 const forget = new FinalizationRegistry<string>((key) => {
-  if (alive.get(key)?.deref() === undefined) alive.delete(key);
+  if (alive.get(key)?.ref.deref() === undefined) alive.delete(key);
 });
-/** `bytes`: the compiled size, when known (a hit keeps what was recorded). */
+/** `bytes`: the compiled size, when known (a hit keeps what was recorded, also for one that left `memory` meanwhile). */
 function rememberInMemory(key: string, compiled: object, bytes?: number): void {
   const had = memory.get(key);
   if (had) {
     memory.delete(key);
     memoryBytes -= had.bytes;
   }
-  const size = bytes ?? had?.bytes ?? 0;
+  const size = bytes ?? had?.bytes ?? alive.get(key)?.bytes ?? 0;
   memory.set(key, { compiled, bytes: size }); // a Map iterates in insertion order: the first key is the least recently used
   memoryBytes += size;
   const budget = memoryBudgetBytes();
@@ -54,13 +54,14 @@ function rememberInMemory(key: string, compiled: object, bytes?: number): void {
     memory.delete(oldest);
     memoryBytes -= entry.bytes;
   }
-  if (alive.get(key)?.deref() !== compiled) {
-    alive.set(key, new WeakRef(compiled));
+  const known = alive.get(key);
+  if (known?.ref.deref() !== compiled) {
+    alive.set(key, { ref: new WeakRef(compiled), bytes: size });
     forget.register(compiled, key);
-  }
+  } else known.bytes = size;
 }
 function inMemory(key: string): unknown {
-  return memory.get(key)?.compiled ?? alive.get(key)?.deref();
+  return memory.get(key)?.compiled ?? alive.get(key)?.ref.deref();
 }
 /** Entries the cache itself holds now, and their compiled size (tests, diagnostics). */
 export const memoryEntries = (): number => memory.size;

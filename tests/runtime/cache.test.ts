@@ -106,13 +106,19 @@ describe("compiled code in memory", () => {
     process.env.WEFT_CACHE_DIR = cache.path; // the disk cache on: entries are sized by their serialised artifact
     try {
       const base = (Date.now() & 0xffffff) ^ 0x200000;
-      loadModule(distinct(base));
+      const first = loadModule(distinct(base)); // held: it stays alive after the cache lets go of it
       const [file] = readdirSync(join(cache.path, "modules"));
       const artifact = statSync(join(cache.path, "modules", file)).size;
       // Room for three and a half of these artifacts.
       process.env.WEFT_MODULE_CACHE_MIB = String((3.5 * artifact) / 1048576);
       for (let i = 1; i <= 10; i++) loadModule(distinct(base + i));
       expect([7, 8, 9, 10].map((i) => heldByCache(distinct(base + i)))).toEqual([false, true, true, true]);
+      expect(memoryEntryBytes()).toBeLessThanOrEqual(3.5 * artifact);
+      // The first one left the cache but this test still holds it: found again, and back in the
+      // cache it weighs what it did, so the oldest (base + 8) makes room for it.
+      expect(heldByCache(distinct(base))).toBe(false);
+      expect(loadModule(distinct(base))).toBe(first);
+      expect([0, 8, 9, 10].map((i) => heldByCache(distinct(base + i)))).toEqual([true, false, true, true]);
       expect(memoryEntryBytes()).toBeLessThanOrEqual(3.5 * artifact);
     } finally {
       if (saved.dir === undefined) delete process.env.WEFT_CACHE_DIR;
